@@ -1,0 +1,1095 @@
+/* hardreid.h - v0.1.0 - hardness-aware identity sampling kernels for re-ID
+   training. Public domain or MIT (see end of file). No warranty.
+
+   ONE-LINE SUMMARY
+     From a classifier weight matrix W (N identities x d), compute every
+     identity's difficulty c_i = max_{n != i} cos(w_i, w_n) and its nearest
+     identity, without ever storing the N x N cosine matrix.
+
+   USAGE
+     In exactly ONE C or C++ file:
+         #define HARDREID_IMPLEMENTATION
+         #include "hardreid.h"
+     Elsewhere include it without the define. Link with -lm; add -fopenmp
+     for multi-threaded kernels. Example:
+
+         float c[N]; int32_t nearest[N];
+         hr_status s = hr_difficulty(c, nearest, W, N, d, d, 0);
+         if (s != HR_OK) fprintf(stderr, "%s\n", hr_status_string(s));
+
+   KERNELS (shapes: rows x columns; every matrix has an explicit row stride)
+     hr_normalize_rows  out[n x d] = in[n x d] scaled to unit L2 rows
+     hr_difficulty      c[n], nearest[n] from W[n x d] (fused Gram + row max)
+     hr_neighbors_topk  sim[n x k], idx[n x k]: the k nearest other rows
+
+   SEMANTICS (settled in DESIGN.md, section 1)
+     - Rows are normalized on the fly (fused into packing) unless flags has
+       HR_UNIT_ROWS. A zero row stays zero and has similarity 0 with all.
+     - Self is masked by index, never by value: two equal rows give 1.0 each,
+       pointing at each other. Ties go to the smallest index.
+     - n == 1: c = -INFINITY, nearest = -1. n == 0: nothing to do, HR_OK.
+     - Any NaN/Inf in W: HR_ENONFINITE, outputs untouched. Every error
+       leaves every output untouched.
+     - Results are bitwise identical for any OpenMP thread count. Different
+       ISA paths may differ in the last bits (FMA contraction, summation
+       order): see HR_TOL_ISA below; indices then agree except between
+       candidates that close.
+
+   ISA PATHS AND DISPATCH
+     Every kernel has a scalar reference (plain C99: the specification) and
+     optional AVX2+FMA (x86-64) and NEON (AArch64) variants with the same
+     signature, bound in one table per ISA (section >>dispatch). On x86 the
+     AVX2 variants are compiled with function-level target attributes, so a
+     build without -mavx2 still runs them on a CPU that has AVX2 and FMA
+     (cpuid). hr_isa_name(hr_get_isa()) says which path runs. To force one:
+     hr_set_isa(), or the environment variable HR_ISA=scalar|avx2|neon read
+     at first use, or the macro HR_FORCE_ISA at build time.
+
+   CONFIG MACROS (define before including the implementation)
+     HARDREID_STATIC     all functions static (private to one translation unit)
+     HR_MALLOC, HR_FREE  allocator (define both or neither)
+     HR_ASSERT(x)        internal invariant checks (default: assert.h)
+     HR_NO_SIMD          compile the scalar path only
+     HR_FORCE_ISA        one of HR_ISA_SCALAR / HR_ISA_AVX2 / HR_ISA_NEON:
+                         the ISA used unless hr_set_isa() says otherwise
+
+   PROCESS-WIDE STATE
+     The library keeps no mutable global state except the ISA choice of
+     hr_set_isa() (an atomic int, read per call). Everything else is in the
+     arguments. Set the ISA before starting threads that call the library.
+
+   PORTING (adding AVX-512, SVE, RISC-V V, ...)
+     1. Add an enumerator to hr_isa and its name to hr__isa_names.
+     2. In >>kernels-NEWISA write the variants whose signatures are fixed in
+        >>kernel-signatures: the Gram micro-kernel (its register tile MR x NR
+        is yours; packing follows it), and optionally the fused max epilogue
+        and the row-norm kernel. Anything you leave NULL falls back to the
+        scalar reference.
+     3. Add one hr__kernels table and one case to hr__detect() (>>dispatch).
+     The blocked drivers, threading, masking and merging are ISA-free.
+
+   REVISION HISTORY
+     0.1.0 (2026-11-27) row normalization, fused difficulty, top-k.
+*/
+#ifndef HARDREID_H
+#define HARDREID_H
+
+#define HARDREID_VERSION_MAJOR 0
+#define HARDREID_VERSION_MINOR 1
+#define HARDREID_VERSION_PATCH 0
+#define HARDREID_VERSION_STRING "0.1.0"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HRDEF
+#ifdef HARDREID_STATIC
+#define HRDEF static
+#else
+#define HRDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* >>public ---------------------------------------------------------------*/
+
+/* Status codes: HR_OK is zero, errors are negative. No call aborts. */
+typedef enum hr_status {
+    HR_OK = 0,
+    HR_EINVAL = -1,       /* NULL pointer, stride < width, size out of range */
+    HR_ENOMEM = -2,       /* allocation failed (HR_MALLOC returned NULL)     */
+    HR_ENONFINITE = -3,   /* NaN or Inf in an input that must be finite      */
+    HR_EOVERFLOW = -4,    /* a size computation would overflow size_t        */
+    HR_EUNSUPPORTED = -5  /* ISA not compiled in or not supported by the CPU */
+} hr_status;
+
+HRDEF const char *hr_status_string(hr_status s);
+
+typedef enum hr_isa {
+    HR_ISA_AUTO = 0,      /* best supported path (hr_set_isa only)           */
+    HR_ISA_SCALAR = 1,
+    HR_ISA_AVX2 = 2,      /* x86-64 AVX2 + FMA                               */
+    HR_ISA_NEON = 3       /* AArch64 Advanced SIMD                           */
+} hr_isa;
+
+/* Path used by the next call. */
+HRDEF hr_isa hr_get_isa(void);
+/* Force a path (HR_ISA_AUTO: best supported). HR_EUNSUPPORTED if the path is
+   not compiled in or the CPU lacks it; the previous choice then stands. */
+HRDEF hr_status hr_set_isa(hr_isa isa);
+/* 1 if the path is compiled in and this CPU runs it. */
+HRDEF int hr_isa_supported(hr_isa isa);
+/* "auto", "scalar", "avx2", "neon"; "unknown" otherwise. */
+HRDEF const char *hr_isa_name(hr_isa isa);
+
+/* Largest difference between ISA paths (and against a double-precision
+   reference) in any cosine the kernels return, for d up to 4096: float
+   rounding of a d-term dot product of unit vectors. Tests hold paths to it. */
+#define HR_TOL_ISA 2e-5f
+
+/* flags for hr_difficulty / hr_neighbors_topk */
+#define HR_UNIT_ROWS 1u   /* rows of W are already unit length: skip scaling */
+
+/* out[i, :] = in[i, :] / ||in[i, :]||_2 for i < n (d columns; row strides
+   ldo, ldi in floats). A zero row stays zero. out may equal in (then ldo must
+   equal ldi); other overlaps are undefined. The norm is accumulated in double,
+   so huge and tiny finite rows normalize correctly.
+   Errors: HR_EINVAL (NULL with n*d > 0, ldo < d or ldi < d),
+   HR_ENONFINITE (NaN/Inf anywhere; out untouched), HR_EOVERFLOW. */
+HRDEF hr_status hr_normalize_rows(float *out, size_t ldo, const float *in,
+                                  size_t ldi, size_t n, size_t d);
+
+/* Difficulty of each identity: c[i] = max_{j != i} cos(w_i, w_j) and
+   nearest[i] = that j (smallest j on ties). w is n x d with row stride ldw
+   (>= d), e.g. a PyTorch nn.Linear weight (out_features x in_features).
+   nearest may be NULL. flags: 0 or HR_UNIT_ROWS.
+   Cost: n(n-1)d flops (one triangle of W W^T), on all OpenMP threads.
+   Extra memory: 8n bytes + per thread 8n bytes and a packed tile buffer of
+   at most a few MiB; never O(n^2), never a copy of W.
+   Errors: HR_EINVAL (c or w NULL with n > 0, ldw < d, n > INT32_MAX),
+   HR_EOVERFLOW, HR_ENONFINITE, HR_ENOMEM; outputs untouched on error. */
+HRDEF hr_status hr_difficulty(float *c, int32_t *nearest, const float *w,
+                              size_t n, size_t d, size_t ldw, unsigned flags);
+
+/* The k most similar other rows of each row: sim[i*k + r], idx[i*k + r] for
+   r < k, by similarity descending, ties to the smaller index. Rows with fewer
+   than k others are padded with -INFINITY / -1. k == 1 equals hr_difficulty
+   exactly. idx may be NULL. Same masking, errors and threading as
+   hr_difficulty; extra memory 8nk bytes per thread. k == 0 is a no-op. */
+HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
+                                  const float *w, size_t n, size_t d,
+                                  size_t ldw, unsigned flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HARDREID_H */
+
+/* ======================================================================== */
+/* >>implementation                                                         */
+/* ======================================================================== */
+#ifdef HARDREID_IMPLEMENTATION
+#ifndef HARDREID_IMPLEMENTATION_DONE
+#define HARDREID_IMPLEMENTATION_DONE
+
+/* >>config ----------------------------------------------------------------*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(HR_MALLOC) != defined(HR_FREE)
+#error "hardreid.h: define both HR_MALLOC and HR_FREE, or neither"
+#endif
+#ifndef HR_MALLOC
+#define HR_MALLOC(sz) malloc(sz)
+#define HR_FREE(p) free(p)
+#endif
+#ifndef HR_ASSERT
+#include <assert.h>
+#define HR_ASSERT(x) assert(x)
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifdef __cplusplus
+#define HR__RESTRICT __restrict
+#else
+#define HR__RESTRICT restrict
+#endif
+
+#if !defined(HR_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__x86_64__) || defined(__i386__))
+#define HR__HAVE_AVX2 1
+#include <immintrin.h>
+/* Compiled for AVX2+FMA whatever the command-line -m flags; only called after
+   the cpuid check in hr__detect(). */
+#define HR__TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+#if !defined(HR_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define HR__HAVE_NEON 1
+#include <arm_neon.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HR__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define HR__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#define HR__ATOMIC_LOAD(p) (*(volatile int *)(p))
+#define HR__ATOMIC_STORE(p, v) (*(volatile int *)(p) = (v))
+#endif
+
+#define HR__LANES 16  /* widest row-scratch a Gram epilogue may use */
+#define HR__ALIGN 64  /* packed buffers: one cache line, any vector width */
+
+/* >>kernel-signatures -----------------------------------------------------*/
+
+/* Where a Gram tile's fused epilogue folds its maxima. The tile covers rows
+   row0..row0+mr-1 and columns col0..col0+nr-1 of W W^T (global indices).
+   A pair (row, col) counts only if row < col < n: the lower triangle, the
+   diagonal and the padding past n are masked; `masked` is zero when the
+   driver knows no element of the tile needs it.
+   rbest/ridx: mr rows x HR__LANES lanes of running row maxima; a kernel may
+   use lanes 0..L-1 any way it likes (lane l of row r holding the best of
+   some subset of columns) as long as it updates with strict > while the
+   driver feeds columns in increasing order, so ties keep the smaller index.
+   cbest/cidx: nr running column maxima, updated with strict > as rows come
+   in increasing order. The driver reduces and merges both with the full
+   tie rule, so kernels never see it. */
+typedef struct hr__ep {
+    int32_t row0, col0, n;
+    int masked;
+    float *rbest;
+    int32_t *ridx;
+    float *cbest;
+    int32_t *cidx;
+} hr__ep;
+
+/* Gram micro-kernel. a: an mr-row panel packed k-major, a[k*mr + r];
+   b: an nr-row panel, b[k*nr + j]; both 64-byte aligned, padded with zero
+   rows. T = (acc ? t : 0) + sum_k a[k*mr + r] * b[k*nr + j], accumulated in
+   increasing k, one rounding chain per element (so T(i,j) == T(j,i) bitwise
+   when the panels are swapped). ep == NULL: store T row-major into t
+   (t[r*nr + j], 32-byte aligned). ep != NULL: fold T into ep's maxima and
+   store nothing. kc may be 0. */
+typedef void (*hr__gram_fn)(size_t kc, const float *a, const float *b,
+                            float *t, int acc, const hr__ep *ep);
+/* Sum of squares of x[0..d) in double: exact enough that 1/sqrt of it
+   normalizes any finite row, and NaN/Inf iff some x is NaN/Inf. */
+typedef double (*hr__sumsq_fn)(const float *x, size_t d);
+/* out[j] = (float)((double)in[j] * s), correctly rounded per element, so
+   every ISA scales a row identically given the same s. out may equal in. */
+typedef void (*hr__scale_fn)(float *out, const float *in, size_t d, double s);
+
+typedef struct hr__kernels {
+    hr_isa isa;
+    int mr, nr;        /* Gram register tile                               */
+    size_t mc, kc;     /* cache blocking: rows of a packed A block, k depth */
+    hr__gram_fn gram;
+    hr__sumsq_fn sumsq;
+    hr__scale_fn scale;
+} hr__kernels;
+
+/* >>scalar ---------------------------------------------------------------*/
+/* The reference kernels: the specification every SIMD variant is tested
+   against. Plain C99, no tricks. */
+
+static void hr__fold_max_ref(const float *t, int mr, int nr, const hr__ep *ep)
+{
+    int r, j;
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nr; j++) {
+            int32_t row = ep->row0 + r, col = ep->col0 + j;
+            float v = t[r * nr + j];
+            if (col <= row || col >= ep->n) continue;
+            if (v > ep->rbest[r * HR__LANES]) {
+                ep->rbest[r * HR__LANES] = v;
+                ep->ridx[r * HR__LANES] = col;
+            }
+            if (v > ep->cbest[j]) { /* rows arrive in increasing order */
+                ep->cbest[j] = v;
+                ep->cidx[j] = row;
+            }
+        }
+}
+
+enum { HR__MR_SCALAR = 4, HR__NR_SCALAR = 4 };
+
+static void hr__gram_scalar(size_t kc, const float *a, const float *b,
+                            float *t, int acc, const hr__ep *ep)
+{
+    float tile[HR__MR_SCALAR * HR__NR_SCALAR];
+    int r, j;
+    size_t k;
+    for (r = 0; r < HR__MR_SCALAR; r++)
+        for (j = 0; j < HR__NR_SCALAR; j++) {
+            float s = acc ? t[r * HR__NR_SCALAR + j] : 0.0f;
+            for (k = 0; k < kc; k++)
+                s += a[k * HR__MR_SCALAR + r] * b[k * HR__NR_SCALAR + j];
+            tile[r * HR__NR_SCALAR + j] = s;
+        }
+    if (ep) hr__fold_max_ref(tile, HR__MR_SCALAR, HR__NR_SCALAR, ep);
+    else memcpy(t, tile, sizeof tile);
+}
+
+static double hr__sumsq_scalar(const float *x, size_t d)
+{
+    double s = 0.0;
+    size_t j;
+    for (j = 0; j < d; j++) s += (double)x[j] * (double)x[j];
+    return s;
+}
+
+static void hr__scale_scalar(float *out, const float *in, size_t d, double s)
+{
+    size_t j;
+    for (j = 0; j < d; j++) out[j] = (float)((double)in[j] * s);
+}
+
+static const hr__kernels hr__kernels_scalar = {
+    HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
+    hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar
+};
+
+/* >>kernels-avx2 ---------------------------------------------------------*/
+#ifdef HR__HAVE_AVX2
+/* 6 x 16 register tile (BLIS's AVX2 shape): 12 accumulators, 2 B vectors,
+   1 broadcast A: 15 of 16 ymm registers; 12 FMAs per 2 loads + 6 broadcasts.
+   The fused epilogue keeps 8 lanes of running max per row (lane l: columns
+   = l mod 8) and does FAISS's compare + blend arg-max; ties keep the
+   earlier (smaller) index because updates use strict >. */
+#define HR__AVX2_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+HR__TARGET_AVX2
+static void hr__gram_avx2(size_t kc, const float *a, const float *b, float *t,
+                          int acc, const hr__ep *ep)
+{
+    __m256 c[6][2];
+    size_t k;
+#define HR__Z(r) if (acc) { c[r][0] = _mm256_load_ps(t + 16 * (r)); \
+                            c[r][1] = _mm256_load_ps(t + 16 * (r) + 8); } \
+                 else { c[r][0] = _mm256_setzero_ps(); c[r][1] = c[r][0]; }
+    HR__AVX2_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b + 16 * k), b1 = _mm256_load_ps(b + 16 * k + 8), ar;
+#define HR__F(r) ar = _mm256_broadcast_ss(a + 6 * k + (r)); \
+                 c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]); \
+                 c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
+        HR__AVX2_ROWS(HR__F)
+#undef HR__F
+    }
+    if (!ep) {
+#define HR__S(r) _mm256_store_ps(t + 16 * (r), c[r][0]); \
+                 _mm256_store_ps(t + 16 * (r) + 8, c[r][1]);
+        HR__AVX2_ROWS(HR__S)
+#undef HR__S
+        return;
+    }
+    {
+        const __m256i j0 = _mm256_add_epi32(_mm256_set1_epi32(ep->col0),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i j1 = _mm256_add_epi32(j0, _mm256_set1_epi32(8));
+        __m256 g, m, old, mi, oi;
+        int v;
+        if (ep->masked) { /* keep (row, col) only where row < col < n */
+            const __m256 ninf = _mm256_set1_ps(-INFINITY);
+            const __m256i nv = _mm256_set1_epi32(ep->n);
+            const __m256i ok0 = _mm256_cmpgt_epi32(nv, j0), ok1 = _mm256_cmpgt_epi32(nv, j1);
+            __m256i rv;
+#define HR__M(r) rv = _mm256_set1_epi32(ep->row0 + (r)); \
+                 c[r][0] = _mm256_blendv_ps(ninf, c[r][0], _mm256_castsi256_ps( \
+                     _mm256_and_si256(_mm256_cmpgt_epi32(j0, rv), ok0))); \
+                 c[r][1] = _mm256_blendv_ps(ninf, c[r][1], _mm256_castsi256_ps( \
+                     _mm256_and_si256(_mm256_cmpgt_epi32(j1, rv), ok1)));
+            HR__AVX2_ROWS(HR__M)
+#undef HR__M
+        }
+        /* rows: the tile's 16 columns folded to 8 lanes, then into the scratch */
+#define HR__R(r) g = _mm256_cmp_ps(c[r][1], c[r][0], _CMP_GT_OQ); \
+                 m = _mm256_blendv_ps(c[r][0], c[r][1], g); \
+                 mi = _mm256_blendv_ps(_mm256_castsi256_ps(j0), _mm256_castsi256_ps(j1), g); \
+                 old = _mm256_loadu_ps(ep->rbest + (r) * HR__LANES); \
+                 oi = _mm256_loadu_ps((const float *)(ep->ridx + (r) * HR__LANES)); \
+                 g = _mm256_cmp_ps(m, old, _CMP_GT_OQ); \
+                 _mm256_storeu_ps(ep->rbest + (r) * HR__LANES, _mm256_blendv_ps(old, m, g)); \
+                 _mm256_storeu_ps((float *)(ep->ridx + (r) * HR__LANES), _mm256_blendv_ps(oi, mi, g));
+        HR__AVX2_ROWS(HR__R)
+#undef HR__R
+        /* columns: the 6 rows folded vertically, then into the scratch */
+        for (v = 0; v < 2; v++) {
+            m = c[0][v];
+            mi = _mm256_castsi256_ps(_mm256_set1_epi32(ep->row0));
+#define HR__C(r) if (r) { g = _mm256_cmp_ps(c[r][v], m, _CMP_GT_OQ); \
+                          m = _mm256_blendv_ps(m, c[r][v], g); \
+                          mi = _mm256_blendv_ps(mi, _mm256_castsi256_ps( \
+                                  _mm256_set1_epi32(ep->row0 + (r))), g); }
+            HR__AVX2_ROWS(HR__C)
+#undef HR__C
+            old = _mm256_loadu_ps(ep->cbest + 8 * v);
+            oi = _mm256_loadu_ps((const float *)(ep->cidx + 8 * v));
+            g = _mm256_cmp_ps(m, old, _CMP_GT_OQ);
+            _mm256_storeu_ps(ep->cbest + 8 * v, _mm256_blendv_ps(old, m, g));
+            _mm256_storeu_ps((float *)(ep->cidx + 8 * v), _mm256_blendv_ps(oi, mi, g));
+        }
+    }
+}
+
+HR__TARGET_AVX2
+static double hr__sumsq_avx2(const float *x, size_t d)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    __m128d h;
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        __m256 v = _mm256_loadu_ps(x + j);
+        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        s0 = _mm256_fmadd_pd(lo, lo, s0);
+        s1 = _mm256_fmadd_pd(hi, hi, s1);
+    }
+    s0 = _mm256_add_pd(s0, s1);
+    h = _mm_add_pd(_mm256_castpd256_pd128(s0), _mm256_extractf128_pd(s0, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h) + hr__sumsq_scalar(x + j, d - j);
+}
+
+HR__TARGET_AVX2
+static void hr__scale_avx2(float *out, const float *in, size_t d, double s)
+{
+    const __m256d sv = _mm256_set1_pd(s);
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        __m256 v = _mm256_loadu_ps(in + j);
+        __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), sv));
+        __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), sv));
+        _mm256_storeu_ps(out + j, _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1));
+    }
+    hr__scale_scalar(out + j, in + j, d - j, s);
+}
+
+static const hr__kernels hr__kernels_avx2 = {
+    HR_ISA_AVX2, 6, 16, 96, 256,
+    hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2
+};
+#endif /* HR__HAVE_AVX2 */
+
+/* >>kernels-neon ---------------------------------------------------------*/
+#ifdef HR__HAVE_NEON
+/* 8 x 12 register tile (BLIS's NEON shape): 24 accumulators + 3 B + 2 A of
+   the 32 q registers; vfmaq_laneq broadcasts A from a register. The fused
+   epilogue keeps 4 lanes of running max per row. */
+#define HR__NEON_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+static void hr__gram_neon(size_t kc, const float *a, const float *b, float *t,
+                          int acc, const hr__ep *ep)
+{
+    float32x4_t c[8][3];
+    size_t k;
+    int r, v;
+    for (r = 0; r < 8; r++)
+        for (v = 0; v < 3; v++)
+            c[r][v] = acc ? vld1q_f32(t + 12 * r + 4 * v) : vdupq_n_f32(0.0f);
+    for (k = 0; k < kc; k++) {
+        const float32x4_t b0 = vld1q_f32(b + 12 * k), b1 = vld1q_f32(b + 12 * k + 4),
+                          b2 = vld1q_f32(b + 12 * k + 8);
+        const float32x4_t a0 = vld1q_f32(a + 8 * k), a1 = vld1q_f32(a + 8 * k + 4);
+#define HR__F(r) c[r][0] = vfmaq_laneq_f32(c[r][0], b0, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c[r][1] = vfmaq_laneq_f32(c[r][1], b1, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c[r][2] = vfmaq_laneq_f32(c[r][2], b2, (r) < 4 ? a0 : a1, (r) & 3);
+        HR__NEON_ROWS(HR__F)
+#undef HR__F
+    }
+    if (!ep) {
+        for (r = 0; r < 8; r++)
+            for (v = 0; v < 3; v++) vst1q_f32(t + 12 * r + 4 * v, c[r][v]);
+        return;
+    }
+    {
+        static const int32_t iota[4] = {0, 1, 2, 3};
+        int32x4_t jv[3];
+        jv[0] = vaddq_s32(vdupq_n_s32(ep->col0), vld1q_s32(iota));
+        jv[1] = vaddq_s32(jv[0], vdupq_n_s32(4));
+        jv[2] = vaddq_s32(jv[0], vdupq_n_s32(8));
+        if (ep->masked) { /* keep (row, col) only where row < col < n */
+            const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+            const int32x4_t nv = vdupq_n_s32(ep->n);
+            for (r = 0; r < 8; r++) {
+                const int32x4_t rv = vdupq_n_s32(ep->row0 + r);
+                for (v = 0; v < 3; v++)
+                    c[r][v] = vbslq_f32(vandq_u32(vcgtq_s32(jv[v], rv), vcltq_s32(jv[v], nv)),
+                                        c[r][v], ninf);
+            }
+        }
+        for (r = 0; r < 8; r++) { /* rows: 12 columns to 4 lanes, then scratch */
+            float32x4_t m = c[r][0], old;
+            int32x4_t mi = jv[0], oi;
+            uint32x4_t g;
+            for (v = 1; v < 3; v++) {
+                g = vcgtq_f32(c[r][v], m);
+                m = vbslq_f32(g, c[r][v], m);
+                mi = vbslq_s32(g, jv[v], mi);
+            }
+            old = vld1q_f32(ep->rbest + r * HR__LANES);
+            oi = vld1q_s32(ep->ridx + r * HR__LANES);
+            g = vcgtq_f32(m, old);
+            vst1q_f32(ep->rbest + r * HR__LANES, vbslq_f32(g, m, old));
+            vst1q_s32(ep->ridx + r * HR__LANES, vbslq_s32(g, mi, oi));
+        }
+        for (v = 0; v < 3; v++) { /* columns: 8 rows folded, then scratch */
+            float32x4_t m = c[0][v], old;
+            int32x4_t mi = vdupq_n_s32(ep->row0), oi;
+            uint32x4_t g;
+            for (r = 1; r < 8; r++) {
+                g = vcgtq_f32(c[r][v], m);
+                m = vbslq_f32(g, c[r][v], m);
+                mi = vbslq_s32(g, vdupq_n_s32(ep->row0 + r), mi);
+            }
+            old = vld1q_f32(ep->cbest + 4 * v);
+            oi = vld1q_s32(ep->cidx + 4 * v);
+            g = vcgtq_f32(m, old);
+            vst1q_f32(ep->cbest + 4 * v, vbslq_f32(g, m, old));
+            vst1q_s32(ep->cidx + 4 * v, vbslq_s32(g, mi, oi));
+        }
+    }
+}
+
+static double hr__sumsq_neon(const float *x, size_t d)
+{
+    float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4) {
+        float32x4_t v = vld1q_f32(x + j);
+        float64x2_t lo = vcvt_f64_f32(vget_low_f32(v)), hi = vcvt_high_f64_f32(v);
+        s0 = vfmaq_f64(s0, lo, lo);
+        s1 = vfmaq_f64(s1, hi, hi);
+    }
+    return vaddvq_f64(vaddq_f64(s0, s1)) + hr__sumsq_scalar(x + j, d - j);
+}
+
+static void hr__scale_neon(float *out, const float *in, size_t d, double s)
+{
+    const float64x2_t sv = vdupq_n_f64(s);
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4) {
+        float32x4_t v = vld1q_f32(in + j);
+        float32x2_t lo = vcvt_f32_f64(vmulq_f64(vcvt_f64_f32(vget_low_f32(v)), sv));
+        vst1q_f32(out + j, vcvt_high_f32_f64(lo, vmulq_f64(vcvt_high_f64_f32(v), sv)));
+    }
+    hr__scale_scalar(out + j, in + j, d - j, s);
+}
+
+static const hr__kernels hr__kernels_neon = {
+    HR_ISA_NEON, 8, 12, 96, 256,
+    hr__gram_neon, hr__sumsq_neon, hr__scale_neon
+};
+#endif /* HR__HAVE_NEON */
+
+/* >>dispatch -------------------------------------------------------------*/
+
+static int hr__isa_choice; /* 0: not chosen yet; else an hr_isa. See doc. */
+
+HRDEF int hr_isa_supported(hr_isa isa)
+{
+    switch (isa) {
+    case HR_ISA_SCALAR: return 1;
+#ifdef HR__HAVE_AVX2
+    case HR_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+#ifdef HR__HAVE_NEON
+    case HR_ISA_NEON: return 1; /* Advanced SIMD is mandatory on AArch64 */
+#endif
+    default: return 0;
+    }
+}
+
+static hr_isa hr__detect(void)
+{
+    if (hr_isa_supported(HR_ISA_AVX2)) return HR_ISA_AVX2;
+    if (hr_isa_supported(HR_ISA_NEON)) return HR_ISA_NEON;
+    return HR_ISA_SCALAR;
+}
+
+static hr_isa hr__initial_isa(void)
+{
+    const char *e = getenv("HR_ISA");
+    hr_isa want = HR_ISA_AUTO;
+#ifdef HR_FORCE_ISA
+    want = HR_FORCE_ISA;
+#endif
+    if (e) { /* an unknown or unsupported name falls back to the best path */
+        if (!strcmp(e, "scalar")) want = HR_ISA_SCALAR;
+        else if (!strcmp(e, "avx2")) want = HR_ISA_AVX2;
+        else if (!strcmp(e, "neon")) want = HR_ISA_NEON;
+    }
+    return (want != HR_ISA_AUTO && hr_isa_supported(want)) ? want : hr__detect();
+}
+
+HRDEF hr_isa hr_get_isa(void)
+{
+    int isa = HR__ATOMIC_LOAD(&hr__isa_choice);
+    if (!isa) {
+        isa = (int)hr__initial_isa();
+        HR__ATOMIC_STORE(&hr__isa_choice, isa);
+    }
+    return (hr_isa)isa;
+}
+
+HRDEF hr_status hr_set_isa(hr_isa isa)
+{
+    if (isa == HR_ISA_AUTO) isa = hr__detect();
+    else if (!hr_isa_supported(isa)) return HR_EUNSUPPORTED;
+    HR__ATOMIC_STORE(&hr__isa_choice, (int)isa);
+    return HR_OK;
+}
+
+HRDEF const char *hr_isa_name(hr_isa isa)
+{
+    switch (isa) {
+    case HR_ISA_AUTO: return "auto";
+    case HR_ISA_SCALAR: return "scalar";
+    case HR_ISA_AVX2: return "avx2";
+    case HR_ISA_NEON: return "neon";
+    default: return "unknown";
+    }
+}
+
+static const hr__kernels *hr__kernels_get(void)
+{
+    switch (hr_get_isa()) {
+#ifdef HR__HAVE_AVX2
+    case HR_ISA_AVX2: return &hr__kernels_avx2;
+#endif
+#ifdef HR__HAVE_NEON
+    case HR_ISA_NEON: return &hr__kernels_neon;
+#endif
+    default: return &hr__kernels_scalar;
+    }
+}
+
+/* >>drivers --------------------------------------------------------------*/
+
+HRDEF const char *hr_status_string(hr_status s)
+{
+    switch (s) {
+    case HR_OK: return "ok";
+    case HR_EINVAL: return "invalid argument (NULL pointer, stride smaller than width, or size out of range)";
+    case HR_ENOMEM: return "out of memory";
+    case HR_ENONFINITE: return "input contains NaN or infinity";
+    case HR_EOVERFLOW: return "size computation overflows";
+    case HR_EUNSUPPORTED: return "instruction set not compiled in or not supported by this CPU";
+    default: return "unknown status";
+    }
+}
+
+/* a*b (+ c) in size_t, or 0 and *ok = 0 on overflow. */
+static size_t hr__mul(size_t a, size_t b, int *ok)
+{
+    if (b && a > (size_t)-1 / b) { *ok = 0; return 0; }
+    return a * b;
+}
+static size_t hr__add(size_t a, size_t b, int *ok)
+{
+    if (a > (size_t)-1 - b) { *ok = 0; return 0; }
+    return a + b;
+}
+static size_t hr__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* A strided n x d float matrix: pointer present when it has elements, stride
+   at least the width, and its byte extent representable. */
+static hr_status hr__check_matrix(const void *p, size_t n, size_t d, size_t ld)
+{
+    int ok = 1;
+    if (ld < d) return HR_EINVAL;
+    if (n == 0) return HR_OK;
+    if (!p && d) return HR_EINVAL;
+    hr__mul(hr__add(hr__mul(n - 1, ld, &ok), d, &ok), sizeof(float), &ok);
+    return ok ? HR_OK : HR_EOVERFLOW;
+}
+
+/* 1/||row||, or 0 for a zero row; exactly what hr_normalize_rows uses. */
+static double hr__inv_norm(double sumsq) { return sumsq > 0.0 ? 1.0 / sqrt(sumsq) : 0.0; }
+
+HRDEF hr_status hr_normalize_rows(float *out, size_t ldo, const float *in,
+                                  size_t ldi, size_t n, size_t d)
+{
+    const hr__kernels *K = hr__kernels_get();
+    hr_status s;
+    size_t i;
+    if ((s = hr__check_matrix(in, n, d, ldi)) != HR_OK) return s;
+    if ((s = hr__check_matrix(out, n, d, ldo)) != HR_OK) return s;
+    if (out == in && ldo != ldi && n > 1 && d) return HR_EINVAL;
+    /* First pass checks everything so that an error leaves out untouched;
+       no allocation, so this call cannot fail for memory. */
+    for (i = 0; i < n; i++)
+        if (!isfinite(K->sumsq(in + i * ldi, d))) return HR_ENONFINITE;
+    for (i = 0; i < n; i++)
+        K->scale(out + i * ldo, in + i * ldi, d, hr__inv_norm(K->sumsq(in + i * ldi, d)));
+    return HR_OK;
+}
+
+/* --- The blocked symmetric Gram driver ----------------------------------
+   Loops, outside in (BLIS's, restricted to one triangle):
+     column block J (nc columns of W W^T): its rows of W packed once per
+       thread into nr-row panels, all of k (a few MiB: L2/L3),
+     row block I (mc rows) with some pair row < col in (I, J): a task,
+       k block (kc deep): the A panels of I packed (L2),
+         jr (nr columns), ir (mr rows): micro-kernel; a micro-tile whose
+           columns all lie at or left of its rows is skipped, one that
+           straddles the diagonal or n is masked by index.
+   Partial sums over k blocks wait in a per-thread C buffer; the last k block
+   folds the tile into running maxima (difficulty) or hands the stored tile
+   to the top-k fold. Each unordered pair (i, j) is computed exactly once, in
+   one tile, and offered to both i's and j's maxima.
+   Threads: tasks are cut into contiguous runs of equal pair count; each
+   thread keeps private maxima, merged at the end with the full tie rule.
+   The max under a total order does not depend on who found what, so the
+   result is bitwise the same for any thread count.
+   Early reject (skip a tile whose Cauchy-Schwarz bound cannot beat the
+   current maxima) is deliberately absent: for unit rows the only a-priori
+   bound is 1, and partial-k bounds (partial + |a_rest||b_rest|) stay above
+   typical maxima until the last k block, so the test would never fire. */
+
+typedef struct hr__job {
+    const hr__kernels *K;
+    const float *w;
+    size_t n, d, ldw;
+    const double *inv;     /* per-row scale, NULL for HR_UNIT_ROWS */
+    size_t mc, nc, kc, nk; /* block sizes; nk = number of k blocks */
+    size_t ncb;            /* number of column blocks */
+    size_t k;              /* 0: difficulty (max); else top-k */
+    double total;          /* pairs in the triangle, for the thread split */
+} hr__job;
+
+typedef struct hr__ws {    /* one thread's memory, one allocation */
+    void *mem;
+    float *bpack, *apack, *cbuf;
+    float *rbest, *cbest;  /* task scratch: mc x HR__LANES rows, nc cols */
+    int32_t *ridx, *cidx;
+    float *val;            /* n (max) or n*k (top-k) running results */
+    int32_t *idx;
+} hr__ws;
+
+/* Pairs (r, c) with r < c inside rows [i0, i1) x columns [j0, j1). */
+static double hr__pairs(size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    double p = 0.0;
+    size_t below = (i1 < j0 ? i1 : j0), s = (i0 > j0 ? i0 : j0), e = (i1 < j1 ? i1 : j1);
+    if (below > i0) p += (double)(below - i0) * (double)(j1 - j0);
+    if (e > s) p += ((double)(j1 - 1 - s) + (double)(j1 - e)) * (double)(e - s) / 2.0;
+    return p;
+}
+
+/* Row blocks of column block J that hold a pair row < col. */
+static size_t hr__row_blocks(const hr__job *jb, size_t J)
+{
+    size_t jend = (J + 1) * jb->nc < jb->n ? (J + 1) * jb->nc : jb->n;
+    return jend >= 2 ? (jend - 1 + jb->mc - 1) / jb->mc : 0;
+}
+
+/* Pack rows [row0, row0 + rows) x columns [pc, pc + kc) of W, scaled to unit
+   length as hr_normalize_rows would, into panels of mr rows, k-major:
+   dst[p*mr*kc + k*mr + r]; rows past `rows` up to a multiple of mr are 0. */
+static void hr__pack(float *HR__RESTRICT dst, const hr__job *jb, size_t row0,
+                     size_t rows, int mr, size_t pc, size_t kc)
+{
+    size_t p, k, np = (rows + (size_t)mr - 1) / (size_t)mr;
+    int r;
+    for (p = 0; p < np; p++, dst += (size_t)mr * kc)
+        for (r = 0; r < mr; r++) {
+            size_t row = p * (size_t)mr + (size_t)r;
+            const float *src = jb->w + (row0 + row) * jb->ldw + pc;
+            if (row >= rows) {
+                for (k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
+            } else if (jb->inv) {
+                double s = jb->inv[row0 + row];
+                for (k = 0; k < kc; k++) dst[k * mr + r] = (float)((double)src[k] * s);
+            } else {
+                for (k = 0; k < kc; k++) dst[k * mr + r] = src[k];
+            }
+        }
+}
+
+/* Is (v, j) better than (bv, bj)? Larger value; on ties the smaller index;
+   index -1 (empty) loses to everything. */
+static int hr__better(float v, int32_t j, float bv, int32_t bj)
+{
+    return v > bv || (v == bv && (uint32_t)j < (uint32_t)bj);
+}
+
+static void hr__topk_insert(float *val, int32_t *idx, size_t k, float v, int32_t j)
+{
+    size_t p = k - 1;
+    if (!hr__better(v, j, val[p], idx[p])) return;
+    for (; p > 0 && hr__better(v, j, val[p - 1], idx[p - 1]); p--) {
+        val[p] = val[p - 1];
+        idx[p] = idx[p - 1];
+    }
+    val[p] = v;
+    idx[p] = j;
+}
+
+/* Top-k fold of a stored tile (the generic epilogue of the top-k mode). */
+static void hr__fold_topk(const float *t, int mr, int nr, int32_t row0,
+                          int32_t col0, const hr__job *jb, hr__ws *ws)
+{
+    int r, j;
+    size_t k = jb->k;
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nr; j++) {
+            int32_t row = row0 + r, col = col0 + j;
+            float v = t[r * nr + j];
+            if (col <= row || (size_t)col >= jb->n) continue;
+            hr__topk_insert(ws->val + (size_t)row * k, ws->idx + (size_t)row * k, k, v, col);
+            hr__topk_insert(ws->val + (size_t)col * k, ws->idx + (size_t)col * k, k, v, row);
+        }
+}
+
+static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
+{
+    const hr__kernels *K = jb->K;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, L = HR__LANES;
+    const size_t i0 = I * jb->mc, j0 = J * jb->nc;
+    const size_t im = jb->n - i0 < jb->mc ? jb->n - i0 : jb->mc;
+    const size_t jn = jb->n - j0 < jb->nc ? jb->n - j0 : jb->nc;
+    const size_t mtiles = (im + mr - 1) / mr;
+    size_t p, ir, jr, r;
+    if (!jb->k) {
+        for (r = 0; r < hr__round_up(im, mr) * L; r++) { ws->rbest[r] = -INFINITY; ws->ridx[r] = -1; }
+        for (r = 0; r < hr__round_up(jn, nr); r++) { ws->cbest[r] = -INFINITY; ws->cidx[r] = -1; }
+    }
+    for (p = 0; p < jb->nk; p++) {
+        const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
+        const float *bp = ws->bpack + pc * hr__round_up(jn, nr);
+        const int last = p + 1 == jb->nk;
+        hr__pack(ws->apack, jb, i0, im, K->mr, pc, kc);
+        for (jr = 0; jr < jn; jr += nr)
+            for (ir = 0; ir < im; ir += mr) {
+                const size_t row0 = i0 + ir, col0 = j0 + jr;
+                float *t = ws->cbuf + ((jr / nr) * mtiles + ir / mr) * mr * nr;
+                if (col0 + nr - 1 <= row0) break; /* this and later ir: col <= row */
+                if (!last) {
+                    K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, NULL);
+                } else if (!jb->k) {
+                    hr__ep ep;
+                    ep.row0 = (int32_t)row0; ep.col0 = (int32_t)col0; ep.n = (int32_t)jb->n;
+                    ep.masked = col0 < row0 + mr || row0 + mr > jb->n || col0 + nr > jb->n;
+                    ep.rbest = ws->rbest + ir * L; ep.ridx = ws->ridx + ir * L;
+                    ep.cbest = ws->cbest + jr; ep.cidx = ws->cidx + jr;
+                    K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, &ep);
+                } else {
+                    K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, NULL);
+                    hr__fold_topk(t, K->mr, K->nr, (int32_t)row0, (int32_t)col0, jb, ws);
+                }
+            }
+    }
+    if (!jb->k) { /* task scratch -> this thread's maxima, full tie rule */
+        size_t l;
+        for (r = 0; r < im; r++)
+            for (l = 0; l < L; l++) {
+                float v = ws->rbest[r * L + l];
+                int32_t j = ws->ridx[r * L + l];
+                if (j >= 0 && hr__better(v, j, ws->val[i0 + r], ws->idx[i0 + r])) {
+                    ws->val[i0 + r] = v;
+                    ws->idx[i0 + r] = j;
+                }
+            }
+        for (r = 0; r < jn; r++) {
+            float v = ws->cbest[r];
+            int32_t j = ws->cidx[r];
+            if (j >= 0 && hr__better(v, j, ws->val[j0 + r], ws->idx[j0 + r])) {
+                ws->val[j0 + r] = v;
+                ws->idx[j0 + r] = j;
+            }
+        }
+    }
+}
+
+/* Thread `tid` of `nt`: the tasks whose pair-count prefix falls in its
+   share, in column-block-major order so that each B block is packed once. */
+static void hr__worker(const hr__job *jb, hr__ws *ws, int tid, int nt)
+{
+    const size_t nr = (size_t)jb->K->nr;
+    double prefix = 0.0;
+    size_t J, I;
+    for (J = 0; J < jb->ncb; J++) {
+        const size_t j0 = J * jb->nc, jn = jb->n - j0 < jb->nc ? jb->n - j0 : jb->nc;
+        const size_t nI = hr__row_blocks(jb, J);
+        int packed = 0;
+        for (I = 0; I < nI; I++) {
+            const size_t i0 = I * jb->mc, i1 = i0 + jb->mc < jb->n ? i0 + jb->mc : jb->n;
+            double owner = jb->total > 0 ? prefix / jb->total * nt : 0;
+            prefix += hr__pairs(i0, i1, j0, j0 + jn);
+            if ((int)owner != tid && !(tid == nt - 1 && (int)owner >= nt)) continue;
+            if (!packed) {
+                size_t p;
+                for (p = 0; p < jb->nk; p++) {
+                    const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
+                    hr__pack(ws->bpack + pc * hr__round_up(jn, nr), jb, j0, jn, (int)nr, pc, kc);
+                }
+                packed = 1;
+            }
+            hr__task(jb, ws, I, J);
+        }
+    }
+}
+
+/* Carve one thread's buffers out of one allocation; with mem == NULL only
+   count the bytes (0 on overflow). */
+static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
+{
+    const size_t mr = (size_t)jb->K->mr, nr = (size_t)jb->K->nr;
+    const size_t mcp = hr__round_up(jb->mc, mr), ncp = hr__round_up(jb->nc, nr);
+    const size_t nres = jb->k ? jb->n * jb->k : jb->n; /* no overflow: checked by caller */
+    size_t sz[8], off = 0, i;
+    int ok = 1;
+    float **fp[4];
+    sz[0] = hr__mul(hr__mul(ncp, jb->d ? jb->d : 1, &ok), sizeof(float), &ok); /* bpack */
+    sz[1] = mcp * jb->kc * sizeof(float);                                     /* apack */
+    sz[2] = hr__mul(hr__mul(mcp, ncp, &ok), sizeof(float), &ok);              /* cbuf  */
+    sz[3] = mcp * HR__LANES * sizeof(float);                                  /* rbest */
+    sz[4] = ncp * sizeof(float);                                              /* cbest */
+    sz[5] = hr__mul(nres, sizeof(float), &ok);                                /* val   */
+    sz[6] = mcp * HR__LANES * sizeof(int32_t);                                /* ridx  */
+    sz[7] = ncp * sizeof(int32_t);                                            /* cidx  */
+    if (jb->nk == 1 && !jb->k) sz[2] = mr * nr * sizeof(float); /* tiles never stored */
+    for (i = 0; i < 8; i++) off = hr__add(off, hr__round_up(sz[i], HR__ALIGN), &ok);
+    off = hr__add(off, hr__mul(nres, sizeof(int32_t), &ok), &ok);            /* idx   */
+    off = hr__add(off, HR__ALIGN, &ok);
+    if (!ok) return 0;
+    if (mem) {
+        char *m = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+        fp[0] = &ws->bpack; fp[1] = &ws->apack; fp[2] = &ws->cbuf; fp[3] = &ws->rbest;
+        for (i = 0; i < 4; i++) { *fp[i] = (float *)(void *)m; m += hr__round_up(sz[i], HR__ALIGN); }
+        ws->cbest = (float *)(void *)m; m += hr__round_up(sz[4], HR__ALIGN);
+        ws->val = (float *)(void *)m; m += hr__round_up(sz[5], HR__ALIGN);
+        ws->ridx = (int32_t *)(void *)m; m += hr__round_up(sz[6], HR__ALIGN);
+        ws->cidx = (int32_t *)(void *)m; m += hr__round_up(sz[7], HR__ALIGN);
+        ws->idx = (int32_t *)(void *)m;
+        for (i = 0; i < nres; i++) { ws->val[i] = -INFINITY; ws->idx[i] = -1; }
+    }
+    return off;
+}
+
+/* Shared body of hr_difficulty (k == 0) and hr_neighbors_topk (k >= 1):
+   validate, scale, run the driver, and only then write the outputs. */
+static hr_status hr__neighbors(float *val, int32_t *idx, size_t k, const float *w,
+                               size_t n, size_t d, size_t ldw, unsigned flags)
+{
+    const size_t kk = k ? k : 1;
+    hr__job jb;
+    hr__ws *ws = NULL;
+    double *inv = NULL;
+    size_t i, t, bytes, nres;
+    int nt = 1, ok = 1;
+    hr_status s = hr__check_matrix(w, n, d, ldw);
+    if (s != HR_OK) return s;
+    if ((n && !val) || (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX) return HR_EINVAL;
+    nres = hr__mul(n, kk, &ok);
+    hr__mul(nres, sizeof(float) + sizeof(int32_t), &ok);
+    hr__mul(n, sizeof(double), &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (n == 0) return HR_OK;
+
+    memset(&jb, 0, sizeof jb);
+    jb.K = hr__kernels_get();
+    jb.w = w; jb.n = n; jb.d = d; jb.ldw = ldw; jb.k = k;
+    inv = (double *)HR_MALLOC(n * sizeof(double));
+    if (!inv) return HR_ENOMEM;
+    for (i = 0; i < n; i++) { /* one pass: finiteness check and the scales */
+        double ss = jb.K->sumsq(w + i * ldw, d);
+        if (!isfinite(ss)) { HR_FREE(inv); return HR_ENONFINITE; }
+        inv[i] = hr__inv_norm(ss);
+    }
+    jb.inv = (flags & HR_UNIT_ROWS) ? NULL : inv;
+    jb.mc = jb.K->mc;
+    jb.kc = jb.K->kc;
+    jb.nk = d ? (d + jb.kc - 1) / jb.kc : 1;
+    /* B block: about 2 MiB of packed rows, so it stays in L2/L3. */
+    jb.nc = hr__round_up(((size_t)1 << 19) / (d ? d : 1), (size_t)jb.K->nr);
+    if (jb.nc < 128) jb.nc = 128;
+    if (jb.nc > 2048) jb.nc = 2048;
+    if (jb.nc > hr__round_up(n, (size_t)jb.K->nr)) jb.nc = hr__round_up(n, (size_t)jb.K->nr);
+    jb.ncb = (n + jb.nc - 1) / jb.nc;
+    jb.total = hr__pairs(0, n, 0, n);
+
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if (jb.total < 1e6) nt = 1; /* not worth a team */
+    if (nt < 1) nt = 1;
+#endif
+    bytes = hr__ws_layout(NULL, NULL, &jb);
+    ws = (hr__ws *)HR_MALLOC(sizeof(hr__ws) * (size_t)nt);
+    if (!bytes || !ws) { HR_FREE(inv); HR_FREE(ws); return bytes ? HR_ENOMEM : HR_EOVERFLOW; }
+    for (t = 0; t < (size_t)nt; t++) {
+        ws[t].mem = HR_MALLOC(bytes);
+        if (!ws[t].mem) {
+            while (t-- > 0) HR_FREE(ws[t].mem);
+            HR_FREE(ws); HR_FREE(inv);
+            return HR_ENOMEM;
+        }
+        hr__ws_layout(&ws[t], (char *)ws[t].mem, &jb);
+    }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    hr__worker(&jb, &ws[omp_get_thread_num()], omp_get_thread_num(), omp_get_num_threads());
+#else
+    hr__worker(&jb, &ws[0], 0, 1);
+#endif
+
+    for (t = 1; t < (size_t)nt; t++) /* merge into thread 0's results */
+        for (i = 0; i < n; i++) {
+            if (!k) {
+                if (hr__better(ws[t].val[i], ws[t].idx[i], ws[0].val[i], ws[0].idx[i])) {
+                    ws[0].val[i] = ws[t].val[i];
+                    ws[0].idx[i] = ws[t].idx[i];
+                }
+            } else {
+                size_t r;
+                for (r = 0; r < k && ws[t].idx[i * k + r] >= 0; r++)
+                    hr__topk_insert(ws[0].val + i * k, ws[0].idx + i * k, k,
+                                    ws[t].val[i * k + r], ws[t].idx[i * k + r]);
+            }
+        }
+    memcpy(val, ws[0].val, nres * sizeof(float));
+    if (idx) memcpy(idx, ws[0].idx, nres * sizeof(int32_t));
+    for (t = 0; t < (size_t)nt; t++) HR_FREE(ws[t].mem);
+    HR_FREE(ws);
+    HR_FREE(inv);
+    return HR_OK;
+}
+
+HRDEF hr_status hr_difficulty(float *c, int32_t *nearest, const float *w,
+                              size_t n, size_t d, size_t ldw, unsigned flags)
+{
+    return hr__neighbors(c, nearest, 0, w, n, d, ldw, flags);
+}
+
+HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
+                                  const float *w, size_t n, size_t d,
+                                  size_t ldw, unsigned flags)
+{
+    if (k == 0) { /* still validate, so bad input is never silently accepted */
+        hr_status s = hr__check_matrix(w, n, d, ldw);
+        return s != HR_OK ? s : (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX ? HR_EINVAL : HR_OK;
+    }
+    return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
+}
+
+#endif /* HARDREID_IMPLEMENTATION_DONE */
+#endif /* HARDREID_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the hardreid authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+------------------------------------------------------------------------------
+*/
