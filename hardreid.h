@@ -347,28 +347,41 @@ HR__TARGET_AVX2
 static void hr__gram_avx2(size_t kc, const float *a, const float *b, float *t,
                           int acc, const hr__ep *ep)
 {
+    /* Named accumulators, not an array: an array indexed in the epilogue
+       would be kept in memory through the k loop. */
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     __m256 c[6][2];
     size_t k;
-#define HR__Z(r) if (acc) { c[r][0] = _mm256_load_ps(t + 16 * (r)); \
-                            c[r][1] = _mm256_load_ps(t + 16 * (r) + 8); } \
-                 else { c[r][0] = _mm256_setzero_ps(); c[r][1] = c[r][0]; }
+#define HR__Z(r) if (acc) { c##r##0 = _mm256_load_ps(t + 16 * (r)); \
+                            c##r##1 = _mm256_load_ps(t + 16 * (r) + 8); } \
+                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
     HR__AVX2_ROWS(HR__Z)
 #undef HR__Z
-    for (k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b + 16 * k), b1 = _mm256_load_ps(b + 16 * k + 8), ar;
-#define HR__F(r) ar = _mm256_broadcast_ss(a + 6 * k + (r)); \
-                 c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]); \
-                 c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
-        HR__AVX2_ROWS(HR__F)
-#undef HR__F
+#define HR__F(r, kk) ar = _mm256_broadcast_ss(a + 6 * (kk) + (r)); \
+                     c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0); \
+                     c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
+#define HR__K(kk) b0 = _mm256_load_ps(b + 16 * (kk)); b1 = _mm256_load_ps(b + 16 * (kk) + 8); \
+                  HR__F(0, kk) HR__F(1, kk) HR__F(2, kk) HR__F(3, kk) HR__F(4, kk) HR__F(5, kk)
+    for (k = 0; k + 4 <= kc; k += 4) {
+        __m256 b0, b1, ar;
+        HR__K(k) HR__K(k + 1) HR__K(k + 2) HR__K(k + 3)
     }
+    for (; k < kc; k++) {
+        __m256 b0, b1, ar;
+        HR__K(k)
+    }
+#undef HR__K
+#undef HR__F
     if (!ep) {
-#define HR__S(r) _mm256_store_ps(t + 16 * (r), c[r][0]); \
-                 _mm256_store_ps(t + 16 * (r) + 8, c[r][1]);
+#define HR__S(r) _mm256_store_ps(t + 16 * (r), c##r##0); \
+                 _mm256_store_ps(t + 16 * (r) + 8, c##r##1);
         HR__AVX2_ROWS(HR__S)
 #undef HR__S
         return;
     }
+#define HR__A(r) c[r][0] = c##r##0; c[r][1] = c##r##1;
+    HR__AVX2_ROWS(HR__A)
+#undef HR__A
     {
         const __m256i j0 = _mm256_add_epi32(_mm256_set1_epi32(ep->col0),
                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -452,7 +465,7 @@ static void hr__scale_avx2(float *out, const float *in, size_t d, double s)
 }
 
 static const hr__kernels hr__kernels_avx2 = {
-    HR_ISA_AVX2, 6, 16, 96, 256,
+    HR_ISA_AVX2, 6, 16, 192, 512,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2
 };
 #endif /* HR__HAVE_AVX2 */
@@ -563,7 +576,7 @@ static void hr__scale_neon(float *out, const float *in, size_t d, double s)
 }
 
 static const hr__kernels hr__kernels_neon = {
-    HR_ISA_NEON, 8, 12, 96, 256,
+    HR_ISA_NEON, 8, 12, 192, 512,
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon
 };
 #endif /* HR__HAVE_NEON */
@@ -747,7 +760,7 @@ typedef struct hr__job {
 
 typedef struct hr__ws {    /* one thread's memory, one allocation */
     void *mem;
-    float *bpack, *apack, *cbuf;
+    float *bpack, *apack, *cbuf, *tmp;
     float *rbest, *cbest;  /* task scratch: mc x HR__LANES rows, nc cols */
     int32_t *ridx, *cidx;
     float *val;            /* n (max) or n*k (top-k) running results */
@@ -775,22 +788,23 @@ static size_t hr__row_blocks(const hr__job *jb, size_t J)
    length as hr_normalize_rows would, into panels of mr rows, k-major:
    dst[p*mr*kc + k*mr + r]; rows past `rows` up to a multiple of mr are 0. */
 static void hr__pack(float *HR__RESTRICT dst, const hr__job *jb, size_t row0,
-                     size_t rows, int mr, size_t pc, size_t kc)
+                     size_t rows, int mr, size_t pc, size_t kc, float *HR__RESTRICT tmp)
 {
     size_t p, k, np = (rows + (size_t)mr - 1) / (size_t)mr;
     int r;
     for (p = 0; p < np; p++, dst += (size_t)mr * kc)
         for (r = 0; r < mr; r++) {
             size_t row = p * (size_t)mr + (size_t)r;
-            const float *src = jb->w + (row0 + row) * jb->ldw + pc;
+            const float *src = tmp;
             if (row >= rows) {
                 for (k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
-            } else if (jb->inv) {
-                double s = jb->inv[row0 + row];
-                for (k = 0; k < kc; k++) dst[k * mr + r] = (float)((double)src[k] * s);
-            } else {
-                for (k = 0; k < kc; k++) dst[k * mr + r] = src[k];
+                continue;
             }
+            if (jb->inv) /* the ISA's scale kernel, then a plain transpose */
+                jb->K->scale(tmp, jb->w + (row0 + row) * jb->ldw + pc, kc, jb->inv[row0 + row]);
+            else
+                src = jb->w + (row0 + row) * jb->ldw + pc;
+            for (k = 0; k < kc; k++) dst[k * mr + r] = src[k];
         }
 }
 
@@ -846,7 +860,7 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
         const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
         const float *bp = ws->bpack + pc * hr__round_up(jn, nr);
         const int last = p + 1 == jb->nk;
-        hr__pack(ws->apack, jb, i0, im, K->mr, pc, kc);
+        hr__pack(ws->apack, jb, i0, im, K->mr, pc, kc, ws->tmp);
         for (jr = 0; jr < jn; jr += nr)
             for (ir = 0; ir < im; ir += mr) {
                 const size_t row0 = i0 + ir, col0 = j0 + jr;
@@ -909,7 +923,7 @@ static void hr__worker(const hr__job *jb, hr__ws *ws, int tid, int nt)
                 size_t p;
                 for (p = 0; p < jb->nk; p++) {
                     const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
-                    hr__pack(ws->bpack + pc * hr__round_up(jn, nr), jb, j0, jn, (int)nr, pc, kc);
+                    hr__pack(ws->bpack + pc * hr__round_up(jn, nr), jb, j0, jn, (int)nr, pc, kc, ws->tmp);
                 }
                 packed = 1;
             }
@@ -924,33 +938,35 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
 {
     const size_t mr = (size_t)jb->K->mr, nr = (size_t)jb->K->nr;
     const size_t mcp = hr__round_up(jb->mc, mr), ncp = hr__round_up(jb->nc, nr);
-    const size_t nres = jb->k ? jb->n * jb->k : jb->n; /* no overflow: checked by caller */
-    size_t sz[8], off = 0, i;
+    const size_t nres = jb->k ? jb->n * jb->k : jb->n; /* checked by caller */
+    /* tiles are stored only when k is blocked or for the top-k fold */
+    const size_t ctiles = (jb->nk == 1 && !jb->k) ? mr * nr : mcp * ncp;
+    hr__ws w;
+    size_t off = 0;
     int ok = 1;
-    float **fp[4];
-    sz[0] = hr__mul(hr__mul(ncp, jb->d ? jb->d : 1, &ok), sizeof(float), &ok); /* bpack */
-    sz[1] = mcp * jb->kc * sizeof(float);                                     /* apack */
-    sz[2] = hr__mul(hr__mul(mcp, ncp, &ok), sizeof(float), &ok);              /* cbuf  */
-    sz[3] = mcp * HR__LANES * sizeof(float);                                  /* rbest */
-    sz[4] = ncp * sizeof(float);                                              /* cbest */
-    sz[5] = hr__mul(nres, sizeof(float), &ok);                                /* val   */
-    sz[6] = mcp * HR__LANES * sizeof(int32_t);                                /* ridx  */
-    sz[7] = ncp * sizeof(int32_t);                                            /* cidx  */
-    if (jb->nk == 1 && !jb->k) sz[2] = mr * nr * sizeof(float); /* tiles never stored */
-    for (i = 0; i < 8; i++) off = hr__add(off, hr__round_up(sz[i], HR__ALIGN), &ok);
-    off = hr__add(off, hr__mul(nres, sizeof(int32_t), &ok), &ok);            /* idx   */
-    off = hr__add(off, HR__ALIGN, &ok);
+    char *m = mem ? mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN : NULL;
+    memset(&w, 0, sizeof w);
+#define HR__BUF(field, count, type) \
+    if (m) w.field = (type *)(void *)(m + off); \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), &ok), HR__ALIGN), &ok);
+    HR__BUF(bpack, hr__mul(ncp, jb->d ? jb->d : 1, &ok), float)
+    HR__BUF(apack, mcp * jb->kc, float)
+    HR__BUF(cbuf, ctiles, float)
+    HR__BUF(tmp, jb->kc, float)
+    HR__BUF(rbest, mcp * HR__LANES, float)
+    HR__BUF(ridx, mcp * HR__LANES, int32_t)
+    HR__BUF(cbest, ncp, float)
+    HR__BUF(cidx, ncp, int32_t)
+    HR__BUF(val, nres, float)
+    HR__BUF(idx, nres, int32_t)
+#undef HR__BUF
+    off = hr__add(off, HR__ALIGN, &ok); /* room to align the start */
     if (!ok) return 0;
-    if (mem) {
-        char *m = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
-        fp[0] = &ws->bpack; fp[1] = &ws->apack; fp[2] = &ws->cbuf; fp[3] = &ws->rbest;
-        for (i = 0; i < 4; i++) { *fp[i] = (float *)(void *)m; m += hr__round_up(sz[i], HR__ALIGN); }
-        ws->cbest = (float *)(void *)m; m += hr__round_up(sz[4], HR__ALIGN);
-        ws->val = (float *)(void *)m; m += hr__round_up(sz[5], HR__ALIGN);
-        ws->ridx = (int32_t *)(void *)m; m += hr__round_up(sz[6], HR__ALIGN);
-        ws->cidx = (int32_t *)(void *)m; m += hr__round_up(sz[7], HR__ALIGN);
-        ws->idx = (int32_t *)(void *)m;
-        for (i = 0; i < nres; i++) { ws->val[i] = -INFINITY; ws->idx[i] = -1; }
+    if (m) {
+        size_t i;
+        w.mem = mem;
+        for (i = 0; i < nres; i++) { w.val[i] = -INFINITY; w.idx[i] = -1; }
+        *ws = w;
     }
     return off;
 }
@@ -989,9 +1005,10 @@ static hr_status hr__neighbors(float *val, int32_t *idx, size_t k, const float *
     jb.mc = jb.K->mc;
     jb.kc = jb.K->kc;
     jb.nk = d ? (d + jb.kc - 1) / jb.kc : 1;
-    /* B block: about 2 MiB of packed rows, so it stays in L2/L3. */
+    /* B block: about 2 MiB of packed rows (L3); at least 512 columns so
+       that packing A stays a small fraction of the work. */
     jb.nc = hr__round_up(((size_t)1 << 19) / (d ? d : 1), (size_t)jb.K->nr);
-    if (jb.nc < 128) jb.nc = 128;
+    if (jb.nc < 512) jb.nc = 512;
     if (jb.nc > 2048) jb.nc = 2048;
     if (jb.nc > hr__round_up(n, (size_t)jb.K->nr)) jb.nc = hr__round_up(n, (size_t)jb.K->nr);
     jb.ncb = (n + jb.nc - 1) / jb.nc;
