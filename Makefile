@@ -1,10 +1,12 @@
 # hardreid — build, test, bench, demo.
-#   make test    every test: x86 (scalar + AVX2, Criterion), header compile
-#                checks (gcc, clang, C99, C++11), and NEON under qemu-aarch64
-#   make bench   the difficulty benchmark sweep against the peers (minutes)
-#   make demo    build and run the small demo on embedded data
-# Tools missing on a fresh Debian machine are installed by scripts/deps.sh
-# (apt-get, as root) or named, with the packages to install, when not root.
+#   make demo         the difficulty demo on embedded data (installs what it needs)
+#   make test         every test: header compile checks (gcc, clang, C99,
+#                     C++11), x86 suite (scalar + AVX2, Criterion), and the same
+#                     suite for NEON cross-built and run under qemu-aarch64
+#   make bench        difficulty benchmark sweep against OpenBLAS and FAISS
+#   make bench-smoke  seconds-long benchmark case (CI)
+# Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)
+# or named with the exact command to run (not root / not Debian).
 
 CC      ?= cc
 CXX     ?= c++
@@ -16,21 +18,24 @@ OMP     ?= -fopenmp
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 
-.PHONY: all test bench bench-smoke demo deps clean
+.PHONY: all test demo bench bench-deps clean
 
 all: test-build
 
-deps:
-	@sh scripts/deps.sh $(DEPS)
-
 $(BUILD):
 	@mkdir -p $(BUILD)
+
+# deps first, then the rules from the included files
+bench bench-smoke bench-rss bench-build: bench-deps
+bench-deps:
+	@sh scripts/deps.sh bench
 
 include tests/tests.mk
 include bench/bench.mk
 include examples/examples.mk
 
-test: deps
+test:
+	@sh scripts/deps.sh test
 	@$(MAKE) --no-print-directory test-all
 
 clean:

@@ -480,22 +480,30 @@ static const hr__kernels hr__kernels_avx2 = {
 static void hr__gram_neon(size_t kc, const float *a, const float *b, float *t,
                           int acc, const hr__ep *ep)
 {
+    /* named accumulators in the k loop (an array would live in memory) */
+    float32x4_t c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32,
+                c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
     float32x4_t c[8][3];
     size_t k;
     int r, v;
-    for (r = 0; r < 8; r++)
-        for (v = 0; v < 3; v++)
-            c[r][v] = acc ? vld1q_f32(t + 12 * r + 4 * v) : vdupq_n_f32(0.0f);
+#define HR__Z(r) if (acc) { c##r##0 = vld1q_f32(t + 12 * (r)); c##r##1 = vld1q_f32(t + 12 * (r) + 4); \
+                            c##r##2 = vld1q_f32(t + 12 * (r) + 8); } \
+                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
+    HR__NEON_ROWS(HR__Z)
+#undef HR__Z
     for (k = 0; k < kc; k++) {
         const float32x4_t b0 = vld1q_f32(b + 12 * k), b1 = vld1q_f32(b + 12 * k + 4),
                           b2 = vld1q_f32(b + 12 * k + 8);
         const float32x4_t a0 = vld1q_f32(a + 8 * k), a1 = vld1q_f32(a + 8 * k + 4);
-#define HR__F(r) c[r][0] = vfmaq_laneq_f32(c[r][0], b0, (r) < 4 ? a0 : a1, (r) & 3); \
-                 c[r][1] = vfmaq_laneq_f32(c[r][1], b1, (r) < 4 ? a0 : a1, (r) & 3); \
-                 c[r][2] = vfmaq_laneq_f32(c[r][2], b2, (r) < 4 ? a0 : a1, (r) & 3);
+#define HR__F(r) c##r##0 = vfmaq_laneq_f32(c##r##0, b0, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c##r##1 = vfmaq_laneq_f32(c##r##1, b1, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c##r##2 = vfmaq_laneq_f32(c##r##2, b2, (r) < 4 ? a0 : a1, (r) & 3);
         HR__NEON_ROWS(HR__F)
 #undef HR__F
     }
+#define HR__A(r) c[r][0] = c##r##0; c[r][1] = c##r##1; c[r][2] = c##r##2;
+    HR__NEON_ROWS(HR__A)
+#undef HR__A
     if (!ep) {
         for (r = 0; r < 8; r++)
             for (v = 0; v < 3; v++) vst1q_f32(t + 12 * r + 4 * v, c[r][v]);

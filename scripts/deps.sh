@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install (or name) the Debian packages a make target needs.
+#   sh scripts/deps.sh demo|test|bench ...
+# As root on Debian/Ubuntu: apt-get installs what is missing. Otherwise: prints
+# the exact command to run and fails, so nothing half-works silently.
+set -u
+pkgs=""
+for group in "$@"; do
+    case "$group" in
+    demo)  pkgs="$pkgs gcc make libc6-dev" ;;
+    test)  pkgs="$pkgs gcc g++ make libc6-dev clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev" ;;
+    *) echo "deps.sh: unknown group '$group' (demo, test, bench)" >&2; exit 2 ;;
+    esac
+done
+missing=""
+for p in $pkgs; do
+    case " $missing " in *" $p "*) continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps.sh: missing packages:$missing" >&2
+    echo "deps.sh: not a Debian system: install the equivalents of these with your package manager" >&2
+    exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing packages:$missing" >&2
+    echo "deps.sh: run:  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+    echo "deps.sh: apt-get install failed for:$missing" >&2; exit 1; }
