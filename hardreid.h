@@ -223,6 +223,7 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
 #endif
 
 #define HR__LANES 16  /* widest row-scratch a Gram epilogue may use */
+#define HR__MAX_TILE 32 /* largest mr or nr of any micro-kernel */
 #define HR__ALIGN 64  /* packed buffers: one cache line, any vector width */
 
 /* >>kernel-signatures -----------------------------------------------------*/
@@ -835,17 +836,25 @@ static void hr__topk_insert(float *val, int32_t *idx, size_t k, float v, int32_t
     idx[p] = j;
 }
 
-/* Top-k fold of a stored tile (the generic epilogue of the top-k mode). */
+/* Top-k fold of a stored tile (the generic epilogue of the top-k mode).
+   Most elements beat neither list's current k-th entry: test against
+   thresholds read once per tile (stale ones only let extra candidates
+   through to hr__topk_insert, which decides exactly). */
 static void hr__fold_topk(const float *t, int mr, int nr, int32_t row0,
                           int32_t col0, const hr__job *jb, hr__ws *ws)
 {
+    float rth[HR__MAX_TILE], cth[HR__MAX_TILE];
+    const size_t k = jb->k;
     int r, j;
-    size_t k = jb->k;
+    for (r = 0; r < mr; r++)
+        rth[r] = (size_t)(row0 + r) < jb->n ? ws->val[(size_t)(row0 + r) * k + k - 1] : INFINITY;
+    for (j = 0; j < nr; j++)
+        cth[j] = (size_t)(col0 + j) < jb->n ? ws->val[(size_t)(col0 + j) * k + k - 1] : INFINITY;
     for (r = 0; r < mr; r++)
         for (j = 0; j < nr; j++) {
-            int32_t row = row0 + r, col = col0 + j;
-            float v = t[r * nr + j];
-            if (col <= row || (size_t)col >= jb->n) continue;
+            const int32_t row = row0 + r, col = col0 + j;
+            const float v = t[r * nr + j];
+            if (!(v >= rth[r] || v >= cth[j]) || col <= row || (size_t)col >= jb->n) continue;
             hr__topk_insert(ws->val + (size_t)row * k, ws->idx + (size_t)row * k, k, v, col);
             hr__topk_insert(ws->val + (size_t)col * k, ws->idx + (size_t)col * k, k, v, row);
         }
@@ -872,7 +881,8 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
         for (jr = 0; jr < jn; jr += nr)
             for (ir = 0; ir < im; ir += mr) {
                 const size_t row0 = i0 + ir, col0 = j0 + jr;
-                float *t = ws->cbuf + ((jr / nr) * mtiles + ir / mr) * mr * nr;
+                float *t = jb->nk == 1 ? ws->cbuf /* one tile at a time */
+                                       : ws->cbuf + ((jr / nr) * mtiles + ir / mr) * mr * nr;
                 if (col0 + nr - 1 <= row0) break; /* this and later ir: col <= row */
                 if (!last) {
                     K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, NULL);
@@ -947,8 +957,9 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
     const size_t mr = (size_t)jb->K->mr, nr = (size_t)jb->K->nr;
     const size_t mcp = hr__round_up(jb->mc, mr), ncp = hr__round_up(jb->nc, nr);
     const size_t nres = jb->k ? jb->n * jb->k : jb->n; /* checked by caller */
-    /* tiles are stored only when k is blocked or for the top-k fold */
-    const size_t ctiles = (jb->nk == 1 && !jb->k) ? mr * nr : mcp * ncp;
+    /* partial tiles wait here between k blocks; with one k block, only the
+       tile being folded is stored */
+    const size_t ctiles = jb->nk == 1 ? mr * nr : mcp * ncp;
     hr__ws w;
     size_t off = 0;
     int ok = 1;
