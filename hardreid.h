@@ -163,6 +163,9 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
                                   const float *w, size_t n, size_t d,
                                   size_t ldw, unsigned flags);
 
+/* >>sampling-api ---------------------------------------------------------*/
+/* <<sampling-api */
+
 #ifdef __cplusplus
 }
 #endif
@@ -1094,6 +1097,9 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
     }
     return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
 }
+
+/* >>sampling -------------------------------------------------------------*/
+/* <<sampling */
 
 #endif /* HARDREID_IMPLEMENTATION_DONE */
 #endif /* HARDREID_IMPLEMENTATION */
