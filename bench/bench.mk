@@ -1,0 +1,44 @@
+# bench/bench.mk - the difficulty benchmark (included by the Makefile).
+#   make bench        full sweep (~20-30 min): table on stdout, CSV in
+#                     $(BUILD)/bench_difficulty.csv, then bench-rss
+#   make bench-smoke  N=1024 d=64, seconds (CI)
+#   make bench-rss    peak RSS of one hr_difficulty call, own process
+#   make bench BENCH_ARGS='--n 16384 --d 512 --threads 1'   a subset
+# Built without -mavx2: the run-time dispatch is what gets measured.
+# Peers: OpenBLAS (libopenblas-dev) and FAISS (libfaiss-dev, static).
+
+BENCH_CFLAGS   = $(CFLAGS_BASE) $(OMP)
+BENCH_CXXFLAGS = -std=c++11 $(OPT) -g -Wall -Wextra -I. $(OMP)
+BENCH_LIBS     = -lfaiss -lopenblas -lgomp -lstdc++ -lm
+BENCH_ARGS    ?=
+BENCH_RSS_ARGS ?= 200000 256 2
+BENCH_BIN      = $(BUILD)/bench_difficulty
+
+.PHONY: bench-build bench-smoke bench-rss bench-check-deps
+
+bench-check-deps:
+	@printf '#include <cblas.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || { \
+	  echo "bench: OpenBLAS headers missing: apt-get install libopenblas-dev libfaiss-dev" >&2; exit 1; }
+	@printf '#include <faiss/utils/distances.h>\n' | $(CXX) -std=c++11 -E -x c++ - >/dev/null 2>&1 || { \
+	  echo "bench: FAISS headers missing: apt-get install libopenblas-dev libfaiss-dev" >&2; exit 1; }
+
+$(BUILD)/bench_difficulty.o: bench/bench_difficulty.c bench/peer.h hardreid.h | $(BUILD) bench-check-deps
+	$(CC) $(BENCH_CFLAGS) -DBENCH_FLAGS='"$(BENCH_CFLAGS)"' -c -o $@ bench/bench_difficulty.c
+
+$(BUILD)/peer_faiss.o: bench/peer_faiss.cpp bench/peer.h | $(BUILD) bench-check-deps
+	$(CXX) $(BENCH_CXXFLAGS) -c -o $@ bench/peer_faiss.cpp
+
+$(BENCH_BIN): $(BUILD)/bench_difficulty.o $(BUILD)/peer_faiss.o
+	$(CC) $(OMP) -o $@ $^ $(BENCH_LIBS)
+
+bench-build: $(BENCH_BIN)
+
+bench: bench-build
+	$(BENCH_BIN) --csv $(BUILD)/bench_difficulty.csv $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-rss
+
+bench-rss: bench-build
+	$(BENCH_BIN) --rss $(BENCH_RSS_ARGS)
+
+bench-smoke: bench-build
+	$(BENCH_BIN) --quick --csv $(BUILD)/bench_smoke.csv

@@ -1,0 +1,1025 @@
+/* bench/bench_difficulty.c - hr_difficulty against its peers, same run.
+
+   Methods (every one gets the same raw random W, N x d):
+     hardreid  hr_difficulty(c, nearest, W, N, d, d, 0): rows normalized on
+               the fly, one triangle of W W^T, fused masked row max.
+     blas      OpenBLAS cblas_sgemm in blocks of B rows (C = W_blk W^T,
+               B x N) + masked row max with arg-max (AVX2, ties to the
+               smaller index). B is tuned per case among 1024/2048/4096.
+     faiss     faiss::knn_inner_product, k = 2, self dropped by index.
+   The peers get W normalized beforehand (hr_normalize_rows); that time is
+   not counted for them. GFLOP/s for every method = N(N-1)d / seconds (one
+   triangle: the peers compute both, so the count is the same work done).
+
+   Verification first: each method's first run is checked (hardreid against
+   a double-precision reference on sampled rows, the peers against
+   hardreid); mismatches fail the run (exit 1). Then the median of R runs.
+
+   Usage: bench_difficulty [--n LIST] [--d LIST] [--threads LIST] [--reps R]
+            [--no-blas] [--no-faiss] [--quick] [--csv FILE] [--max-seconds S]
+            [--max-mem GIB] [--seed S] [--plan]
+          bench_difficulty --rss N d threads      (peak-RSS mode)
+   LIST is comma-separated, e.g. --n 4096,16384. */
+#define _POSIX_C_SOURCE 200809L
+
+#define HARDREID_IMPLEMENTATION
+#include "hardreid.h"
+#include "peer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static void omp_set_num_threads(int t) { (void)t; }
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BENCH_X86 1
+#endif
+
+void openblas_set_num_threads(int);
+
+#ifndef BENCH_FLAGS
+#define BENCH_FLAGS "unknown"
+#endif
+#ifdef __clang__
+#define BENCH_COMPILER "clang " __VERSION__
+#else
+#define BENCH_COMPILER "gcc " __VERSION__
+#endif
+
+#define TOL 2e-5   /* = HR_TOL_ISA: cosine agreement between methods */
+#define MAXL 16    /* longest --n/--d/--threads list */
+#define BLAS_MAX_BUF (512.0 * 1048576) /* bytes for the peer's B x N block */
+
+/* >>util ---------------------------------------------------------------*/
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void pause_s(double s) { /* let spinning BLAS/OpenMP workers sleep */
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
+static void set_threads(int t) {
+    omp_set_num_threads(t);
+    openblas_set_num_threads(t);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double rng_unit(void) { return (double)(rng_next() >> 11) * 0x1p-53; }
+
+/* Raw, unnormalized rows: uniform in [-1, 1) times a row scale in
+   [1/4, 4], so the normalization inside hr_difficulty is exercised. */
+static void fill_random(float *w, size_t n, size_t d) {
+    for (size_t i = 0; i < n; i++) {
+        float s = (float)exp2(4.0 * rng_unit() - 2.0);
+        for (size_t j = 0; j < d; j++)
+            w[i * d + j] = s * (float)(2.0 * rng_unit() - 1.0);
+    }
+}
+
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "bench: out of memory (%zu bytes)\n", bytes);
+        exit(2);
+    }
+    return p;
+}
+
+static void cpu_model(char *out, size_t cap) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(out, cap, "unknown");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *p = strchr(line, ':');
+            if (p) {
+                p++;
+                while (*p == ' ' || *p == '\t') p++;
+                p[strcspn(p, "\n")] = 0;
+                snprintf(out, cap, "%s", p);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* >>fmapeak ------------------------------------------------------------
+   12 independent ymm FMA chains: enough to cover 2 pipes x 4-5 cycles of
+   latency on Zen 4 / Skylake-class cores. a <- a*m + b converges to
+   b/(1-m) = 1, so nothing overflows or goes subnormal. */
+
+#ifdef BENCH_X86
+#define FMA_FLOPS_PER_ITER (12.0 * 8.0 * 2.0)
+
+__attribute__((target("avx2,fma"), noinline))
+static float fma_chains(long iters, float seed) {
+    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 0.01f);
+    __m256 a2 = _mm256_set1_ps(seed + 0.02f), a3 = _mm256_set1_ps(seed + 0.03f);
+    __m256 a4 = _mm256_set1_ps(seed + 0.04f), a5 = _mm256_set1_ps(seed + 0.05f);
+    __m256 a6 = _mm256_set1_ps(seed + 0.06f), a7 = _mm256_set1_ps(seed + 0.07f);
+    __m256 a8 = _mm256_set1_ps(seed + 0.08f), a9 = _mm256_set1_ps(seed + 0.09f);
+    __m256 a10 = _mm256_set1_ps(seed + 0.10f), a11 = _mm256_set1_ps(seed + 0.11f);
+    const __m256 m = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
+    for (long it = 0; it < iters; it++) {
+        a0 = _mm256_fmadd_ps(a0, m, b);
+        a1 = _mm256_fmadd_ps(a1, m, b);
+        a2 = _mm256_fmadd_ps(a2, m, b);
+        a3 = _mm256_fmadd_ps(a3, m, b);
+        a4 = _mm256_fmadd_ps(a4, m, b);
+        a5 = _mm256_fmadd_ps(a5, m, b);
+        a6 = _mm256_fmadd_ps(a6, m, b);
+        a7 = _mm256_fmadd_ps(a7, m, b);
+        a8 = _mm256_fmadd_ps(a8, m, b);
+        a9 = _mm256_fmadd_ps(a9, m, b);
+        a10 = _mm256_fmadd_ps(a10, m, b);
+        a11 = _mm256_fmadd_ps(a11, m, b);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+}
+
+static volatile float fma_sink;
+
+/* Best of 3 runs of ~min_s seconds each, every thread its own chains. */
+static double fma_peak_gflops(int threads, double min_s) {
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return NAN;
+    long iters = 1 << 16;
+    for (;;) { /* calibrate on one thread */
+        double t0 = now_s();
+        fma_sink = fma_chains(iters, 0.5f);
+        double t = now_s() - t0;
+        if (t >= min_s / 4) {
+            iters = (long)((double)iters * min_s / t) + 1;
+            break;
+        }
+        iters *= 4;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 4; rep++) { /* rep 0 wakes the team: not kept */
+        double t0 = now_s(), t;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+        {
+            float r = fma_chains(iters, 0.5f + 0.001f * (float)omp_get_thread_num());
+            if (r == 12345.0f) fma_sink = r;
+        }
+#else
+        fma_sink = fma_chains(iters, 0.5f);
+#endif
+        t = now_s() - t0;
+        double g = FMA_FLOPS_PER_ITER * (double)iters * threads / t * 1e-9;
+        if (rep > 0 && g > best) best = g;
+    }
+    return best;
+}
+#else
+static double fma_peak_gflops(int threads, double min_s) {
+    (void)threads;
+    (void)min_s;
+    return NAN;
+}
+#endif
+
+/* >>peer-blas ----------------------------------------------------------*/
+
+/* Max of row[0..n) and its smallest arg-max; -INFINITY, -1 if all -inf. */
+static void rowmax_scalar(const float *row, size_t n, float *best, int32_t *arg) {
+    float b = -INFINITY;
+    int32_t a = -1;
+    for (size_t j = 0; j < n; j++)
+        if (row[j] > b) {
+            b = row[j];
+            a = (int32_t)j;
+        }
+    *best = b;
+    *arg = a;
+}
+
+#ifdef BENCH_X86
+/* FAISS's idiom: running max and index vectors, cmp + blend; strict '>'
+   keeps each lane's first (smallest) index among equals. */
+__attribute__((target("avx2")))
+static void rowmax_avx2(const float *row, size_t n, float *best, int32_t *arg) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    __m256i vidx = _mm256_set1_epi32(-1);
+    __m256i cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(row + j);
+        __m256 gt = _mm256_cmp_ps(v, vmax, _CMP_GT_OQ);
+        vmax = _mm256_blendv_ps(vmax, v, gt);
+        vidx = _mm256_blendv_epi8(vidx, cur, _mm256_castps_si256(gt));
+        cur = _mm256_add_epi32(cur, step);
+    }
+    float lv[8];
+    int32_t li[8];
+    _mm256_storeu_ps(lv, vmax);
+    _mm256_storeu_si256((__m256i *)li, vidx);
+    float b = -INFINITY;
+    int32_t a = -1;
+    for (int l = 0; l < 8; l++)
+        if (li[l] >= 0 && (lv[l] > b || (lv[l] == b && (a < 0 || li[l] < a)))) {
+            b = lv[l];
+            a = li[l];
+        }
+    for (; j < n; j++) /* tail indices exceed all lane indices: '>' is right */
+        if (row[j] > b) {
+            b = row[j];
+            a = (int32_t)j;
+        }
+    *best = b;
+    *arg = a;
+}
+#endif
+
+static void (*rowmax)(const float *, size_t, float *, int32_t *) = rowmax_scalar;
+
+/* Rows [i0, i0+b): C = W[i0:i0+b] W^T into buf (b x n), then masked max. */
+static void blas_block(float *c, int32_t *nearest, const float *wn, size_t n,
+                       size_t d, size_t i0, size_t b, float *buf) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, (int)d,
+                1.0f, wn + i0 * d, (int)d, wn, (int)d, 0.0f, buf, (int)n);
+    long bb = (long)b;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < bb; r++) {
+        float *row = buf + (size_t)r * n;
+        size_t i = i0 + (size_t)r;
+        row[i] = -INFINITY; /* self, by index */
+        rowmax(row, n, &c[i], &nearest[i]);
+    }
+}
+
+/* buf: b_max x n floats, allocated once per case outside the timed region
+   (hardreid allocates its small workspace inside; this favours the peer). */
+static int peer_blas_difficulty(float *c, int32_t *nearest, const float *wn,
+                                size_t n, size_t d, size_t B, float *buf) {
+    for (size_t i0 = 0; i0 < n; i0 += B)
+        blas_block(c, nearest, wn, n, d, i0, n - i0 < B ? n - i0 : B, buf);
+    return 0;
+}
+
+/* Block sizes tried: 1024, 2048, 4096 rows, clipped to n, while the
+   b x n buffer stays within max_buf bytes (the first always). */
+static int blas_candidates(size_t n, double max_buf, size_t *out) {
+    static const size_t cand[] = {1024, 2048, 4096};
+    int k = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t b = cand[i] < n ? cand[i] : n;
+        if (k > 0 && (b == out[k - 1] || (double)b * n * 4 > max_buf)) break;
+        out[k++] = b;
+    }
+    return k;
+}
+
+/* Fastest candidate B, timed on one block each (buffer already touched). */
+static size_t blas_tune(float *c, int32_t *nearest, const float *wn, size_t n,
+                        size_t d, const size_t *cand, int ncand, float *buf) {
+    size_t best = cand[0];
+    double best_rate = 0;
+    if (ncand == 1) return best;
+    for (int k = 0; k < ncand; k++) {
+        double t0 = now_s();
+        blas_block(c, nearest, wn, n, d, 0, cand[k], buf);
+        double rate = (double)cand[k] / (now_s() - t0);
+        if (rate > best_rate) {
+            best_rate = rate;
+            best = cand[k];
+        }
+    }
+    return best;
+}
+
+/* >>reference ----------------------------------------------------------*/
+
+/* Cosine of raw rows i, j in double (inv: 1/||row|| in double, 0 for 0). */
+static double cos_d(const float *w, const double *inv, size_t d, size_t i, size_t j) {
+    double s = 0;
+    for (size_t k = 0; k < d; k++) s += (double)w[i * d + k] * (double)w[j * d + k];
+    return s * inv[i] * inv[j];
+}
+
+static double *inv_norms(const float *w, size_t n, size_t d) {
+    double *inv = (double *)xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t k = 0; k < d; k++) s += (double)w[i * d + k] * (double)w[i * d + k];
+        inv[i] = s > 0 ? 1.0 / sqrt(s) : 0.0;
+    }
+    return inv;
+}
+
+/* hardreid against a double reference on up to 16 spread rows. Returns the
+   number of bad rows; *maxdiff gets the largest |c - c_ref|. */
+static int check_reference(const float *c, const int32_t *nn, const float *w,
+                           const double *inv, size_t n, size_t d, double *maxdiff) {
+    size_t s = n < 16 ? n : 16;
+    int bad = 0;
+    *maxdiff = 0;
+    for (size_t k = 0; k < s; k++) {
+        size_t i = s > 1 ? k * (n - 1) / (s - 1) : 0;
+        double best = -INFINITY;
+        long arg = -1;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            double v = cos_d(w, inv, d, i, j);
+            if (v > best) {
+                best = v;
+                arg = (long)j;
+            }
+        }
+        double diff = fabs((double)c[i] - best);
+        if (n == 1) diff = (c[i] == -INFINITY && nn[i] == -1) ? 0 : 1;
+        if (diff > *maxdiff) *maxdiff = diff;
+        int ok = diff <= TOL;
+        if (ok && nn[i] != arg) /* a near-tie is fine; a wrong index is not */
+            ok = nn[i] >= 0 && (size_t)nn[i] < n && (size_t)nn[i] != i &&
+                 fabs(cos_d(w, inv, d, i, (size_t)nn[i]) - best) <= TOL;
+        if (!ok) {
+            if (bad < 5)
+                fprintf(stderr, "  reference mismatch row %zu: c=%.8f nearest=%d, ref %.8f at %ld\n",
+                        i, (double)c[i], (int)nn[i], best, arg);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* Peer against hardreid: c within TOL everywhere; nearest equal, or both
+   picks within TOL of each other in the double reference (a near-tie). */
+static int check_peer(const char *name, const float *c, const int32_t *nn,
+                      const float *cp, const int32_t *np, const float *w,
+                      const double *inv, size_t n, size_t d, double *maxdiff,
+                      long *nties) {
+    int bad = 0;
+    *maxdiff = 0;
+    *nties = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)c[i] - (double)cp[i]);
+        if (c[i] == cp[i]) diff = 0; /* both -inf when n == 1 */
+        if (diff > *maxdiff) *maxdiff = diff;
+        int ok = diff <= TOL;
+        if (ok && nn[i] != np[i]) {
+            ok = nn[i] >= 0 && np[i] >= 0 && (size_t)nn[i] < n && (size_t)np[i] < n &&
+                 fabs(cos_d(w, inv, d, i, (size_t)nn[i]) - cos_d(w, inv, d, i, (size_t)np[i])) <= TOL;
+            if (ok) (*nties)++;
+        }
+        if (!ok) {
+            if (bad < 5)
+                fprintf(stderr, "  %s mismatch row %zu: hardreid c=%.8f nearest=%d, %s c=%.8f nearest=%d\n",
+                        name, i, (double)c[i], (int)nn[i], name, (double)cp[i], (int)np[i]);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* >>sweep --------------------------------------------------------------*/
+
+enum { M_HR, M_BLAS, M_FAISS, M_COUNT };
+static const char *method_name[M_COUNT] = {"hardreid", "blas", "faiss"};
+
+typedef struct {
+    size_t n, d;
+    int threads, method;
+    double seconds, gflops;
+} result;
+
+static result results[4 * MAXL * MAXL * MAXL];
+static int nresults;
+
+typedef struct {
+    size_t ns[MAXL], ds[MAXL];
+    int ts[MAXL];
+    int nn, nd, nt, reps, quick, use_blas, use_faiss, plan;
+    double max_s, max_mem;
+    const char *csv;
+} options;
+
+typedef struct {
+    FILE *f;
+    char date[32], cpu[256];
+    const char *isa;
+} csv_out;
+
+static void csv_field(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_row(csv_out *o, size_t n, size_t d, int t, const char *method,
+                    size_t block, int reps, double med, double mn, double gf,
+                    double peak, double speedup, const char *status, const char *note) {
+    if (!o->f) return;
+    FILE *f = o->f;
+    csv_field(f, o->date);
+    fputc(',', f);
+    csv_field(f, o->cpu);
+    fputc(',', f);
+    csv_field(f, BENCH_COMPILER);
+    fputc(',', f);
+    csv_field(f, BENCH_FLAGS);
+    fprintf(f, ",%s,%zu,%zu,%d,%s,%zu,%d,", o->isa, n, d, t, method, block, reps);
+    if (med > 0)
+        fprintf(f, "%.6g,%.6g,%.4g,%.4g,%.2f,", med, mn, gf, peak, 100.0 * gf / peak);
+    else
+        fprintf(f, ",,,%.4g,,", peak);
+    if (speedup > 0) fprintf(f, "%.4f", speedup);
+    fprintf(f, ",%s,", status);
+    csv_field(f, note);
+    fputc('\n', f);
+    fflush(f);
+}
+
+static void parse_list_sz(const char *s, size_t *out, int *cnt) {
+    *cnt = 0;
+    while (*s && *cnt < MAXL) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s || v == 0) {
+            fprintf(stderr, "bench: bad list '%s'\n", s);
+            exit(2);
+        }
+        out[(*cnt)++] = (size_t)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+static void usage(void) {
+    puts("usage: bench_difficulty [--n LIST] [--d LIST] [--threads LIST] [--reps R]\n"
+         "         [--no-blas] [--no-faiss] [--quick] [--csv FILE] [--max-seconds S]\n"
+         "         [--max-mem GIB] [--seed S] [--plan]\n"
+         "       bench_difficulty --rss N d threads\n"
+         "defaults: --n 1024,4096,16384,65536 --d 64,128,512,2048 --threads 1,2\n"
+         "          --csv build/bench_difficulty.csv --max-seconds 120 --max-mem 8\n"
+         "--quick: N=1024 d=64, 1 rep, threads 1,2 (smoke test)\n"
+         "--plan: measure the FMA peak, print the time estimate, run nothing");
+}
+
+/* Run one method once; returns seconds, or -1 on failure. */
+static double run_once(int m, float *c, int32_t *nn, const float *w, const float *wn,
+                       size_t n, size_t d, size_t block, float *buf) {
+    double t0 = now_s();
+    int rc;
+    if (m == M_HR) {
+        hr_status s = hr_difficulty(c, nn, w, n, d, d, 0);
+        if (s != HR_OK) fprintf(stderr, "  hr_difficulty: %s\n", hr_status_string(s));
+        rc = s == HR_OK ? 0 : -1;
+    } else if (m == M_BLAS) {
+        rc = peer_blas_difficulty(c, nn, wn, n, d, block, buf);
+    } else {
+        rc = peer_faiss_difficulty(c, nn, wn, n, d);
+    }
+    double t = now_s() - t0;
+    return rc == 0 ? t : -1;
+}
+
+static const result *find_result(size_t n, size_t d, int t, int m) {
+    for (int k = 0; k < nresults; k++)
+        if (results[k].n == n && results[k].d == d && results[k].threads == t &&
+            results[k].method == m)
+            return &results[k];
+    return NULL;
+}
+
+static void target_line(const char *what, double got, double want, const char *unit) {
+    if (got <= 0) {
+        printf("  [NOT RUN] %s\n", what);
+        return;
+    }
+    printf("  [%s] %s: %.3g%s (target >= %.3g%s, %s by %.1f%%)\n",
+           got >= want ? "MET" : "MISSED", what, got, unit, want, unit,
+           got >= want ? "over" : "short", fabs(100.0 * (got / want - 1.0)));
+}
+
+static void print_targets(const double *peak) {
+    const result *h1 = find_result(16384, 512, 1, M_HR);
+    const result *b1 = find_result(16384, 512, 1, M_BLAS);
+    const result *f1 = find_result(16384, 512, 1, M_FAISS);
+    const result *h2 = find_result(16384, 512, 2, M_HR);
+    const result *h64 = find_result(65536, 64, 1, M_HR);
+    const result *f64 = find_result(65536, 64, 1, M_FAISS);
+    printf("\nIssue targets (speedup = peer seconds / hardreid seconds):\n");
+    target_line("N=16384 d=512 1 thread, speedup vs blas",
+                h1 && b1 ? b1->seconds / h1->seconds : 0, 2.0, "x");
+    target_line("N=16384 d=512 1 thread, speedup vs faiss",
+                h1 && f1 ? f1->seconds / h1->seconds : 0, 2.0, "x");
+    target_line("N=16384 d=512 1 thread, % of FMA peak",
+                h1 && peak[1] > 0 ? 100.0 * h1->gflops / peak[1] : 0, 85.0, "%");
+    target_line("N=65536 d=64 1 thread, speedup vs faiss",
+                h64 && f64 ? f64->seconds / h64->seconds : 0, 2.5, "x");
+    target_line("N=16384 d=512, 2 threads vs 1 thread (hardreid)",
+                h1 && h2 ? h1->seconds / h2->seconds : 0, 1.8, "x");
+    printf("  [see bench-rss] N=200000 d=256 2 threads, peak RSS <= 1.2 x input + 64 MiB"
+           " (separate process: bench_difficulty --rss 200000 256 2)\n");
+}
+
+static double loadavg1(void) {
+    double l = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = 0;
+        fclose(f);
+    }
+    return l;
+}
+
+/* Time per run: peers N^2 d / (30 GFLOP/s x threads), hardreid N^2 d at
+   60% of the FMA peak; the skip rule uses the same estimates. */
+static void estimates(const options *o, const double *peak, size_t n, size_t d, int t,
+                      double *est) {
+    double work = (double)n * (double)(n - 1) * (double)d;
+    double pk = peak[t <= MAXL ? t : 1];
+    est[M_HR] = work / ((isnan(pk) ? 10.0 : 0.6 * pk) * 1e9);
+    est[M_BLAS] = est[M_FAISS] = work / (30e9 * t);
+    (void)o;
+}
+
+/* Rough whole-sweep time: 3 runs per long method (>= 2 s), else ~4 s of
+   runs, plus the BLAS block tuning. */
+static double estimate_minutes(const options *o, const double *peak) {
+    double total = 0;
+    for (int in = 0; in < o->nn; in++)
+        for (int id = 0; id < o->nd; id++)
+            for (int it = 0; it < o->nt; it++) {
+                double est[M_COUNT];
+                int on[M_COUNT] = {1, o->use_blas, o->use_faiss};
+                estimates(o, peak, o->ns[in], o->ds[id], o->ts[it], est);
+                if (est[M_HR] > o->max_s) continue;
+                for (int m = 0; m < M_COUNT; m++) {
+                    if (!on[m] || est[m] > o->max_s) continue;
+                    double runs = o->reps > 0 ? o->reps + 1 : est[m] >= 2 ? 3 : 4.0 / est[m] + 1;
+                    if (o->reps <= 0 && est[m] < 2 && runs > 32) runs = 32;
+                    if (m == M_BLAS) { /* tuning: one block per candidate */
+                        size_t cand[3];
+                        int nc = blas_candidates(o->ns[in], BLAS_MAX_BUF, cand);
+                        for (int k = 0; nc > 1 && k < nc; k++)
+                            runs += (double)cand[k] / (double)o->ns[in];
+                    }
+                    total += est[m] * runs + 0.3;
+                }
+            }
+    return total / 60.0;
+}
+
+static int sweep(const options *o) {
+    csv_out out;
+    memset(&out, 0, sizeof out);
+    cpu_model(out.cpu, sizeof out.cpu);
+    out.isa = hr_isa_name(hr_get_isa());
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(out.date, sizeof out.date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    if (o->csv && !o->plan) {
+        out.f = fopen(o->csv, "w");
+        if (!out.f) {
+            fprintf(stderr, "bench: cannot write %s\n", o->csv);
+            return 2;
+        }
+        fputs("date,cpu,compiler,flags,isa,N,d,threads,method,block,reps,median_s,min_s,"
+              "gflops,peak_gflops,pct_peak,hr_speedup,status,note\n", out.f);
+    }
+
+    printf("hardreid %s difficulty benchmark\n", HARDREID_VERSION_STRING);
+    printf("cpu: %s | compiler: %s | flags: %s\n", out.cpu, BENCH_COMPILER, BENCH_FLAGS);
+    printf("isa: %s | peers: OpenBLAS sgemm blocks%s, FAISS %s knn_inner_product k=2%s\n",
+           out.isa, o->use_blas ? "" : " (off)", peer_faiss_version(),
+           o->use_faiss ? "" : " (off)");
+    printf("date: %s | GFLOP/s = N(N-1)d / s for every method (one triangle)\n", out.date);
+    printf("hardreid normalizes rows inside the timed call; the peers get W normalized\n"
+           "beforehand (hr_normalize_rows), NOT counted in their time.\n");
+
+    /* FMA peak per thread count (index = thread count, up to MAXL) */
+    double peak[MAXL + 2];
+    for (int t = 0; t < MAXL + 2; t++) peak[t] = NAN;
+    double pmin = o->quick ? 0.05 : 0.2;
+    peak[1] = fma_peak_gflops(1, pmin);
+    for (int k = 0; k < o->nt; k++)
+        if (o->ts[k] <= MAXL && o->ts[k] != 1) peak[o->ts[k]] = fma_peak_gflops(o->ts[k], pmin);
+    printf("FMA peak (AVX2, 12 chains):");
+    for (int t = 1; t <= MAXL; t++)
+        if (!isnan(peak[t])) printf("  %d thread%s %.1f GFLOP/s", t, t > 1 ? "s" : "", peak[t]);
+    printf("\n");
+    for (int k = 0; k < o->nt; k++) {
+        int t = o->ts[k];
+        if (t > 1 && t <= MAXL && peak[t] < 0.75 * t * peak[1])
+            printf("warning: the %d-thread FMA peak is only %.2fx the 1-thread one: another"
+                   " process is using the cores, or they share FMA units (SMT)\n",
+                   t, peak[t] / peak[1]);
+    }
+    double load = loadavg1();
+    if (load > 0.5)
+        printf("warning: load average %.2f before the run: other processes will skew the"
+               " timings\n", load);
+    if (!o->quick) printf("estimated run time: ~%.2g min\n", estimate_minutes(o, peak));
+    if (o->plan) {
+        if (out.f) fclose(out.f);
+        return 0;
+    }
+    if (o->csv) printf("csv: %s\n", o->csv);
+
+    printf("\n%7s %5s %3s  %-10s %6s %10s %9s %7s %10s\n", "N", "d", "thr", "method", "block",
+           "median s", "GFLOP/s", "%peak", "hr speedup");
+
+    int failed = 0;
+    for (int in = 0; in < o->nn; in++)
+        for (int id = 0; id < o->nd; id++) {
+            size_t n = o->ns[in], d = o->ds[id];
+            double work = (double)n * (double)(n - 1) * (double)d;
+            double wbytes = (double)n * d * 4;
+            if (2 * wbytes + 16.0 * n > o->max_mem) {
+                printf("%7zu %5zu   *  skipped: W and its normalized copy need %.1f GiB > %.1f GiB\n",
+                       n, d, 2 * wbytes / 1073741824.0, o->max_mem / 1073741824.0);
+                for (int k = 0; k < o->nt; k++)
+                    for (int m = 0; m < M_COUNT; m++)
+                        csv_row(&out, n, d, o->ts[k], method_name[m], 0, 0, 0, 0, 0,
+                                peak[o->ts[k] <= MAXL ? o->ts[k] : 1], 0, "skipped", "memory");
+                continue;
+            }
+            int any = 0; /* hardreid runs at some thread count? else skip all */
+            for (int it = 0; it < o->nt; it++) {
+                double est[M_COUNT];
+                estimates(o, peak, n, d, o->ts[it], est);
+                if (est[M_HR] <= o->max_s) any = 1;
+            }
+            if (!any) {
+                for (int it = 0; it < o->nt; it++) {
+                    int t = o->ts[it];
+                    double est[M_COUNT];
+                    char why[96];
+                    estimates(o, peak, n, d, t, est);
+                    snprintf(why, sizeof why, "estimated %.0f s per run > %.0f s", est[M_HR], o->max_s);
+                    printf("%7zu %5zu %3d  %-10s skipped: %s (peers too)\n", n, d, t, "hardreid", why);
+                    for (int m = 0; m < M_COUNT; m++)
+                        csv_row(&out, n, d, t, method_name[m], 0, 0, 0, 0, 0,
+                                peak[t <= MAXL ? t : 1], 0, "skipped",
+                                m == M_HR ? why : "hardreid skipped");
+                }
+                continue;
+            }
+            float *w = (float *)xmalloc(n * d * sizeof(float));
+            float *wn = (float *)xmalloc(n * d * sizeof(float));
+            float *c[M_COUNT], *c1 = (float *)xmalloc(n * sizeof(float));
+            int32_t *nn[M_COUNT];
+            int have_c1 = 0;
+            for (int m = 0; m < M_COUNT; m++) {
+                c[m] = (float *)xmalloc(n * sizeof(float));
+                nn[m] = (int32_t *)xmalloc(n * sizeof(int32_t));
+            }
+            fill_random(w, n, d);
+            if (hr_normalize_rows(wn, d, w, d, n, d) != HR_OK) {
+                fprintf(stderr, "bench: hr_normalize_rows failed\n");
+                return 2;
+            }
+            double *inv = inv_norms(w, n, d);
+
+            for (int it = 0; it < o->nt; it++) {
+                int t = o->ts[it];
+                double pk = peak[t <= MAXL ? t : 1];
+                double est[M_COUNT];
+                estimates(o, peak, n, d, t, est);
+                double mem[M_COUNT];
+                mem[M_HR] = 0;
+                size_t cand[3];
+                int ncand = blas_candidates(n, BLAS_MAX_BUF, cand);
+                float *buf = NULL;
+                mem[M_BLAS] = (double)cand[ncand - 1] * n * 4;
+                mem[M_FAISS] = 4096.0 * 1024 * 4 + 24.0 * n;
+                int on[M_COUNT] = {1, o->use_blas, o->use_faiss};
+                const char *skip[M_COUNT] = {NULL, NULL, NULL};
+                char why[M_COUNT][96];
+                for (int m = 0; m < M_COUNT; m++) {
+                    if (!on[m]) {
+                        skip[m] = "disabled";
+                        continue;
+                    }
+                    if (est[m] > o->max_s) {
+                        snprintf(why[m], sizeof why[m], "estimated %.0f s per run > %.0f s",
+                                 est[m], o->max_s);
+                        skip[m] = why[m];
+                    } else if (2 * wbytes + mem[m] > o->max_mem) {
+                        snprintf(why[m], sizeof why[m], "needs %.1f GiB > %.1f GiB",
+                                 (2 * wbytes + mem[m]) / 1073741824.0,
+                                 o->max_mem / 1073741824.0);
+                        skip[m] = why[m];
+                    }
+                }
+                if (skip[M_HR]) {
+                    skip[M_BLAS] = skip[M_BLAS] ? skip[M_BLAS] : "hardreid skipped";
+                    skip[M_FAISS] = skip[M_FAISS] ? skip[M_FAISS] : "hardreid skipped";
+                }
+
+                /* verification runs (also the warm-up) */
+                double tv[M_COUNT] = {0, 0, 0};
+                size_t block = 0;
+                int bad = 0;
+                set_threads(t);
+                for (int m = 0; m < M_COUNT && !bad; m++) {
+                    if (skip[m]) continue;
+                    if (m == M_BLAS) {
+                        size_t bmax = cand[ncand - 1];
+                        buf = (float *)xmalloc(bmax * n * sizeof(float));
+                        memset(buf, 0, bmax * n * sizeof(float));
+                        block = blas_tune(c[m], nn[m], wn, n, d, cand, ncand, buf);
+                        pause_s(0.1);
+                    }
+                    tv[m] = run_once(m, c[m], nn[m], w, wn, n, d, block, buf);
+                    pause_s(0.1);
+                    if (tv[m] < 0) {
+                        fprintf(stderr, "  %s failed on N=%zu d=%zu\n", method_name[m], n, d);
+                        bad = 1;
+                        break;
+                    }
+                    double md;
+                    long ties;
+                    int b;
+                    if (m == M_HR) {
+                        b = check_reference(c[m], nn[m], w, inv, n, d, &md);
+                        if (b) fprintf(stderr, "  hardreid vs double reference: %d bad rows (max |dc| %.3g)\n", b, md);
+                        if (have_c1 && memcmp(c1, c[m], n * sizeof(float)) != 0) {
+                            fprintf(stderr, "  hardreid: c differs between thread counts %d and %d"
+                                            " (documented bitwise identical)\n", o->ts[0], t);
+                            failed = 1;
+                        }
+                        if (!have_c1) {
+                            memcpy(c1, c[m], n * sizeof(float));
+                            have_c1 = 1;
+                        }
+                    } else {
+                        b = check_peer(method_name[m], c[M_HR], nn[M_HR], c[m], nn[m], w, inv,
+                                       n, d, &md, &ties);
+                        if (b) fprintf(stderr, "  hardreid vs %s: %d mismatching rows, max |dc| %.3g\n",
+                                       method_name[m], b, md);
+                        else if (ties)
+                            printf("  note: N=%zu d=%zu %s: %ld near-tie nearest differences"
+                                   " (max |dc| %.2g)\n", n, d, method_name[m], ties, md);
+                    }
+                    if (b) bad = 1;
+                }
+                if (bad) {
+                    free(buf);
+                    printf("%7zu %5zu %3d  VERIFICATION FAILED (see stderr): not timed\n", n, d, t);
+                    for (int m = 0; m < M_COUNT; m++)
+                        csv_row(&out, n, d, t, method_name[m], block, 0, 0, 0, 0, pk, 0,
+                                "FAIL", "verification failed");
+                    failed = 1;
+                    continue;
+                }
+
+                /* timing: median of R; a verification run of >= 2 s counts
+                   as the first sample (warm-up is moot at that length) */
+                double med[M_COUNT] = {0, 0, 0}, mn[M_COUNT] = {0, 0, 0};
+                int reps[M_COUNT] = {0, 0, 0};
+                for (int m = 0; m < M_COUNT; m++) {
+                    if (skip[m]) continue;
+                    int R = o->reps;
+                    if (R <= 0) {
+                        R = (int)ceil(3.0 / tv[m]);
+                        R = R < 3 ? 3 : R > 31 ? 31 : R;
+                    }
+                    double *s = (double *)xmalloc((size_t)R * sizeof(double));
+                    int k = 0;
+                    if (o->reps <= 0 && tv[m] >= 2.0) s[k++] = tv[m];
+                    for (; k < R; k++) {
+                        s[k] = run_once(m, c[m], nn[m], w, wn, n, d, block, buf);
+                        if (s[k] < 0) {
+                            fprintf(stderr, "  %s failed while timing\n", method_name[m]);
+                            return 2;
+                        }
+                    }
+                    mn[m] = s[0];
+                    for (k = 1; k < R; k++) mn[m] = s[k] < mn[m] ? s[k] : mn[m];
+                    med[m] = median(s, R);
+                    reps[m] = R;
+                    free(s);
+                    pause_s(0.1);
+                }
+                free(buf);
+
+                for (int m = 0; m < M_COUNT; m++) {
+                    const char *name = method_name[m];
+                    size_t blk = m == M_BLAS ? block : 0;
+                    if (skip[m]) {
+                        if (on[m])
+                            printf("%7zu %5zu %3d  %-10s skipped: %s\n", n, d, t, name, skip[m]);
+                        csv_row(&out, n, d, t, name, 0, 0, 0, 0, 0, pk, 0,
+                                on[m] ? "skipped" : "off", skip[m]);
+                        continue;
+                    }
+                    double gf = work / med[m] * 1e-9;
+                    double sp = m == M_HR ? 0 : med[m] / med[M_HR];
+                    char blks[24] = "-", sps[24] = "-";
+                    if (blk) snprintf(blks, sizeof blks, "%zu", blk);
+                    if (sp > 0) snprintf(sps, sizeof sps, "%.2fx", sp);
+                    printf("%7zu %5zu %3d  %-10s %6s %10.4g %9.1f %6.1f%% %10s\n", n, d, t, name,
+                           blks, med[m], gf, 100.0 * gf / pk, sps);
+                    csv_row(&out, n, d, t, name, blk, reps[m], med[m], mn[m], gf, pk, sp, "ok",
+                            m == M_HR ? "rows normalized inside the timed call"
+                                      : "W normalized beforehand, not timed");
+                    if (nresults < (int)(sizeof results / sizeof results[0])) {
+                        result *r = &results[nresults++];
+                        r->n = n;
+                        r->d = d;
+                        r->threads = t;
+                        r->method = m;
+                        r->seconds = med[m];
+                        r->gflops = gf;
+                    }
+                }
+                fflush(stdout);
+            }
+            free(inv);
+            for (int m = 0; m < M_COUNT; m++) {
+                free(c[m]);
+                free(nn[m]);
+            }
+            free(c1);
+            free(wn);
+            free(w);
+        }
+    if (out.f) fclose(out.f);
+    if (!o->quick) print_targets(peak);
+    if (failed) printf("\nVERIFICATION FAILED for at least one case (exit 1)\n");
+    return failed ? 1 : 0;
+}
+
+/* >>rss ----------------------------------------------------------------*/
+
+static double maxrss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+static int rss_mode(size_t n, size_t d, int threads) {
+    double base = maxrss_mib();
+    float *w = (float *)xmalloc(n * d * sizeof(float));
+    float *c = (float *)xmalloc(n * sizeof(float));
+    int32_t *nn = (int32_t *)xmalloc(n * sizeof(int32_t));
+    fill_random(w, n, d);
+    memset(c, 0, n * sizeof(float));
+    memset(nn, 0, n * sizeof(int32_t));
+    double before = maxrss_mib();
+    omp_set_num_threads(threads);
+    double t0 = now_s();
+    hr_status s = hr_difficulty(c, nn, w, n, d, d, 0);
+    double t = now_s() - t0;
+    double peak = maxrss_mib();
+    if (s != HR_OK) {
+        fprintf(stderr, "bench: hr_difficulty: %s\n", hr_status_string(s));
+        return 1;
+    }
+    double input = (double)n * d * 4 / 1048576.0, limit = 1.2 * input + 64.0;
+    printf("rss: N=%zu d=%zu threads=%d isa=%s: %.2f s, %.1f GFLOP/s\n", n, d, threads,
+           hr_isa_name(hr_get_isa()), t, (double)n * (double)(n - 1) * d / t * 1e-9);
+    printf("rss: input %.1f MiB, peak RSS %.1f MiB (process before W %.1f MiB, with W and"
+           " outputs %.1f MiB; hr_difficulty added %.1f MiB)\n",
+           input, peak, base, before, peak - before);
+    printf("  [%s] N=%zu d=%zu %d threads: peak RSS %.1f MiB <= 1.2 x input + 64 MiB ="
+           " %.1f MiB (%s by %.1f MiB)\n",
+           peak <= limit ? "PASS" : "MISS", n, d, threads, peak, limit,
+           peak <= limit ? "under" : "over", fabs(limit - peak));
+    double *inv = inv_norms(w, n, d), md;
+    int bad = check_reference(c, nn, w, inv, n, d, &md);
+    printf("rss: sampled double-reference check: %s (max |dc| %.2g)\n", bad ? "FAILED" : "ok", md);
+    free(inv);
+    free(w);
+    free(c);
+    free(nn);
+    return bad ? 1 : 0;
+}
+
+/* >>main ---------------------------------------------------------------*/
+
+int main(int argc, char **argv) {
+    options o;
+    memset(&o, 0, sizeof o);
+    size_t dn[] = {1024, 4096, 16384, 65536}, dd[] = {64, 128, 512, 2048};
+    o.nn = o.nd = 4;
+    memcpy(o.ns, dn, sizeof dn);
+    memcpy(o.ds, dd, sizeof dd);
+    o.nt = 2;
+    o.ts[0] = 1;
+    o.ts[1] = 2;
+    o.use_blas = o.use_faiss = 1;
+    o.max_s = 120;
+    o.max_mem = 8.0 * 1073741824.0;
+    o.csv = "build/bench_difficulty.csv";
+
+#ifdef BENCH_X86
+    if (__builtin_cpu_supports("avx2")) rowmax = rowmax_avx2;
+#endif
+
+    for (int a = 1; a < argc; a++) {
+        const char *s = argv[a];
+        int more = a + 1 < argc;
+        if (!strcmp(s, "--rss")) {
+            if (a + 3 >= argc) {
+                usage();
+                return 2;
+            }
+            size_t n = (size_t)strtoull(argv[a + 1], NULL, 10);
+            size_t d = (size_t)strtoull(argv[a + 2], NULL, 10);
+            int t = atoi(argv[a + 3]);
+            if (n == 0 || d == 0 || t <= 0) {
+                usage();
+                return 2;
+            }
+            return rss_mode(n, d, t);
+        } else if (!strcmp(s, "--n") && more) {
+            parse_list_sz(argv[++a], o.ns, &o.nn);
+        } else if (!strcmp(s, "--d") && more) {
+            parse_list_sz(argv[++a], o.ds, &o.nd);
+        } else if (!strcmp(s, "--threads") && more) {
+            size_t tmp[MAXL];
+            parse_list_sz(argv[++a], tmp, &o.nt);
+            for (int k = 0; k < o.nt; k++) {
+                if (tmp[k] > MAXL) {
+                    fprintf(stderr, "bench: at most %d threads\n", MAXL);
+                    return 2;
+                }
+                o.ts[k] = (int)tmp[k];
+            }
+        } else if (!strcmp(s, "--reps") && more) {
+            o.reps = atoi(argv[++a]);
+        } else if (!strcmp(s, "--csv") && more) {
+            o.csv = argv[++a];
+        } else if (!strcmp(s, "--max-seconds") && more) {
+            o.max_s = atof(argv[++a]);
+        } else if (!strcmp(s, "--max-mem") && more) {
+            o.max_mem = atof(argv[++a]) * 1073741824.0;
+        } else if (!strcmp(s, "--seed") && more) {
+            rng_state = (uint64_t)strtoull(argv[++a], NULL, 0);
+        } else if (!strcmp(s, "--no-blas")) {
+            o.use_blas = 0;
+        } else if (!strcmp(s, "--no-faiss")) {
+            o.use_faiss = 0;
+        } else if (!strcmp(s, "--plan")) {
+            o.plan = 1;
+        } else if (!strcmp(s, "--quick")) {
+            o.quick = 1;
+        } else if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            usage();
+            return 0;
+        } else {
+            fprintf(stderr, "bench: unknown or incomplete option '%s'\n", s);
+            usage();
+            return 2;
+        }
+    }
+    if (o.quick) {
+        o.nn = o.nd = 1;
+        o.ns[0] = 1024;
+        o.ds[0] = 64;
+        o.nt = 2;
+        o.ts[0] = 1;
+        o.ts[1] = 2;
+        o.reps = 1;
+    }
+    return sweep(&o);
+}
