@@ -21,6 +21,14 @@
      hr_normalize_rows  out[n x d] = in[n x d] scaled to unit L2 rows
      hr_difficulty      c[n], nearest[n] from W[n x d] (fused Gram + row max)
      hr_neighbors_topk  sim[n x k], idx[n x k]: the k nearest other rows
+     hr_rng_*           xoshiro256** generator: seed, next, jump, below
+     hr_alias_build     alias table of w[n] in caller memory, O(n), exact
+     hr_alias_draw      one draw, O(1); hr_alias_draw_n: out[m] (SIMD)
+     hr_ids_build       identity index (CSR) from labels[n]; junk counted
+     hr_weights         p[n] from difficulties c[n]: linear, shifted, softmax
+     hr_batch_hardest   Mode A: arg max c's images (+ nearest's) + random
+     hr_batch_proportional  Mode B: identities from an alias table
+     hr_batch_pk        P distinct identities x K images
 
    SEMANTICS (settled in DESIGN.md, section 1)
      - Rows are normalized on the fly (fused into packing) unless flags has
@@ -59,17 +67,23 @@
      arguments. Set the ISA before starting threads that call the library.
 
    PORTING (adding AVX-512, SVE, RISC-V V, ...)
-     1. Add an enumerator to hr_isa and its name to hr__isa_names.
-     2. In >>kernels-NEWISA write the variants whose signatures are fixed in
-        >>kernel-signatures: the Gram micro-kernel (its register tile MR x NR
-        is yours; packing follows it), and optionally the fused max epilogue
-        and the row-norm kernel. Anything you leave NULL falls back to the
-        scalar reference.
-     3. Add one hr__kernels table and one case to hr__detect() (>>dispatch).
-     The blocked drivers, threading, masking and merging are ISA-free.
+     1. Add an enumerator to hr_isa, its name to hr_isa_name() and its
+        HR_ISA spelling to hr__initial_isa().
+     2. In a new >>kernels-NEWISA section write the variants whose
+        signatures are fixed in >>kernel-signatures: the Gram micro-kernel
+        (pick its register tile MR x NR; packing and masking follow it; with
+        ep != NULL it folds the tile into running maxima instead of storing
+        it), the row sum-of-squares and scale helpers, and the batched alias
+        draw. Start from the scalar table: any entry you have not vectorized
+        yet points at its hr__*_scalar reference.
+     3. Add one hr__kernels table, one case to hr__kernels_get() and one line
+        to hr_isa_supported() / hr__detect() (>>dispatch).
+     The blocked drivers, threading, masking, merging and samplers are
+     ISA-free; tests/ run every supported path against the scalar one.
 
    REVISION HISTORY
-     0.1.0 (2026-11-27) row normalization, fused difficulty, top-k.
+     0.1.0 (2026-11-27) row normalization, fused difficulty, top-k; RNG, alias
+                        sampler, identity index, weighting, batch builders.
 */
 #ifndef HARDREID_H
 #define HARDREID_H
@@ -84,7 +98,11 @@
 
 #ifndef HRDEF
 #ifdef HARDREID_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define HRDEF static __attribute__((unused)) /* a TU may use only some */
+#else
 #define HRDEF static
+#endif
 #else
 #define HRDEF extern
 #endif
@@ -164,6 +182,189 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
                                   size_t ldw, unsigned flags);
 
 /* >>sampling-api ---------------------------------------------------------*/
+/* Turning difficulties into the next batch (DESIGN.md section 1, steps 4-5):
+   a seedable RNG, a Walker/Vose alias sampler, an identity index over
+   per-sample labels, weighting policies c -> p, and three batch builders.
+   Everything is deterministic for a seed and the same on every ISA; nothing
+   allocates (memory is the caller's, sized by the _size calls) and nothing
+   keeps global state; errors never abort and leave every output untouched.
+   Between difficulty refreshes one alias table serves any number of batches
+   (a refresh every R steps is the normal large-N use). */
+
+/* xoshiro256** (Blackman & Vigna): 256-bit state, period 2^256 - 1, 64-bit
+   outputs, every bit of good quality. One generator per thread. */
+typedef struct hr_rng { uint64_t s[4]; } hr_rng;
+
+/* s[k] = the k-th output of splitmix64 started at seed (the authors'
+   recommended seeding; never all zero). Any seed is fine. */
+HRDEF void hr_rng_seed(hr_rng *r, uint64_t seed);
+HRDEF uint64_t hr_rng_next(hr_rng *r);
+/* Advance r by 2^128 outputs. Streams 2^128 apart never overlap in practice:
+   for T threads seed one generator and give thread t a copy jumped t times. */
+HRDEF void hr_rng_jump(hr_rng *r);
+/* Exactly uniform on [0, n): Lemire's multiply-shift on the low 32 bits of
+   one output, rejecting (and drawing again) with probability
+   (2^32 mod n) / 2^32 < n / 2^32. n == 0 returns 0 and leaves r alone. */
+HRDEF uint32_t hr_rng_below(hr_rng *r, uint32_t n);
+
+/* Walker/Vose alias table over n categories. A draw picks a column c
+   uniformly and returns c if a 32-bit coin is below c's integer threshold,
+   else c's alias. The build scales the weights to integer masses W_i that
+   sum exactly to n * 2^32 (each rounded to nearest, the rounding residual,
+   at most about n/2, added to the largest weight) and runs Vose's pairing in
+   integers, so category i is drawn with probability exactly
+   W_i / (n 2^32), within 2^-32 of w_i / sum(w). A zero weight has W_i = 0:
+   threshold 0 and never an alias, so it is never drawn; n == 1 always
+   draws 0. Fields are read-only; tab points into the caller's memory. */
+typedef struct hr_alias {
+    const uint64_t *tab; /* n entries: threshold | (uint64_t)alias << 32 */
+    uint32_t n;          /* categories, 1 .. INT32_MAX                    */
+    uint32_t reject;     /* Lemire's rejection bound, 2^32 mod n          */
+    uint32_t npos;       /* categories with nonzero probability           */
+} hr_alias;
+
+/* Bytes of memory a table of n categories needs: 8 per category (the
+   table), n/8 more for the build's scratch bitmap, and alignment slack;
+   0 if that overflows size_t. */
+HRDEF size_t hr_alias_size(size_t n);
+/* Build the table for weights w[0..n) in mem (hr_alias_size(n) bytes, any
+   alignment), O(n) time, no other memory; a refers to mem afterwards.
+   Weights must be finite and >= 0 with a positive sum; they need not be
+   normalized. Errors: HR_ENONFINITE (NaN/Inf anywhere: reported first),
+   HR_EINVAL (NULL, n == 0, n > INT32_MAX, a negative weight, all zero).
+   On error nothing is written, neither *a nor mem: a table built earlier in
+   the same memory stays valid, and an a never built stays unusable. The
+   build is plain C, so every ISA gets the same table bit for bit. */
+HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w,
+                               size_t n);
+/* One draw, O(1): one generator output per try (low 32 bits: the column, by
+   Lemire with rejection; high 32 bits: the coin) and one 8-byte table read.
+   a must have been built successfully; it is only read, so any number of
+   threads may draw from one table, each with its own hr_rng. */
+HRDEF uint32_t hr_alias_draw(const hr_alias *a, hr_rng *r);
+/* out[0..m) = m draws, batched (SIMD where the ISA has it: AVX2 runs the
+   generators, the multiply and the table gathers 8 draws at a time; NEON the
+   generators and the multiply). The output for a given r is the same on
+   every ISA; it is defined by:
+     x = hr_rng_next(r)  (r advances by exactly one output; m == 0: none);
+     8 lane generators, lane k as by hr_rng_seed(&lane_k,
+       x + 4 * k * 0x9E3779B97F4A7C15), i.e. outputs 4k..4k+3 of one
+       splitmix64 sequence started at x;
+     out[i] = hr_alias_draw(a, &lane_(i % 8)) in order of i.
+   Seeding the lanes costs a few dozen draws: for a handful of draws,
+   loop over hr_alias_draw. m may be anything (no multiple of 8 needed). */
+HRDEF void hr_alias_draw_n(uint32_t *out, size_t m, const hr_alias *a,
+                           hr_rng *r);
+
+/* Identity index over n samples with int32 labels (any values, not
+   necessarily contiguous). Identities are the distinct labels >= 0,
+   numbered 0..nids-1 by ascending label: identity k is the rank of its
+   label, the order classifier rows usually have (torchreid and fast-reid
+   relabel sorted pids 0..N-1), so c and nearest from hr_difficulty index
+   identities when row k of W is identity k. Samples with a negative label
+   (Market-1501's -1, "junk") are left out and counted; label 0 (Market's
+   distractors) is an identity like any other. CSR layout: identity k's
+   samples are sample[start[k] .. start[k+1]), ascending; every identity has
+   at least one. Fields are read-only and point into the caller's memory. */
+typedef struct hr_ids {
+    uint32_t nids;          /* distinct labels >= 0                       */
+    uint32_t nsamples;      /* samples indexed: n - njunk                 */
+    uint32_t njunk;         /* samples with a negative label              */
+    const int32_t *label;   /* nids: label of identity k, ascending       */
+    const uint32_t *start;  /* nids + 1: start[0] = 0, start[nids] = nsamples */
+    const uint32_t *sample; /* nsamples sample indices (0 .. n-1)         */
+} hr_ids;
+
+/* Bytes of memory hr_ids_build needs for n labels (12 per label plus slack:
+   the sort runs in place there); 0 if that overflows size_t. */
+HRDEF size_t hr_ids_size(size_t n);
+/* Build the index of labels[0..n) in mem (hr_ids_size(n) bytes, any
+   alignment): a stable LSD radix sort by label, O(n) (one pass per label
+   byte in use). n == 0 or all junk gives nids == 0, a valid index that the
+   batch builders reject. Errors: HR_EINVAL (ix or mem NULL, labels NULL
+   with n > 0, n > INT32_MAX); nothing written on error. */
+HRDEF hr_status hr_ids_build(hr_ids *ix, void *mem, const int32_t *labels,
+                             size_t n);
+/* Identity index of a label, or -1 if absent (or negative). O(log nids). */
+HRDEF int32_t hr_ids_find(const hr_ids *ix, int32_t label);
+
+/* Weighting policies: difficulty c_i -> weight q_i, then normalized. */
+typedef enum hr_weighting {
+    /* Default: the source's rule p_i = c_i / sum_k c_k, with negative c_i
+       clamped to 0 (the source leaves c_i < 0 open). It reproduces the
+       source's numbers, e.g. c = {0.98, 0.96, 0.9, 0.5, 0.46} gives
+       p = {0.258, 0.253, 0.237, 0.132, 0.121}. */
+    HR_WEIGHT_LINEAR = 0,
+    /* (1 + c_i) / 2 (clamped to >= 0): cosines in [-1, 1] map to [0, 1], so
+       an identity with a negative difficulty still gets drawn. */
+    HR_WEIGHT_SHIFTED = 1,
+    /* exp(c_i / T), computed as exp((c_i - max c) / T): T -> 0 approaches
+       Mode A's arg max, large T approaches uniform. */
+    HR_WEIGHT_SOFTMAX = 2
+} hr_weighting;
+
+/* p[0..n) = sampling probabilities of identities with difficulties
+   c[0..n): q = the policy's weights normalized to sum 1 (if they are all
+   zero, e.g. LINEAR with every c_i <= 0: uniform, never a division by zero),
+   then p_i = (1 - eps) q_i + eps / n, so eps > 0 guarantees every identity
+   at least eps / n. Computed in double, stored as float (sum 1 up to
+   rounding; hr_alias_build needs no exact sum). temperature: SOFTMAX's
+   T > 0, ignored by the others; eps in [0, 1].
+   c[0] == -INFINITY is accepted for n == 1 (hr_difficulty's sentinel):
+   p[0] = 1. Errors: HR_ENONFINITE (NaN/Inf in c, checked after the
+   arguments), HR_EINVAL (NULL with n > 0, unknown policy, eps outside
+   [0, 1], T not finite and > 0 for SOFTMAX); p untouched on error.
+   n == 0: HR_OK, nothing written. */
+HRDEF hr_status hr_weights(float *p, const float *c, size_t n,
+                           hr_weighting policy, float temperature, float eps);
+
+/* Batch builders. Each writes sample indices (into the labels given to
+   hr_ids_build) to out, deterministically for r's state, and advances r.
+   A GROUP of k images of one identity with s images is k distinct images
+   (a uniformly random k-subset in random order: Floyd's algorithm plus a
+   shuffle, O(k^2) compares) when s >= k, else k independent uniform draws
+   with replacement: torchreid's / fast-reid's rule. Counts are batch-sized:
+   the builders cost O(count^2) compares at worst. Difficulties c and
+   nearest have ix->nids entries; for c the rule is hr_weights' (NaN/Inf is
+   HR_ENONFINITE, -INFINITY only when nids == 1). Errors leave out
+   untouched; NULL out, ix, c or r is HR_EINVAL, and so is an index with no
+   identities. */
+
+/* Mode A (hardest + random): out gets first_count + nearest_count +
+   second_count indices, in this order:
+     a group of first_count images of the target t = arg max_k c[k] (ties:
+       the smallest k);
+     a group of nearest_count images of identity nearest[t] (the confusable
+       pair in one batch; nearest as from hr_difficulty, may be NULL when
+       nearest_count == 0);
+     second_count images drawn uniformly with replacement among all images
+       of every identity other than t (per image; the nearest identity
+       included).
+   Errors: HR_EINVAL (first_count == 0, second_count > 0 while t has every
+   image, nearest_count > 0 with nearest NULL or nearest[t] not another
+   identity), HR_EOVERFLOW (the total count overflows), HR_ENONFINITE. */
+HRDEF hr_status hr_batch_hardest(uint32_t *out, const hr_ids *ix,
+                                 const float *c, size_t first_count,
+                                 size_t second_count, const int32_t *nearest,
+                                 size_t nearest_count, hr_rng *r);
+/* Mode B (proportional): out[0..count): for each image an identity drawn
+   from a (a table over the ix->nids identities, e.g. built from hr_weights'
+   p; reuse it across batches), then one of its images uniformly. The
+   identities come from hr_alias_draw_n, so batches are the same on every
+   ISA. Errors: HR_EINVAL (count == 0, a NULL or a->n != ix->nids). */
+HRDEF hr_status hr_batch_proportional(uint32_t *out, size_t count,
+                                      const hr_ids *ix, const hr_alias *a,
+                                      hr_rng *r);
+/* P x K: out[p*K + k] = image k of the p-th identity; P distinct identities,
+   drawn uniformly (a == NULL: a random P-subset in random order) or
+   proportionally to a's weights without replacement (successive sampling:
+   draw from a, redraw duplicates; after 64 straight duplicates one
+   exact draw among the remaining identities, O(n P)), then a group of K
+   images of each. Errors: HR_EINVAL (P == 0, K == 0, P > ix->nids,
+   a->n != ix->nids, P > a->npos: fewer identities of nonzero weight than
+   P), HR_EOVERFLOW (P * K overflows). */
+HRDEF hr_status hr_batch_pk(uint32_t *out, size_t P, size_t K,
+                            const hr_ids *ix, const hr_alias *a, hr_rng *r);
 /* <<sampling-api */
 
 #ifdef __cplusplus
@@ -267,6 +468,18 @@ typedef double (*hr__sumsq_fn)(const float *x, size_t d);
 /* out[j] = (float)((double)in[j] * s), correctly rounded per element, so
    every ISA scales a row identically given the same s. out may equal in. */
 typedef void (*hr__scale_fn)(float *out, const float *in, size_t d, double s);
+/* Batched alias draws (hr_alias_draw_n's kernel). lanes: the state of
+   HR__DRAW_LANES xoshiro256** generators, word-major: lanes[w * 8 + k] is
+   s[w] of lane k. out[i] = hr_alias_draw(a, &lane (i % 8)) for i < m, in
+   order of i; lanes advance accordingly. Fixed at 8 lanes whatever the ISA,
+   so every variant gives the reference's output bit for bit; a variant may
+   hand groups (e.g. one where some lane rejects) and the tail to the
+   reference, which continues from the lane states it is given. */
+#define HR__DRAW_LANES 8
+typedef void (*hr__draw_fn)(uint32_t *out, size_t m, const hr_alias *a,
+                            uint64_t *lanes);
+static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
+                              uint64_t *lanes); /* in >>sampling */
 
 typedef struct hr__kernels {
     hr_isa isa;
@@ -275,6 +488,7 @@ typedef struct hr__kernels {
     hr__gram_fn gram;
     hr__sumsq_fn sumsq;
     hr__scale_fn scale;
+    hr__draw_fn draw_n; /* NULL: the scalar reference */
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -335,7 +549,7 @@ static void hr__scale_scalar(float *out, const float *in, size_t d, double s)
 
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
-    hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar
+    hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -466,9 +680,136 @@ static void hr__scale_avx2(float *out, const float *in, size_t d, double s)
     hr__scale_scalar(out + j, in + j, d - j, s);
 }
 
+/* Batched alias draws: the 8 lanes' xoshiro256** in two 4 x 64-bit halves
+   (lanes 0-3, 4-7; x*5 = (x<<2)+x, x*9 = (x<<3)+x, rotates by shifts),
+   Lemire's column = high half of _mm256_mul_epu32(low 32 bits, n), one
+   64-bit gather of (threshold, alias) per lane, the coin (high half of x)
+   compared with the threshold in 32-bit lanes (unsigned, via max_epu32).
+   A group's outputs depend on s1 only, so the rejection test runs before
+   the state moves: a group where any lane rejects (probability < 8n/2^32)
+   is handed, unmoved, to the reference, which redraws those lanes from
+   their own streams exactly as it would have.
+   A table past L2 (n > 2^15: 256 KiB) is latency-bound: there the
+   generator runs 8 groups ahead, prefetching each draw's entry, and the
+   gathers follow (Zen 4: 1.2-1.4x over the fused loop at n = 10^5..4 10^6;
+   without the prefetches the split alone gained nothing measurable). */
+HR__TARGET_AVX2
+static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
+                            uint64_t *lanes)
+{
+    enum { BLOCK = 8 };
+    __m256i buf[2 * BLOCK];
+    const __m256i nv = _mm256_set1_epi64x((long long)a->n);
+    const __m256i rj = _mm256_set1_epi32((int)a->reject);
+    const __m256i pack = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const long long *tab = (const long long *)(const void *)a->tab;
+    const int check = a->reject != 0, blocked = a->n > (1u << 15);
+    __m256i s0a, s0b, s1a, s1b, s2a, s2b, s3a, s3b;
+    size_t i = 0;
+#define HR__LOAD() s0a = _mm256_loadu_si256((const __m256i *)(lanes + 0));  \
+                   s0b = _mm256_loadu_si256((const __m256i *)(lanes + 4));  \
+                   s1a = _mm256_loadu_si256((const __m256i *)(lanes + 8));  \
+                   s1b = _mm256_loadu_si256((const __m256i *)(lanes + 12)); \
+                   s2a = _mm256_loadu_si256((const __m256i *)(lanes + 16)); \
+                   s2b = _mm256_loadu_si256((const __m256i *)(lanes + 20)); \
+                   s3a = _mm256_loadu_si256((const __m256i *)(lanes + 24)); \
+                   s3b = _mm256_loadu_si256((const __m256i *)(lanes + 28));
+#define HR__STORE() _mm256_storeu_si256((__m256i *)(lanes + 0), s0a);  \
+                    _mm256_storeu_si256((__m256i *)(lanes + 4), s0b);  \
+                    _mm256_storeu_si256((__m256i *)(lanes + 8), s1a);  \
+                    _mm256_storeu_si256((__m256i *)(lanes + 12), s1b); \
+                    _mm256_storeu_si256((__m256i *)(lanes + 16), s2a); \
+                    _mm256_storeu_si256((__m256i *)(lanes + 20), s2b); \
+                    _mm256_storeu_si256((__m256i *)(lanes + 24), s3a); \
+                    _mm256_storeu_si256((__m256i *)(lanes + 28), s3b);
+#define HR__ROTL(v, k) _mm256_or_si256(_mm256_slli_epi64((v), (k)), _mm256_srli_epi64((v), 64 - (k)))
+    /* x = rotl(s1 * 5, 7) * 9 for both halves */
+#define HR__OUT() xa = _mm256_add_epi64(_mm256_slli_epi64(s1a, 2), s1a); \
+                  xb = _mm256_add_epi64(_mm256_slli_epi64(s1b, 2), s1b); \
+                  xa = HR__ROTL(xa, 7); xb = HR__ROTL(xb, 7);            \
+                  xa = _mm256_add_epi64(_mm256_slli_epi64(xa, 3), xa);   \
+                  xb = _mm256_add_epi64(_mm256_slli_epi64(xb, 3), xb);
+    /* any lane's Lemire remainder (low half of x_lo * n) below 2^32 mod n:
+       v < rj unsigned iff max(v, rj) != v */
+#define HR__REM() _mm256_blend_epi32(_mm256_mul_epu32(xa, nv), \
+                                     _mm256_slli_epi64(_mm256_mul_epu32(xb, nv), 32), 0xAA)
+#define HR__REJECTS() (check && _mm256_movemask_epi8(_mm256_cmpeq_epi32( \
+                          _mm256_max_epu32(HR__REM(), rj), HR__REM())) != -1)
+#define HR__STEP1(s0, s1, s2, s3) { const __m256i t_ = _mm256_slli_epi64(s1, 17); \
+                       s2 = _mm256_xor_si256(s2, s0); s3 = _mm256_xor_si256(s3, s1); \
+                       s1 = _mm256_xor_si256(s1, s2); s0 = _mm256_xor_si256(s0, s3); \
+                       s2 = _mm256_xor_si256(s2, t_); s3 = HR__ROTL(s3, 45); }
+#define HR__STEP() HR__STEP1(s0a, s1a, s2a, s3a) HR__STEP1(s0b, s1b, s2b, s3b)
+    /* 8 outputs from xa, xb into dst. Columns sit in the odd 32-bit lanes of
+       the products, aliases in the odd lanes of the entries, coins in the
+       odd lanes of x: compare and select there, thresholds copied up. */
+#define HR__HALF(x, r) { const __m256i p_ = _mm256_mul_epu32(x, nv); \
+                         const __m256i e_ = _mm256_i64gather_epi64(tab, _mm256_srli_epi64(p_, 32), 8); \
+                         const __m256i t_ = _mm256_shuffle_epi32(e_, 0xA0); \
+                         r = _mm256_blendv_epi8(p_, e_, _mm256_cmpeq_epi32(_mm256_max_epu32(x, t_), x)); }
+#define HR__LOOKUP(dst) { __m256i ra, rb; HR__HALF(xa, ra) HR__HALF(xb, rb) \
+                          ra = _mm256_blend_epi32(_mm256_srli_epi64(ra, 32), rb, 0xAA); \
+                          _mm256_storeu_si256((__m256i *)(dst), _mm256_permutevar8x32_epi32(ra, pack)); }
+    HR__LOAD()
+    while (i + HR__DRAW_LANES <= m) {
+        __m256i xa, xb;
+        if (!blocked) {
+            HR__OUT()
+            if (!HR__REJECTS()) {
+                HR__LOOKUP(out + i)
+                HR__STEP()
+                i += HR__DRAW_LANES;
+                continue;
+            }
+        } else {
+            const size_t ng = (m - i) / HR__DRAW_LANES < (size_t)BLOCK ? (m - i) / HR__DRAW_LANES : (size_t)BLOCK;
+            size_t g, k;
+            for (g = 0; g < ng; g++) { /* generate ahead, up to a rejection */
+                HR__OUT()
+                if (HR__REJECTS()) break;
+                buf[2 * g] = xa;
+                buf[2 * g + 1] = xb;
+                { /* prefetch the 8 entries this group will gather */
+                    uint64_t col[HR__DRAW_LANES];
+                    int q;
+                    _mm256_storeu_si256((__m256i *)col, _mm256_srli_epi64(_mm256_mul_epu32(xa, nv), 32));
+                    _mm256_storeu_si256((__m256i *)(col + 4), _mm256_srli_epi64(_mm256_mul_epu32(xb, nv), 32));
+                    for (q = 0; q < HR__DRAW_LANES; q++)
+                        _mm_prefetch((const char *)(a->tab + col[q]), _MM_HINT_T0);
+                }
+                HR__STEP()
+            }
+            for (k = 0; k < g; k++) { /* then only independent lookups */
+                xa = buf[2 * k];
+                xb = buf[2 * k + 1];
+                HR__LOOKUP(out + i + HR__DRAW_LANES * k)
+            }
+            i += HR__DRAW_LANES * g;
+            if (g == ng) continue;
+        }
+        /* rare: some lane rejects; the reference redraws this group */
+        HR__STORE()
+        hr__draw_n_scalar(out + i, HR__DRAW_LANES, a, lanes);
+        HR__LOAD()
+        i += HR__DRAW_LANES;
+    }
+    HR__STORE()
+#undef HR__LOAD
+#undef HR__STORE
+#undef HR__ROTL
+#undef HR__OUT
+#undef HR__REM
+#undef HR__REJECTS
+#undef HR__STEP1
+#undef HR__STEP
+#undef HR__HALF
+#undef HR__LOOKUP
+    if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
+}
+
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
-    hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2
+    hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -585,9 +926,81 @@ static void hr__scale_neon(float *out, const float *in, size_t d, double s)
     hr__scale_scalar(out + j, in + j, d - j, s);
 }
 
+/* Batched alias draws: the 8 lanes' xoshiro256** in four 2 x 64-bit
+   vectors per state word and Lemire's 32 x 32 -> 64 multiply (vmull_u32)
+   in NEON; NEON has no gather, so the table lookups stay scalar. As in the
+   AVX2 variant, a group with a rejecting lane goes, unmoved, to the
+   reference. */
+static void hr__draw_n_neon(uint32_t *out, size_t m, const hr_alias *a,
+                            uint64_t *lanes)
+{
+    const uint32x2_t nv = vdup_n_u32(a->n);
+    const uint64x2_t rj = vdupq_n_u64(a->reject), lo = vdupq_n_u64(0xFFFFFFFFu);
+    uint64x2_t s0[4], s1[4], s2[4], s3[4];
+    uint64_t xs[HR__DRAW_LANES], ps[HR__DRAW_LANES];
+    size_t i = 0;
+    int v, k;
+    for (v = 0; v < 4; v++) {
+        s0[v] = vld1q_u64(lanes + 2 * v);
+        s1[v] = vld1q_u64(lanes + 8 + 2 * v);
+        s2[v] = vld1q_u64(lanes + 16 + 2 * v);
+        s3[v] = vld1q_u64(lanes + 24 + 2 * v);
+    }
+    for (; i + HR__DRAW_LANES <= m; i += HR__DRAW_LANES) {
+        uint64x2_t bad = vdupq_n_u64(0);
+        for (v = 0; v < 4; v++) {
+            uint64x2_t x = vaddq_u64(vshlq_n_u64(s1[v], 2), s1[v]);  /* s1 * 5 */
+            uint64x2_t p;
+            x = vsriq_n_u64(vshlq_n_u64(x, 7), x, 57);              /* rotl 7 */
+            x = vaddq_u64(vshlq_n_u64(x, 3), x);                    /* * 9    */
+            p = vmull_u32(vmovn_u64(x), nv);
+            bad = vorrq_u64(bad, vcltq_u64(vandq_u64(p, lo), rj));
+            vst1q_u64(xs + 2 * v, x);
+            vst1q_u64(ps + 2 * v, p);
+        }
+        if (vgetq_lane_u64(bad, 0) | vgetq_lane_u64(bad, 1)) { /* rare */
+            for (v = 0; v < 4; v++) {
+                vst1q_u64(lanes + 2 * v, s0[v]);
+                vst1q_u64(lanes + 8 + 2 * v, s1[v]);
+                vst1q_u64(lanes + 16 + 2 * v, s2[v]);
+                vst1q_u64(lanes + 24 + 2 * v, s3[v]);
+            }
+            hr__draw_n_scalar(out + i, HR__DRAW_LANES, a, lanes);
+            for (v = 0; v < 4; v++) {
+                s0[v] = vld1q_u64(lanes + 2 * v);
+                s1[v] = vld1q_u64(lanes + 8 + 2 * v);
+                s2[v] = vld1q_u64(lanes + 16 + 2 * v);
+                s3[v] = vld1q_u64(lanes + 24 + 2 * v);
+            }
+            continue;
+        }
+        for (k = 0; k < HR__DRAW_LANES; k++) {
+            const uint32_t col = (uint32_t)(ps[k] >> 32);
+            const uint64_t e = a->tab[col];
+            out[i + k] = (uint32_t)(xs[k] >> 32) < (uint32_t)e ? col : (uint32_t)(e >> 32);
+        }
+        for (v = 0; v < 4; v++) {
+            const uint64x2_t t = vshlq_n_u64(s1[v], 17);
+            s2[v] = veorq_u64(s2[v], s0[v]);
+            s3[v] = veorq_u64(s3[v], s1[v]);
+            s1[v] = veorq_u64(s1[v], s2[v]);
+            s0[v] = veorq_u64(s0[v], s3[v]);
+            s2[v] = veorq_u64(s2[v], t);
+            s3[v] = vsriq_n_u64(vshlq_n_u64(s3[v], 45), s3[v], 19); /* rotl 45 */
+        }
+    }
+    for (v = 0; v < 4; v++) {
+        vst1q_u64(lanes + 2 * v, s0[v]);
+        vst1q_u64(lanes + 8 + 2 * v, s1[v]);
+        vst1q_u64(lanes + 16 + 2 * v, s2[v]);
+        vst1q_u64(lanes + 24 + 2 * v, s3[v]);
+    }
+    if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
+}
+
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
-    hr__gram_neon, hr__sumsq_neon, hr__scale_neon
+    hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon
 };
 #endif /* HR__HAVE_NEON */
 
@@ -1099,6 +1512,584 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
 }
 
 /* >>sampling -------------------------------------------------------------*/
+
+/* --- RNG: xoshiro256** and splitmix64 (Blackman & Vigna's reference) ----*/
+
+#define HR__GOLDEN 0x9E3779B97F4A7C15ull /* splitmix64's increment */
+
+static uint64_t hr__splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += HR__GOLDEN);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t hr__rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+HRDEF void hr_rng_seed(hr_rng *r, uint64_t seed)
+{
+    int k;
+    for (k = 0; k < 4; k++) r->s[k] = hr__splitmix64(&seed);
+}
+
+HRDEF uint64_t hr_rng_next(hr_rng *r)
+{
+    uint64_t *s = r->s;
+    const uint64_t out = hr__rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = hr__rotl64(s[3], 45);
+    return out;
+}
+
+HRDEF void hr_rng_jump(hr_rng *r)
+{
+    static const uint64_t jump[4] = {0x180ec6d33cfd0abaull, 0xd5a61266f0c9392cull,
+                                     0xa9582618e03fc9aaull, 0x39abdc4529b1661cull};
+    uint64_t t[4] = {0, 0, 0, 0};
+    int i, b, k;
+    for (i = 0; i < 4; i++)
+        for (b = 0; b < 64; b++) {
+            if (jump[i] & ((uint64_t)1 << b))
+                for (k = 0; k < 4; k++) t[k] ^= r->s[k];
+            hr_rng_next(r);
+        }
+    for (k = 0; k < 4; k++) r->s[k] = t[k];
+}
+
+HRDEF uint32_t hr_rng_below(hr_rng *r, uint32_t n)
+{
+    uint64_t m;
+    if (n == 0) return 0;
+    m = (hr_rng_next(r) & 0xFFFFFFFFu) * n;
+    if ((uint32_t)m < n) { /* only then can it fall in the biased sliver */
+        const uint32_t t = (uint32_t)(((uint64_t)1 << 32) % n);
+        while ((uint32_t)m < t) m = (hr_rng_next(r) & 0xFFFFFFFFu) * n;
+    }
+    return (uint32_t)(m >> 32);
+}
+
+/* Uniform on [0, n), n >= 1, over 64 bits: reject the lowest 2^64 mod n
+   outputs, then reduce (OpenBSD's arc4random_uniform, no 128-bit multiply;
+   the rare-path helper of hr_batch_pk). */
+static uint64_t hr__below64(hr_rng *r, uint64_t n)
+{
+    const uint64_t t = (0 - n) % n;
+    uint64_t x;
+    do x = hr_rng_next(r); while (x < t);
+    return x % n;
+}
+
+/* --- Alias table ---------------------------------------------------------
+   Entry c of tab: threshold (low 32 bits) | alias << 32, in one 8-byte word
+   so that a draw touches one cache line. A full column (all its mass is its
+   own) is alias == c, so the coin does not matter there. */
+
+#define HR__MASS ((uint64_t)1 << 32) /* integer mass of one column */
+
+/* Table (n words) then the build's class bitmap (bit i: W_i >= 2^32). */
+HRDEF size_t hr_alias_size(size_t n)
+{
+    int ok = 1;
+    size_t b = hr__add(hr__mul(n, sizeof(uint64_t), &ok),
+                       hr__mul(n / 64 + 1, sizeof(uint64_t), &ok), &ok);
+    b = hr__add(b, HR__ALIGN, &ok);
+    return ok ? b : 0;
+}
+
+static void *hr__align_up(void *mem)
+{
+    return (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+}
+
+static int hr__ctz64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int k = 0;
+    while (!(x & 1)) { x >>= 1; k++; }
+    return k;
+#endif
+}
+
+HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
+{
+    const uint64_t T = HR__MASS;
+    double sum = 0.0, comp = 0.0, scale;
+    uint64_t *tab, *heavy, total = 0, target, rest;
+    size_t i, j, big = 0;
+    uint32_t npos = 0;
+    float wmax = -1.0f;
+    if (!a || !mem || !w || n == 0 || n > (size_t)INT32_MAX) return HR_EINVAL;
+    /* Pass 1: validate before writing anything, sum, find the largest.
+       Blocks of 1024 summed in 4 double chains (relative error <= 2^-45),
+       blocks added with Neumaier's compensation: the scale below must be
+       right to far better than 2^-32, since the whole rounding residual
+       lands on one category (a plain sum of 2^31 terms can be off by
+       2^-22). A block is valid iff its min is >= 0 and its sum finite: no
+       finite non-negative floats overflow a double sum of 1024. */
+    for (i = 0; i < n; i += 1024) {
+        const size_t e = n - i < 1024 ? n - i : 1024;
+        const float *x = w + i;
+        double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, bs, t;
+        float lo = 0.0f, hi = 0.0f;
+        size_t k = 0;
+#define HR__MINMAX(v) lo = (v) < lo ? (v) : lo; hi = (v) > hi ? (v) : hi;
+        for (; k + 4 <= e; k += 4) {
+            b0 += x[k]; b1 += x[k + 1]; b2 += x[k + 2]; b3 += x[k + 3];
+            HR__MINMAX(x[k]) HR__MINMAX(x[k + 1]) HR__MINMAX(x[k + 2]) HR__MINMAX(x[k + 3])
+        }
+        for (; k < e; k++) { b0 += x[k]; HR__MINMAX(x[k]) }
+#undef HR__MINMAX
+        bs = (b0 + b1) + (b2 + b3);
+        if (!(lo >= 0.0f) || !isfinite(bs)) { /* NaN/Inf first, as documented */
+            for (j = i; j < n; j++)
+                if (!isfinite(w[j])) return HR_ENONFINITE;
+            return HR_EINVAL;
+        }
+        if (hi > wmax) { /* first index of the new maximum */
+            wmax = hi;
+            for (k = 0; x[k] != hi; k++) {}
+            big = i + k;
+        }
+        t = sum + bs;
+        comp += fabs(sum) >= fabs(bs) ? (sum - t) + bs : (bs - t) + sum;
+        sum = t;
+    }
+    sum += comp;
+    if (!(sum > 0.0)) return HR_EINVAL;
+
+    /* Pass 2: integer masses W_i = round(w_i * n 2^32 / sum) < 2^63 (n <
+       2^31; the clamp only guards the conversion), and the class bitmap. */
+    tab = (uint64_t *)hr__align_up(mem);
+    heavy = tab + n;
+    target = (uint64_t)n * T;
+    scale = (double)target / sum;
+    for (i = 0; i < n; i += 64) {
+        const size_t e = n - i < 64 ? n - i : 64;
+        uint64_t bits = 0;
+        for (j = 0; j < e; j++) {
+            double x = (double)w[i + j] * scale + 0.5;
+            uint64_t W;
+            x = x < 9.2e18 ? x : 9.2e18;
+            W = (uint64_t)(int64_t)x;
+            tab[i + j] = W;
+            total += W;
+            npos += W != 0;
+            bits |= (uint64_t)(W >= T) << j;
+        }
+        heavy[i >> 6] = bits;
+    }
+    /* The residual target - total (rounding: <= n/2; the sum's error:
+       <= n 2^-12) goes to the largest mass: it stays positive (>= 2^32 - 1
+       - 2^30 - ...), a zero weight is never touched, and that probability
+       moves by at most 2^-33 + 2^-44. Every other one is off by at most
+       2^-33 / n (rounding) + p 2^-44 (scale): all within 2^-32. */
+    rest = tab[big];
+    tab[big] = total > target ? rest - (total - target) : rest + (target - total);
+    heavy[big >> 6] = (heavy[big >> 6] & ~((uint64_t)1 << (big & 63))) |
+                      (uint64_t)(tab[big] >= T) << (big & 63);
+
+    /* Pass 3: Vose's pairing as a sweep (Huebschle-Schneider & Sanders):
+       one cursor walks the light columns (W < 2^32), one the heavy ones,
+       both forward, a bitmap word at a time; the current heavy j's remaining
+       mass stays in rest. A light takes its W as threshold and j as alias,
+       and j gives up 2^32 - W; once rest < 2^32, j itself is filled from the
+       next heavy. Integer masses keep it exact, so when the lights run out
+       the current and all later heavies hold exactly 2^32: full columns
+       (alias = self; the coin then does not matter). Each entry is written
+       once and never read after. */
+    {
+        const size_t nw = (n + 63) >> 6;
+        const uint64_t last = (n & 63) ? ((uint64_t)1 << (n & 63)) - 1 : ~(uint64_t)0;
+        size_t lwi = 0, hwi = 0;
+        uint64_t lw, hw;
+#define HR__LIGHT(k) (~heavy[k] & ((k) == nw - 1 ? last : ~(uint64_t)0))
+        lw = HR__LIGHT(0);
+        while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
+        hw = heavy[0];
+        while (!hw && ++hwi < nw) hw = heavy[hwi];
+        HR_ASSERT(hw); /* the largest mass is >= 2^32 */
+        j = (hwi << 6) + (size_t)hr__ctz64(hw);
+        rest = tab[j];
+        for (;;) {
+            if (rest < T) {
+                size_t jn;
+                hw &= hw - 1;
+                while (!hw && ++hwi < nw) hw = heavy[hwi];
+                if (!hw) break; /* only if the masses were inexact */
+                jn = (hwi << 6) + (size_t)hr__ctz64(hw);
+                tab[j] = rest | (uint64_t)jn << 32;
+                rest = tab[jn] - (T - rest);
+                j = jn;
+            } else if (lw) {
+                const size_t li = (lwi << 6) + (size_t)hr__ctz64(lw);
+                const uint64_t wl = tab[li];
+                tab[li] = wl | (uint64_t)j << 32;
+                rest -= T - wl;
+                lw &= lw - 1;
+                while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
+            } else {
+                break;
+            }
+        }
+#undef HR__LIGHT
+        HR_ASSERT(rest == T);
+        for (;;) {
+            tab[j] = 0xFFFFFFFFu | (uint64_t)j << 32;
+            hw &= hw - 1;
+            while (!hw && ++hwi < nw) hw = heavy[hwi];
+            if (!hw) break;
+            j = (hwi << 6) + (size_t)hr__ctz64(hw);
+        }
+    }
+    a->tab = tab;
+    a->n = (uint32_t)n;
+    a->reject = (uint32_t)(T % n);
+    a->npos = npos;
+    return HR_OK;
+}
+
+HRDEF uint32_t hr_alias_draw(const hr_alias *a, hr_rng *r)
+{
+    for (;;) {
+        const uint64_t x = hr_rng_next(r), m = (x & 0xFFFFFFFFu) * a->n;
+        if ((uint32_t)m >= a->reject) {
+            const uint32_t col = (uint32_t)(m >> 32);
+            const uint64_t e = a->tab[col];
+            return (uint32_t)(x >> 32) < (uint32_t)e ? col : (uint32_t)(e >> 32);
+        }
+    }
+}
+
+/* The reference of the batched kernel: hr_alias_draw on lane i % 8. */
+static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
+                              uint64_t *lanes)
+{
+    hr_rng g[HR__DRAW_LANES];
+    size_t i;
+    int k, w;
+    for (k = 0; k < HR__DRAW_LANES; k++)
+        for (w = 0; w < 4; w++) g[k].s[w] = lanes[w * HR__DRAW_LANES + k];
+    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &g[i % HR__DRAW_LANES]);
+    for (k = 0; k < HR__DRAW_LANES; k++)
+        for (w = 0; w < 4; w++) lanes[w * HR__DRAW_LANES + k] = g[k].s[w];
+}
+
+HRDEF void hr_alias_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r)
+{
+    const hr__kernels *K;
+    uint64_t lanes[4 * HR__DRAW_LANES], x;
+    int k, w;
+    if (m == 0) return;
+    x = hr_rng_next(r);
+    for (k = 0; k < HR__DRAW_LANES; k++) /* lane k: splitmix outputs 4k..4k+3 */
+        for (w = 0; w < 4; w++) lanes[w * HR__DRAW_LANES + k] = hr__splitmix64(&x);
+    K = hr__kernels_get();
+    (K->draw_n ? K->draw_n : hr__draw_n_scalar)(out, m, a, lanes);
+}
+
+/* --- Identity index ------------------------------------------------------*/
+
+/* Layout in the caller's memory: sample (n), lab (n: the sort's second
+   buffer, then the labels), start (n + 1); each 64-byte aligned. */
+HRDEF size_t hr_ids_size(size_t n)
+{
+    int ok = 1;
+    size_t arr = hr__round_up(hr__add(hr__mul(n, sizeof(uint32_t), &ok), 1, &ok), HR__ALIGN);
+    size_t b = hr__add(hr__mul(arr, 2, &ok), HR__ALIGN, &ok);
+    b = hr__add(b, hr__round_up(hr__mul(hr__add(n, 1, &ok), sizeof(uint32_t), &ok), HR__ALIGN), &ok);
+    return ok ? b : 0;
+}
+
+HRDEF hr_status hr_ids_build(hr_ids *ix, void *mem, const int32_t *labels, size_t n)
+{
+    uint32_t cnt[4][256];
+    uint32_t *sample, *lab, *start, *src, *dst, *tmp;
+    int32_t maxl = 0;
+    size_t i, ns = 0, nids = 0, arr;
+    int pass, npass = 0, act[4];
+    if (!ix || !mem || (n && !labels) || n > (size_t)INT32_MAX) return HR_EINVAL;
+    arr = hr__round_up(n * sizeof(uint32_t) + 1, HR__ALIGN);
+    sample = (uint32_t *)hr__align_up(mem);
+    lab = (uint32_t *)(void *)((char *)sample + arr);
+    start = (uint32_t *)(void *)((char *)lab + arr);
+    /* one pass: the byte histograms of every label >= 0 */
+    memset(cnt, 0, sizeof cnt);
+    for (i = 0; i < n; i++) {
+        const int32_t l = labels[i];
+        if (l < 0) continue;
+        cnt[0][l & 255]++;
+        cnt[1][(l >> 8) & 255]++;
+        cnt[2][(l >> 16) & 255]++;
+        cnt[3][(l >> 24) & 255]++;
+        if (l > maxl) maxl = l;
+        ns++;
+    }
+    /* passes over the bytes in which the labels differ (a byte shared by all
+       keys leaves a stable sort unchanged) */
+    for (pass = 0; pass < 4; pass++) {
+        const int32_t l0 = maxl; /* any present label shows the shared byte */
+        if (ns && cnt[pass][(l0 >> (8 * pass)) & 255] != ns) act[npass++] = pass;
+    }
+    /* start in the buffer that makes the last pass land in sample */
+    src = npass % 2 ? lab : sample;
+    dst = npass % 2 ? sample : lab;
+    for (i = 0, ns = 0; i < n; i++)
+        if (labels[i] >= 0) src[ns++] = (uint32_t)i;
+    for (pass = 0; pass < npass; pass++) {
+        const int sh = 8 * act[pass];
+        uint32_t off[256], run = 0;
+        int d;
+        for (d = 0; d < 256; d++) { off[d] = run; run += cnt[act[pass]][d]; }
+        for (i = 0; i < ns; i++) {
+            const uint32_t v = src[i];
+            dst[off[((uint32_t)labels[v] >> sh) & 255]++] = v;
+        }
+        tmp = src; src = dst; dst = tmp;
+    }
+    HR_ASSERT(!ns || src == sample);
+    for (i = 0; i < ns; i++) { /* runs of equal labels -> identities */
+        const int32_t l = labels[sample[i]];
+        if (i == 0 || l != (int32_t)lab[nids - 1]) {
+            lab[nids] = (uint32_t)l;
+            start[nids++] = (uint32_t)i;
+        }
+    }
+    start[nids] = (uint32_t)ns;
+    ix->nids = (uint32_t)nids;
+    ix->nsamples = (uint32_t)ns;
+    ix->njunk = (uint32_t)(n - ns);
+    ix->label = (const int32_t *)lab;
+    ix->start = start;
+    ix->sample = sample;
+    return HR_OK;
+}
+
+HRDEF int32_t hr_ids_find(const hr_ids *ix, int32_t label)
+{
+    size_t lo = 0, hi = ix ? ix->nids : 0;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (ix->label[mid] < label) lo = mid + 1;
+        else hi = mid;
+    }
+    return ix && lo < ix->nids && ix->label[lo] == label ? (int32_t)lo : -1;
+}
+
+/* --- Weighting policies --------------------------------------------------*/
+
+/* Difficulties must be finite; -INFINITY is hr_difficulty's n == 1 value. */
+static hr_status hr__check_c(const float *c, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(c[i]) && !(n == 1 && c[i] == -INFINITY)) return HR_ENONFINITE;
+    return HR_OK;
+}
+
+static double hr__policy_weight(hr_weighting policy, double c, double cmax, double inv_t)
+{
+    double q;
+    switch (policy) {
+    case HR_WEIGHT_SHIFTED: q = 0.5 * (1.0 + c); break;
+    case HR_WEIGHT_SOFTMAX: return exp((c - cmax) * inv_t);
+    default: q = c; break;
+    }
+    return q > 0.0 ? q : 0.0;
+}
+
+HRDEF hr_status hr_weights(float *p, const float *c, size_t n,
+                           hr_weighting policy, float temperature, float eps)
+{
+    double cmax = -HUGE_VAL, inv_t = 0.0, sum = 0.0, keep, floor_;
+    size_t i;
+    hr_status s;
+    if ((n && (!p || !c)) || !(eps >= 0.0f && eps <= 1.0f)) return HR_EINVAL;
+    if (policy != HR_WEIGHT_LINEAR && policy != HR_WEIGHT_SHIFTED &&
+        policy != HR_WEIGHT_SOFTMAX) return HR_EINVAL;
+    if (policy == HR_WEIGHT_SOFTMAX) {
+        if (!(temperature > 0.0f && isfinite(temperature))) return HR_EINVAL;
+        inv_t = 1.0 / (double)temperature;
+    }
+    if ((s = hr__check_c(c, n)) != HR_OK) return s;
+    if (n == 0) return HR_OK;
+    if (n == 1) { p[0] = 1.0f; return HR_OK; }
+    for (i = 0; i < n; i++) if (c[i] > cmax) cmax = c[i];
+    /* in double, no overflow: n < 2^31 terms of at most 3.4e38 (softmax's
+       are <= 1, and its sum >= 1: the max term is exp(0)) */
+    for (i = 0; i < n; i++) sum += hr__policy_weight(policy, c[i], cmax, inv_t);
+    keep = 1.0 - (double)eps;
+    floor_ = (double)eps / (double)n;
+    for (i = 0; i < n; i++) /* q / sum first: a tiny sum cannot overflow */
+        p[i] = sum > 0.0 ? (float)(keep * (hr__policy_weight(policy, c[i], cmax, inv_t) / sum) + floor_)
+                         : (float)(1.0 / (double)n);
+    return HR_OK;
+}
+
+/* --- Batch builders ------------------------------------------------------*/
+
+/* A group of k images of identity id into out[0..k): see the API. */
+static void hr__pick_images(uint32_t *out, size_t k, const hr_ids *ix,
+                            uint32_t id, hr_rng *r)
+{
+    const uint32_t *smp = ix->sample + ix->start[id];
+    const uint32_t s = ix->start[id + 1] - ix->start[id];
+    size_t t, q;
+    if (s < k) {
+        for (t = 0; t < k; t++) out[t] = smp[hr_rng_below(r, s)];
+        return;
+    }
+    for (t = 0; t < k; t++) { /* Floyd: a uniform k-subset of s, no scratch */
+        const uint32_t j = (uint32_t)(s - k + t);
+        uint32_t v = smp[hr_rng_below(r, j + 1)];
+        for (q = 0; q < t; q++)
+            if (out[q] == v) { v = smp[j]; break; }
+        out[t] = v;
+    }
+    for (t = k; t > 1; t--) { /* Floyd's order is not uniform: shuffle */
+        const uint32_t u = hr_rng_below(r, (uint32_t)t), v = out[t - 1];
+        out[t - 1] = out[u];
+        out[u] = v;
+    }
+}
+
+HRDEF hr_status hr_batch_hardest(uint32_t *out, const hr_ids *ix,
+                                 const float *c, size_t first_count,
+                                 size_t second_count, const int32_t *nearest,
+                                 size_t nearest_count, hr_rng *r)
+{
+    size_t k, t = 0, others;
+    uint32_t sz, s0;
+    int ok = 1;
+    hr_status s;
+    if (!out || !ix || !c || !r || !ix->nids || first_count == 0) return HR_EINVAL;
+    hr__add(hr__add(first_count, nearest_count, &ok), second_count, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if ((s = hr__check_c(c, ix->nids)) != HR_OK) return s;
+    for (k = 1; k < ix->nids; k++)
+        if (c[k] > c[t]) t = k; /* strict: ties keep the smallest index */
+    s0 = ix->start[t];
+    sz = ix->start[t + 1] - s0;
+    others = ix->nsamples - sz;
+    if (second_count && !others) return HR_EINVAL;
+    if (nearest_count && (!nearest || nearest[t] < 0 ||
+                          (size_t)nearest[t] >= ix->nids || (size_t)nearest[t] == t))
+        return HR_EINVAL;
+    hr__pick_images(out, first_count, ix, (uint32_t)t, r);
+    out += first_count;
+    if (nearest_count) hr__pick_images(out, nearest_count, ix, (uint32_t)nearest[t], r);
+    out += nearest_count;
+    for (k = 0; k < second_count; k++) { /* skip t's run in sample[] */
+        const uint32_t u = hr_rng_below(r, (uint32_t)others);
+        out[k] = ix->sample[u < s0 ? u : u + sz];
+    }
+    return HR_OK;
+}
+
+static int hr__alias_ok(const hr_alias *a, const hr_ids *ix)
+{
+    return a->tab && a->n >= 1 && a->n == ix->nids;
+}
+
+HRDEF hr_status hr_batch_proportional(uint32_t *out, size_t count,
+                                      const hr_ids *ix, const hr_alias *a,
+                                      hr_rng *r)
+{
+    size_t i;
+    if (!out || !ix || !a || !r || count == 0 || !hr__alias_ok(a, ix)) return HR_EINVAL;
+    hr_alias_draw_n(out, count, a, r); /* identities first, then images */
+    for (i = 0; i < count; i++) {
+        const uint32_t id = out[i], s0 = ix->start[id];
+        out[i] = ix->sample[s0 + hr_rng_below(r, ix->start[id + 1] - s0)];
+    }
+    return HR_OK;
+}
+
+static int hr__in(const uint32_t *v, size_t n, uint32_t x)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
+/* A draw from a restricted to the categories not in ex[0..nex), exactly in
+   proportion to their masses read off the table: column j gives its
+   threshold to j and the rest to its alias. O(n nex); for hr_batch_pk's
+   rare case where redrawing duplicates keeps failing. */
+static uint32_t hr__alias_draw_excluding(const hr_alias *a, const uint32_t *ex,
+                                         size_t nex, hr_rng *r)
+{
+    uint64_t total = 0, u = 0;
+    uint32_t j, last = 0;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        if (pass) u = hr__below64(r, total);
+        for (j = 0; j < a->n; j++) {
+            const uint64_t e = a->tab[j];
+            const uint32_t al = (uint32_t)(e >> 32);
+            const uint64_t own = al == j ? HR__MASS : (uint32_t)e;
+            uint64_t part[2];
+            uint32_t who[2];
+            int q;
+            part[0] = own; who[0] = j;
+            part[1] = HR__MASS - own; who[1] = al;
+            for (q = 0; q < 2; q++) {
+                if (!part[q] || hr__in(ex, nex, who[q])) continue;
+                if (!pass) { total += part[q]; continue; }
+                if (u < part[q]) return who[q];
+                u -= part[q];
+                last = who[q];
+            }
+        }
+    }
+    return last; /* not reached: u < total */
+}
+
+HRDEF hr_status hr_batch_pk(uint32_t *out, size_t P, size_t K,
+                            const hr_ids *ix, const hr_alias *a, hr_rng *r)
+{
+    size_t p, q;
+    int ok = 1;
+    if (!out || !ix || !r || P == 0 || K == 0 || P > ix->nids) return HR_EINVAL;
+    if (a && (!hr__alias_ok(a, ix) || P > a->npos)) return HR_EINVAL;
+    hr__mul(P, K, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    /* the identities first, in out[0..P) */
+    if (!a) {
+        const uint32_t n = ix->nids;
+        for (p = 0; p < P; p++) { /* Floyd, then a shuffle, as for images */
+            const uint32_t j = (uint32_t)(n - P + p);
+            uint32_t v = hr_rng_below(r, j + 1);
+            out[p] = hr__in(out, p, v) ? j : v;
+        }
+        for (p = P; p > 1; p--) {
+            const uint32_t u = hr_rng_below(r, (uint32_t)p), v = out[p - 1];
+            out[p - 1] = out[u];
+            out[u] = v;
+        }
+    } else {
+        for (p = 0; p < P; p++) {
+            uint32_t v = hr_alias_draw(a, r);
+            for (q = 0; q < 64 && hr__in(out, p, v); q++) v = hr_alias_draw(a, r);
+            out[p] = hr__in(out, p, v) ? hr__alias_draw_excluding(a, out, p, r) : v;
+        }
+    }
+    /* then the groups, last first: group p's slots [pK, pK + K) hold only
+       identities of groups >= p, already expanded (or p's own, read first) */
+    for (p = P; p-- > 0;) {
+        const uint32_t id = out[p];
+        hr__pick_images(out + p * K, K, ix, id, r);
+    }
+    return HR_OK;
+}
+
 /* <<sampling */
 
 #endif /* HARDREID_IMPLEMENTATION_DONE */
