@@ -4,7 +4,8 @@
 #                     C++11), x86 suite (scalar + AVX2, Criterion), and the same
 #                     suite for NEON cross-built and run under qemu-aarch64
 #   make bench        difficulty benchmark sweep against OpenBLAS and FAISS
-#   make bench-smoke  seconds-long benchmark case (CI)
+#   make bench-sampling  alias sampler against GSL and cumsum + binary search
+#   make bench-smoke  seconds-long benchmark cases (CI)
 # Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)
 # or named with the exact command to run (not root / not Debian).
 
@@ -26,12 +27,14 @@ $(BUILD):
 	@mkdir -p $(BUILD)
 
 # deps first, then the rules from the included files
-bench bench-smoke bench-rss bench-build: bench-deps
+bench bench-smoke bench-rss bench-build bench-sampling bench-sampling-smoke \
+  bench-sampling-build: bench-deps
 bench-deps:
 	@sh scripts/deps.sh bench
 
 include tests/tests.mk
 include bench/bench.mk
+include bench/sampling.mk
 include examples/examples.mk
 
 test:

@@ -22,7 +22,7 @@ bench-check-deps:
 	@printf '#include <faiss/utils/distances.h>\n' | $(CXX) -std=c++11 -E -x c++ - >/dev/null 2>&1 || { \
 	  echo "bench: FAISS headers missing: apt-get install libopenblas-dev libfaiss-dev" >&2; exit 1; }
 
-$(BUILD)/bench_difficulty.o: bench/bench_difficulty.c bench/peer.h hardreid.h | $(BUILD) bench-check-deps
+$(BUILD)/bench_difficulty.o: bench/bench_difficulty.c bench/peer.h bench/bench_util.h hardreid.h | $(BUILD) bench-check-deps
 	$(CC) $(BENCH_CFLAGS) -DBENCH_FLAGS='"$(BENCH_CFLAGS)"' -c -o $@ bench/bench_difficulty.c
 
 $(BUILD)/peer_faiss.o: bench/peer_faiss.cpp bench/peer.h | $(BUILD) bench-check-deps

@@ -25,6 +25,7 @@
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 #include "peer.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -62,11 +63,6 @@ void openblas_set_num_threads(int);
 
 /* >>util ---------------------------------------------------------------*/
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void pause_s(double s) { /* let spinning BLAS/OpenMP workers sleep */
     struct timespec ts;
@@ -80,15 +76,7 @@ static void set_threads(int t) {
     openblas_set_num_threads(t);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng_next(void) { /* splitmix64 */
@@ -109,34 +97,7 @@ static void fill_random(float *w, size_t n, size_t d) {
     }
 }
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "bench: out of memory (%zu bytes)\n", bytes);
-        exit(2);
-    }
-    return p;
-}
 
-static void cpu_model(char *out, size_t cap) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(out, cap, "unknown");
-    if (!f) return;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *p = strchr(line, ':');
-            if (p) {
-                p++;
-                while (*p == ' ' || *p == '\t') p++;
-                p[strcspn(p, "\n")] = 0;
-                snprintf(out, cap, "%s", p);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
 
 /* >>fmapeak ------------------------------------------------------------
    12 independent ymm FMA chains: enough to cover 2 pipes x 4-5 cycles of

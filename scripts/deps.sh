@@ -9,7 +9,7 @@ for group in "$@"; do
     case "$group" in
     demo)  pkgs="$pkgs gcc make libc6-dev" ;;
     test)  pkgs="$pkgs gcc g++ make libc6-dev clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
-    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev" ;;
+    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev libgsl-dev" ;;
     *) echo "deps.sh: unknown group '$group' (demo, test, bench)" >&2; exit 2 ;;
     esac
 done
