@@ -48,15 +48,6 @@ static void omp_set_num_threads(int t) { (void)t; }
 
 void openblas_set_num_threads(int);
 
-#ifndef BENCH_FLAGS
-#define BENCH_FLAGS "unknown"
-#endif
-#ifdef __clang__
-#define BENCH_COMPILER "clang " __VERSION__
-#else
-#define BENCH_COMPILER "gcc " __VERSION__
-#endif
-
 #define TOL 2e-5   /* = HR_TOL_ISA: cosine agreement between methods */
 #define MAXL 16    /* longest --n/--d/--threads list */
 #define BLAS_MAX_BUF (512.0 * 1048576) /* bytes for the peer's B x N block */

@@ -42,15 +42,6 @@
 
 #include "bench_util.h"
 
-#ifndef BENCH_FLAGS
-#define BENCH_FLAGS "unknown"
-#endif
-#ifdef __clang__
-#define BENCH_COMPILER "clang " __VERSION__
-#else
-#define BENCH_COMPILER "gcc " __VERSION__
-#endif
-
 #define MAXN 16
 #define CHUNK 65536      /* draws per hr_alias_draw_n call       */
 #define VERIFY_DRAWS 1000000

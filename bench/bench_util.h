@@ -1,5 +1,5 @@
 /* bench_util.h - the small helpers every benchmark in bench/ shares:
-   a monotonic clock, a median, an allocation that exits on failure, and
+   the compiler and flags for the report, a monotonic clock, a median, an allocation that exits on failure, and
    the CPU model for the report. The including file defines
    _POSIX_C_SOURCE (for clock_gettime) before its first include. */
 #ifndef HR_BENCH_UTIL_H
@@ -9,6 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* for the report: flags come from the Makefile (-DBENCH_FLAGS=...) */
+#ifndef BENCH_FLAGS
+#define BENCH_FLAGS "unknown"
+#endif
+#ifdef __clang__
+#define BENCH_COMPILER "clang " __VERSION__
+#else
+#define BENCH_COMPILER "gcc " __VERSION__
+#endif
 
 static double now_s(void) {
     struct timespec ts;
