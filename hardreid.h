@@ -1404,6 +1404,14 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
     return off;
 }
 
+/* The checks hr_difficulty and hr_neighbors_topk share on W and flags. */
+static hr_status hr__check_w(const float *w, size_t n, size_t d, size_t ldw, unsigned flags)
+{
+    hr_status s = hr__check_matrix(w, n, d, ldw);
+    if (s != HR_OK) return s;
+    return (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX ? HR_EINVAL : HR_OK;
+}
+
 /* Shared body of hr_difficulty (k == 0) and hr_neighbors_topk (k >= 1):
    validate, scale, run the driver, and only then write the outputs. */
 static hr_status hr__neighbors(float *val, int32_t *idx, size_t k, const float *w,
@@ -1415,9 +1423,9 @@ static hr_status hr__neighbors(float *val, int32_t *idx, size_t k, const float *
     double *inv = NULL;
     size_t i, t, bytes, nres;
     int nt = 1, ok = 1;
-    hr_status s = hr__check_matrix(w, n, d, ldw);
+    hr_status s = hr__check_w(w, n, d, ldw, flags);
     if (s != HR_OK) return s;
-    if ((n && !val) || (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX) return HR_EINVAL;
+    if (n && !val) return HR_EINVAL;
     nres = hr__mul(n, kk, &ok);
     hr__mul(nres, sizeof(float) + sizeof(int32_t), &ok);
     hr__mul(n, sizeof(double), &ok);
@@ -1504,10 +1512,8 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
                                   const float *w, size_t n, size_t d,
                                   size_t ldw, unsigned flags)
 {
-    if (k == 0) { /* still validate, so bad input is never silently accepted */
-        hr_status s = hr__check_matrix(w, n, d, ldw);
-        return s != HR_OK ? s : (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX ? HR_EINVAL : HR_OK;
-    }
+    if (k == 0) /* still validate, so bad input is never silently accepted */
+        return hr__check_w(w, n, d, ldw, flags);
     return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
 }
 
