@@ -6,6 +6,12 @@
 #   make bench        difficulty benchmark sweep against OpenBLAS and FAISS
 #   make bench-sampling  alias sampler against GSL and cumsum + binary search
 #   make bench-smoke  seconds-long benchmark cases (CI)
+#   make cli          the difficulty CLI (build/tools/hardreid-difficulty)
+#   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
+#   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
+#   make test-tools   CLI, Python and install tests (part of make test)
+#   make plots        benchmark CSVs -> SVG charts in bench/plots/ (gnuplot)
+#   make bench-cli    hyperfine: the CLI against numpy on one .npy
 # Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)
 # or named with the exact command to run (not root / not Debian).
 
@@ -36,6 +42,8 @@ include tests/tests.mk
 include bench/bench.mk
 include bench/sampling.mk
 include examples/examples.mk
+include examples/tools.mk
+include bench/plots.mk
 
 test:
 	@sh scripts/deps.sh test

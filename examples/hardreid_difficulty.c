@@ -1,0 +1,475 @@
+/* hardreid_difficulty.c - the difficulty CLI (installed as hardreid-difficulty).
+ *
+ * Reads a classifier weight matrix W (rows = identities, columns = features,
+ * e.g. a PyTorch nn.Linear weight saved with np.save) from a .npy file and
+ * writes every identity's difficulty c_i = max_{j != i} cos(w_i, w_j), its
+ * nearest identity and optionally its top-k neighbours as .npy (and CSV).
+ * Outputs go to temporary files in the destination directory and are renamed
+ * into place only when everything has been written, so a failed run leaves
+ * no partial output behind. Run with --help for the options.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define HARDREID_IMPLEMENTATION
+#include "../hardreid.h"
+#define NPY_IMPLEMENTATION
+#include "npy.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char usage_text[] =
+"usage: hardreid-difficulty [options] W.npy\n"
+"\n"
+"W.npy: a 2-D float32 or float64 array (C or Fortran order, .npy format 1-3,\n"
+"either byte order), one row per identity: e.g. a classifier weight saved with\n"
+"np.save(path, model.fc.weight.detach().cpu().numpy()).\n"
+"\n"
+"Writes (PREFIX defaults to W without its .npy):\n"
+"  PREFIX.difficulty.npy  float32 [N]: c_i = max_{j != i} cos(w_i, w_j)\n"
+"  PREFIX.nearest.npy     int32 [N]: that j (smallest j on ties; -1 if N = 1)\n"
+"  PREFIX.topk_sim.npy    float32 [N, K] and\n"
+"  PREFIX.topk_idx.npy    int32 [N, K]: the K nearest, most similar first\n"
+"                         (only with --topk; padded with -inf / -1 if N <= K)\n"
+"\n"
+"options:\n"
+"  --prefix PREFIX      output prefix (see above)\n"
+"  -o, --difficulty P   path of the difficulty .npy (overrides PREFIX)\n"
+"  --nearest P          path of the nearest-identity .npy\n"
+"  --topk K             also the K nearest neighbours of every identity\n"
+"  --topk-sim P, --topk-idx P   their paths\n"
+"  --csv P              also a CSV: id,difficulty,nearest[,nbr1,sim1,...]\n"
+"  --unit-rows          rows are already unit length: skip normalization\n"
+"  --threads T          OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+"  --isa NAME           auto, scalar, avx2 or neon (default: auto / HR_ISA)\n"
+"  --hardest M          list the M hardest identities in the summary (10)\n"
+"  -q, --quiet          no summary on stderr\n"
+"  -h, --help           this text\n"
+"\n"
+"The summary on stderr gives N, d, the time of each phase and GFLOP/s of the\n"
+"computation counted as N(N-1)d flops: one triangle of W W^T, the work actually\n"
+"done (a full sgemm of W W^T would count 2 N^2 d, twice as much), the same\n"
+"count as `make bench`. On a terminal the phases are shown as they start.\n"
+"Exit status: 0 ok, 1 bad input or failure (no output is left behind), 2 usage.\n";
+
+typedef struct opts {
+    const char *in, *prefix, *csv;
+    const char *path[4];     /* difficulty, nearest, topk_sim, topk_idx */
+    size_t topk, hardest;
+    int unit_rows, threads, quiet;
+    const char *isa;
+} opts;
+
+enum { OUT_C, OUT_NEAREST, OUT_SIM, OUT_IDX, OUT_ALL = 5 }; /* + the CSV */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int parse_size(const char *s, size_t *v)
+{
+    char *end;
+    unsigned long long x;
+    if (!s || !*s || *s == '-') return 0;
+    errno = 0;
+    x = strtoull(s, &end, 10);
+    if (errno || *end || x > (unsigned long long)(size_t)-1) return 0;
+    *v = (size_t)x;
+    return 1;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "hardreid-difficulty: %s%s%s\n(run with --help for usage)\n",
+            msg, arg ? ": " : "", arg ? arg : "");
+    return 2;
+}
+
+/* returns -1 to go on, else an exit status */
+static int parse_args(int argc, char **argv, opts *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->hardest = 10;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t t;
+#define NEEDV() do { if (!v) return usage_error("missing value after", a); i++; } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
+        else if (!strcmp(a, "--prefix")) { NEEDV(); o->prefix = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--difficulty")) { NEEDV(); o->path[OUT_C] = v; }
+        else if (!strcmp(a, "--nearest")) { NEEDV(); o->path[OUT_NEAREST] = v; }
+        else if (!strcmp(a, "--topk-sim")) { NEEDV(); o->path[OUT_SIM] = v; }
+        else if (!strcmp(a, "--topk-idx")) { NEEDV(); o->path[OUT_IDX] = v; }
+        else if (!strcmp(a, "--csv")) { NEEDV(); o->csv = v; }
+        else if (!strcmp(a, "--isa")) { NEEDV(); o->isa = v; }
+        else if (!strcmp(a, "--topk")) {
+            NEEDV();
+            if (!parse_size(v, &o->topk) || o->topk == 0 || o->topk > 1024)
+                return usage_error("--topk needs an integer 1..1024", v);
+        } else if (!strcmp(a, "--threads")) {
+            NEEDV();
+            if (!parse_size(v, &t) || t == 0 || t > 4096)
+                return usage_error("--threads needs an integer 1..4096", v);
+            o->threads = (int)t;
+        } else if (!strcmp(a, "--hardest")) {
+            NEEDV();
+            if (!parse_size(v, &o->hardest)) return usage_error("--hardest needs an integer >= 0", v);
+        } else if (a[0] == '-' && a[1]) return usage_error("unknown option", a);
+        else if (o->in) return usage_error("more than one input file", a);
+        else o->in = a;
+#undef NEEDV
+    }
+    if (!o->in) return usage_error("no input file", NULL);
+    return -1;
+}
+
+/* ---- outputs: temp file in the destination directory, rename at the end */
+
+typedef struct outfile {
+    char *path;   /* final path (owned) */
+    char *tmp;    /* temp path, NULL until created */
+    FILE *f;
+} outfile;
+
+static char *cat2(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = (char *)malloc(la + lb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+/* Create path's temp file "path.tmp.XXXXXX": same directory, so the final
+   rename is atomic and cannot cross file systems. */
+static int out_open(outfile *o, const char *in)
+{
+    int fd;
+    mode_t mask;
+    if (!(o->tmp = cat2(o->path, ".tmp.XXXXXX"))) return -1;
+    if ((fd = mkstemp(o->tmp)) < 0) {
+        fprintf(stderr, "hardreid-difficulty: %s: cannot create output %s: %s\n",
+                in, o->path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    /* mkstemp makes 0600; give the file the mode a plain fopen would */
+    mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    if (!(o->f = fdopen(fd, "wb"))) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static int out_close(outfile *o)
+{
+    int bad = 0;
+    if (o->f) {
+        bad = ferror(o->f) != 0;
+        bad |= fclose(o->f) != 0;
+        o->f = NULL;
+    }
+    return bad ? -1 : 0;
+}
+
+static void out_discard(outfile *o)
+{
+    if (o->f) { fclose(o->f); o->f = NULL; }
+    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+static void phase(int show, const char *what, const char *arg, double *t0)
+{
+    double t = now();
+    if (show && *t0 > 0) fprintf(stderr, " %.3f s\n", t - *t0);
+    if (show && what) fprintf(stderr, "hardreid-difficulty: %s%s%s ...", what, arg ? " " : "", arg ? arg : "");
+    if (show) fflush(stderr);
+    *t0 = what ? t : 0;
+}
+
+/* the m largest c (ties: smaller index), O(n m): m is a handful */
+static void hardest(size_t *top, size_t m, const float *c, size_t n)
+{
+    size_t i, k, j;
+    for (k = 0; k < m; k++) top[k] = (size_t)-1;
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < m; k++)
+            if (top[k] == (size_t)-1 || c[i] > c[top[k]]) break;
+        if (k == m) continue;
+        for (j = m - 1; j > k; j--) top[j] = top[j - 1];
+        top[k] = i;
+    }
+}
+
+static int write_csv(FILE *f, const float *c, const int32_t *nn, const float *sim,
+                     const int32_t *idx, size_t n, size_t k)
+{
+    size_t i, r;
+    fprintf(f, "id,difficulty,nearest");
+    for (r = 0; r < k; r++) fprintf(f, ",nbr%lu,sim%lu", (unsigned long)r + 1, (unsigned long)r + 1);
+    fputc('\n', f);
+    for (i = 0; i < n; i++) {
+        /* %.9g round-trips a float exactly */
+        fprintf(f, "%lu,%.9g,%ld", (unsigned long)i, (double)c[i], (long)nn[i]);
+        for (r = 0; r < k; r++)
+            fprintf(f, ",%ld,%.9g", (long)idx[i * k + r], (double)sim[i * k + r]);
+        if (fputc('\n', f) == EOF) return -1;
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+static const char *dtype_name(const char *descr)
+{
+    if (descr[1] == 'f' && descr[2] == '4') return "float32";
+    if (descr[1] == 'f' && descr[2] == '8') return "float64";
+    return descr;
+}
+
+/* Explain a reader error with what the header said. */
+static void npy_error(const char *path, npy_status s, const npy_info *info)
+{
+    char extra[160] = "";
+    int i;
+    if (s == NPY_EIO) {
+        fprintf(stderr, "hardreid-difficulty: %s: cannot read: %s\n", path, strerror(errno));
+        return;
+    }
+    if (s == NPY_EDTYPE)
+        sprintf(extra, " (the file has dtype '%.15s')", info->descr);
+    else if (s == NPY_ENDIM) {
+        size_t len = (size_t)sprintf(extra, " (the file has a %d-D array, shape (", info->ndim);
+        for (i = 0; i < info->ndim && i < 4 && len < 100; i++)
+            len += (size_t)sprintf(extra + len, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
+        sprintf(extra + len, "%s))", info->ndim > 4 ? ", ..." : info->ndim == 1 ? "," : "");
+    } else if (s == NPY_ETRUNCATED || s == NPY_ETRAILING) {
+        if (info->ndim == 2)
+            sprintf(extra, " (header: shape (%llu, %llu) of %s = %lu data bytes after a %lu-byte header)",
+                    (unsigned long long)info->shape[0], (unsigned long long)info->shape[1],
+                    dtype_name(info->descr), (unsigned long)info->nbytes,
+                    (unsigned long)info->data_offset);
+    }
+    fprintf(stderr, "hardreid-difficulty: %s: %s%s\n", path, npy_status_string(s), extra);
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    npy_info info;
+    npy_status ns;
+    hr_status hs;
+    float *w = NULL, *c = NULL, *sim = NULL;
+    int32_t *nn = NULL, *idx = NULL;
+    size_t n = 0, d = 0, i, j, k, nout = 0;
+    outfile out[OUT_ALL];
+    double t0 = 0, t_read, t_comp, t_write, tp;
+    int rc, status = 1, show;
+    const int tty = isatty(2);
+    char *base = NULL;
+
+    memset(out, 0, sizeof out);
+    if ((rc = parse_args(argc, argv, &o)) >= 0) return rc;
+    show = tty && !o.quiet;
+
+    if (o.isa) {
+        hr_isa want = HR_ISA_AUTO;
+        if (!strcmp(o.isa, "auto")) want = HR_ISA_AUTO;
+        else if (!strcmp(o.isa, "scalar")) want = HR_ISA_SCALAR;
+        else if (!strcmp(o.isa, "avx2")) want = HR_ISA_AVX2;
+        else if (!strcmp(o.isa, "neon")) want = HR_ISA_NEON;
+        else return usage_error("--isa must be auto, scalar, avx2 or neon", o.isa);
+        if ((hs = hr_set_isa(want)) != HR_OK) {
+            fprintf(stderr, "hardreid-difficulty: --isa %s: %s\n", o.isa, hr_status_string(hs));
+            return 1;
+        }
+    }
+    if (o.threads) {
+#ifdef _OPENMP
+        omp_set_num_threads(o.threads);
+#else
+        if (o.threads > 1)
+            fprintf(stderr, "hardreid-difficulty: built without OpenMP: --threads %d ignored, 1 thread\n", o.threads);
+#endif
+    }
+
+    /* output paths: explicit ones, else PREFIX.<what>.npy */
+    {
+        static const char *const suffix[4] = { ".difficulty.npy", ".nearest.npy", ".topk_sim.npy", ".topk_idx.npy" };
+        size_t len;
+        if (o.prefix) base = cat2(o.prefix, "");
+        else {
+            base = cat2(o.in, "");
+            len = base ? strlen(base) : 0;
+            if (len > 4 && !strcmp(base + len - 4, ".npy")) base[len - 4] = 0;
+        }
+        if (!base) goto oom;
+        nout = o.topk ? 4 : 2;
+        for (k = 0; k < nout; k++) {
+            out[k].path = o.path[k] ? cat2(o.path[k], "") : cat2(base, suffix[k]);
+            if (!out[k].path) goto oom;
+        }
+        if (o.csv) {
+            if (!(out[nout].path = cat2(o.csv, ""))) goto oom;
+            nout++; /* always the last one */
+        }
+        for (k = 0; k < nout; k++)
+            if (!strcmp(out[k].path, o.in)) {
+                fprintf(stderr, "hardreid-difficulty: %s: an output path equals the input\n", o.in);
+                goto done;
+            }
+    }
+
+    /* ---- read ---- */
+    tp = now();
+    phase(show, "reading", o.in, &t0);
+    ns = npy_read_matrix_file(o.in, &w, &n, &d, &info);
+    if (ns != NPY_OK) {
+        if (show) fputc('\n', stderr);
+        npy_error(o.in, ns, &info);
+        goto done;
+    }
+    if (n == 0 || d == 0) {
+        if (show) fputc('\n', stderr);
+        fprintf(stderr, "hardreid-difficulty: %s: empty matrix, shape (%lu, %lu): need at least one identity and one feature\n",
+                o.in, (unsigned long)n, (unsigned long)d);
+        goto done;
+    }
+    if (n > INT32_MAX) {
+        if (show) fputc('\n', stderr);
+        fprintf(stderr, "hardreid-difficulty: %s: %lu rows: more identities than int32 indices hold\n",
+                o.in, (unsigned long)n);
+        goto done;
+    }
+    /* hr_difficulty would say HR_ENONFINITE; say where, which it cannot */
+    for (i = 0; i < n * d; i++)
+        if (!isfinite(w[i])) {
+            if (show) fputc('\n', stderr);
+            fprintf(stderr, "hardreid-difficulty: %s: non-finite value %g at row %lu, column %lu%s\n",
+                    o.in, (double)w[i], (unsigned long)(i / d), (unsigned long)(i % d),
+                    info.elsize == 8 && !isnan(w[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
+            goto done;
+        }
+    t_read = now() - tp;
+
+    /* ---- compute ---- */
+    tp = now();
+    phase(show, "computing", o.topk ? "top-k neighbours" : "difficulty", &t0);
+    c = (float *)malloc(n * sizeof *c);
+    nn = (int32_t *)malloc(n * sizeof *nn);
+    if (!c || !nn) goto oom;
+    if (o.topk) {
+        /* k = 1 of the top-k equals hr_difficulty bitwise, so the first
+           column is c and nearest: one pass, not two */
+        int ok = 1;
+        size_t nk = n * o.topk;
+        if (nk / o.topk != n) ok = 0;
+        sim = ok ? (float *)malloc(nk * sizeof *sim) : NULL;
+        idx = ok ? (int32_t *)malloc(nk * sizeof *idx) : NULL;
+        if (!sim || !idx) goto oom;
+        hs = hr_neighbors_topk(sim, idx, o.topk, w, n, d, d, o.unit_rows ? HR_UNIT_ROWS : 0);
+        if (hs == HR_OK)
+            for (i = 0; i < n; i++) { c[i] = sim[i * o.topk]; nn[i] = idx[i * o.topk]; }
+    } else {
+        hs = hr_difficulty(c, nn, w, n, d, d, o.unit_rows ? HR_UNIT_ROWS : 0);
+    }
+    if (hs != HR_OK) {
+        if (show) fputc('\n', stderr);
+        fprintf(stderr, "hardreid-difficulty: %s: %s: %s\n", o.in,
+                o.topk ? "hr_neighbors_topk" : "hr_difficulty", hr_status_string(hs));
+        goto done;
+    }
+    t_comp = now() - tp;
+
+    /* ---- write: every output to its temp file, then all renamed ---- */
+    tp = now();
+    phase(show, "writing", base, &t0);
+    for (k = 0; k < nout; k++) {
+        size_t shape[2];
+        ns = NPY_OK;
+        errno = 0;
+        if (out_open(&out[k], o.in) != 0) goto fail_write;
+        shape[0] = n;
+        shape[1] = o.topk;
+        if (o.csv && k == nout - 1)
+            ns = write_csv(out[k].f, c, nn, sim, idx, n, o.topk) ? NPY_EIO : NPY_OK;
+        else if (k == OUT_C) ns = npy_write(out[k].f, "<f4", 1, shape, c);
+        else if (k == OUT_NEAREST) ns = npy_write(out[k].f, "<i4", 1, shape, nn);
+        else if (k == OUT_SIM) ns = npy_write(out[k].f, "<f4", 2, shape, sim);
+        else ns = npy_write(out[k].f, "<i4", 2, shape, idx);
+        if (ns != NPY_OK || out_close(&out[k]) != 0) {
+            fprintf(stderr, "hardreid-difficulty: %s: writing %s failed: %s\n", o.in, out[k].path,
+                    errno ? strerror(errno) : "I/O error");
+            goto fail_write;
+        }
+    }
+    for (k = 0; k < nout; k++) {
+        if (rename(out[k].tmp, out[k].path) != 0) {
+            fprintf(stderr, "hardreid-difficulty: %s: cannot rename %s to %s: %s\n", o.in,
+                    out[k].tmp, out[k].path, strerror(errno));
+            /* the ones already renamed are complete files; the rest go */
+            goto fail_write;
+        }
+        free(out[k].tmp);
+        out[k].tmp = NULL;
+    }
+    t_write = now() - tp;
+    phase(show, NULL, NULL, &t0);
+
+    if (!o.quiet) {
+        double flops = (double)n * (double)(n - 1) * (double)d;
+        size_t m = o.hardest < n ? o.hardest : n, *top;
+        fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d thread%s\n",
+                o.in, (unsigned long)n, (unsigned long)d, dtype_name(info.descr),
+                info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()),
+#ifdef _OPENMP
+                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s"
+#else
+                1, ""
+#endif
+        );
+        fprintf(stderr, "time: read %.3f s, compute %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
+                t_read, t_comp, t_write, t_comp > 0 ? flops / t_comp * 1e-9 : 0.0);
+        if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
+            hardest(top, m, c, n);
+            fprintf(stderr, "hardest identities (difficulty, nearest):\n");
+            for (j = 0; j < m; j++)
+                fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)c[top[j]], (long)nn[top[j]]);
+            free(top);
+        }
+        for (k = 0; k < nout; k++) fprintf(stderr, "wrote %s\n", out[k].path);
+    }
+    status = 0;
+    goto done;
+
+oom:
+    fprintf(stderr, "hardreid-difficulty: %s: out of memory\n", o.in ? o.in : "");
+    goto done;
+fail_write:
+    if (show) fputc('\n', stderr);
+done:
+    for (k = 0; k < OUT_ALL; k++) { out_discard(&out[k]); free(out[k].path); }
+    free(base);
+    free(w); free(c); free(nn); free(sim); free(idx);
+    return status;
+}

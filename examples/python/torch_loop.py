@@ -1,0 +1,129 @@
+"""A PyTorch training loop with hardness-aware identity sampling.
+
+Every R steps the classifier's weight (N identities x d, an nn.Linear) goes
+to hr_difficulty without a copy; the difficulties become sampling weights
+(hr_weights, with an eps-uniform floor) and an alias table; a
+torch.utils.data.Sampler then builds every batch as P identities x K images,
+the identities drawn by hardness (hr_batch_pk), and feeds a DataLoader.
+
+The data is synthetic so the script runs anywhere: N identities, each a
+Gaussian cluster in feature space, with some pairs of identities planted
+close together; those pairs should come out hardest, and the sampler should
+draw them more often than uniform.
+
+    python3 examples/python/torch_loop.py [--steps 200] [--refresh 10]
+
+Skips (exit 0, with a message) when PyTorch is not installed: Debian 12 has
+it as python3-torch (large), which `make test` does not install.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardreid  # noqa: E402
+
+try:
+    import torch
+    from torch.utils.data import DataLoader, Sampler, TensorDataset
+except ImportError:
+    print("torch_loop: SKIPPED: PyTorch is not installed "
+          "(Debian 12: apt-get install python3-torch)")
+    sys.exit(0)
+
+
+class HardnessBatchSampler(Sampler):
+    """Batches of P identities x K images, identities drawn with probability
+    from their difficulty. refresh(weight) recomputes the difficulties from
+    the classifier's weight; between refreshes one alias table serves every
+    batch (O(1) per draw)."""
+
+    def __init__(self, hr, labels, P, K, batches, eps=0.05, seed=0):
+        super().__init__(None)
+        self.hr, self.P, self.K, self.batches, self.eps = hr, P, K, batches, eps
+        self.ids = hr.identities(labels)
+        self.rng = hr.rng(seed)
+        self.table = None      # uniform until the first refresh
+        self.difficulty = None
+        self.nearest = None
+
+    def refresh(self, weight):
+        # row k of the classifier is identity k: hr_ids numbers identities by
+        # ascending label, the same order (labels here are 0..N-1)
+        W = weight.detach().cpu().numpy()  # float32, C-contiguous: no copy
+        self.difficulty, self.nearest = self.hr.difficulty(W)
+        self.table = self.hr.alias(self.hr.weights(self.difficulty, eps=self.eps))
+
+    def __iter__(self):
+        for _ in range(self.batches):
+            idx = self.ids.batch_pk(self.P, self.K, self.table, self.rng)
+            yield idx.astype(np.int64).tolist()
+
+    def __len__(self):
+        return self.batches
+
+
+def make_data(n_ids, per_id, dim, pairs, seed):
+    g = np.random.default_rng(seed)
+    centers = g.standard_normal((n_ids, dim)).astype(np.float32)
+    for a in range(pairs):  # identity 2a+1 looks almost like 2a
+        centers[2 * a + 1] = centers[2 * a] + 0.15 * g.standard_normal(dim).astype(np.float32)
+    labels = np.repeat(np.arange(n_ids), per_id).astype(np.int32)
+    x = centers[labels] + 0.6 * g.standard_normal((labels.size, dim)).astype(np.float32)
+    return x, labels
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ids", type=int, default=200)
+    ap.add_argument("--per-id", type=int, default=12)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--refresh", type=int, default=10, help="R: steps between difficulty refreshes")
+    ap.add_argument("--P", type=int, default=16)
+    ap.add_argument("--K", type=int, default=4)
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    hr = hardreid.load()
+    x, labels = make_data(args.ids, args.per_id, args.dim, args.pairs, seed=1)
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64)))
+
+    embed = torch.nn.Sequential(torch.nn.Linear(args.dim, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64))
+    fc = torch.nn.Linear(64, args.ids, bias=False)  # fc.weight: identities x features
+    opt = torch.optim.SGD(list(embed.parameters()) + list(fc.parameters()), lr=0.05, momentum=0.9)
+
+    sampler = HardnessBatchSampler(hr, labels, args.P, args.K, batches=args.steps)
+    sampler.refresh(fc.weight)
+    # num_workers=0: the loader pulls batches from the sampler as training
+    # goes, so a refresh applies to the very next batch
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0)
+    drawn = np.zeros(args.ids, np.int64)
+    for step, (xb, yb) in enumerate(loader):
+        if step and step % args.refresh == 0:
+            sampler.refresh(fc.weight)
+        drawn += np.bincount(yb.numpy(), minlength=args.ids)
+        loss = torch.nn.functional.cross_entropy(fc(embed(xb)), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % max(1, args.steps // 5) == 0 or step == args.steps - 1:
+            c = sampler.difficulty
+            print(f"step {step:4d}  loss {loss.item():.3f}  difficulty: max {c.max():.3f} "
+                  f"mean {c.mean():.3f}  hardest identity {int(c.argmax())} "
+                  f"(nearest {int(sampler.nearest[c.argmax()])})")
+
+    c = sampler.difficulty
+    planted = np.arange(2 * args.pairs)
+    hard = np.argsort(-c)[:2 * args.pairs]
+    found = len(set(hard) & set(planted))
+    share = drawn[planted].sum() / drawn.sum()
+    print(f"planted near pairs among the {2 * args.pairs} hardest identities: {found} of {2 * args.pairs}")
+    print(f"their share of the images drawn: {share:.3f} (uniform would be {2 * args.pairs / args.ids:.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+#!/bin/sh
+# tests/tools_test.sh CLI NPY_GEN WORKDIR - the difficulty CLI from the outside:
+#   1. every input layout the reader accepts (float32/float64, C/Fortran order,
+#      little/big endian, format versions 1-3) gives bitwise the same output;
+#   2. the worked example of DESIGN.md gives its difficulties and neighbours;
+#   3. thread count, top-k's first column, --isa behave as documented;
+#   4. a catalogue of bad files: each fails with exit status 1, a message
+#      naming the file and the problem, and leaves no output (not even a temp
+#      file) behind, and an older output of the same name untouched.
+set -u
+CLI=$1 GEN=$2 DIR=$3
+fail=0 n=0
+rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
+
+ok()  { n=$((n + 1)); }
+bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# 1. layouts -----------------------------------------------------------------
+"$GEN" --twins 4 --seed 7 300 40 "$DIR/ref.npy" || exit 1
+"$CLI" -q --topk 3 --csv "$DIR/ref.csv" "$DIR/ref.npy" || { bad "reference run"; }
+for v in "--f8" "--fortran" "--big-endian" "--f8 --fortran --big-endian" \
+         "--version 2" "--version 3 --f8"; do
+    "$GEN" --twins 4 --seed 7 $v 300 40 "$DIR/lay.npy"
+    if "$CLI" -q --topk 3 --csv "$DIR/lay.csv" "$DIR/lay.npy" &&
+       cmp -s "$DIR/ref.difficulty.npy" "$DIR/lay.difficulty.npy" &&
+       cmp -s "$DIR/ref.nearest.npy" "$DIR/lay.nearest.npy" &&
+       cmp -s "$DIR/ref.topk_idx.npy" "$DIR/lay.topk_idx.npy" &&
+       cmp -s "$DIR/ref.csv" "$DIR/lay.csv"; then ok; else bad "layout $v differs from float32 C order"; fi
+done
+# the planted twins (rows 2p, 2p+1) are each other's nearest
+if awk -F, 'NR > 1 && NR <= 9 { i = $1; want = (i % 2) ? i - 1 : i + 1; if ($3 != want) e = 1 }
+            END { exit e }' "$DIR/ref.csv"; then ok; else bad "planted twins not found"; fi
+
+# 2. DESIGN.md's worked example: rows (2,0) (0,2) (0.4,1.96) ------------------
+printf '2 0\n0 2\n0.4 1.96\n' | "$GEN" --text 3 2 "$DIR/ex.npy"
+if "$CLI" -q --csv "$DIR/ex.csv" --topk 2 "$DIR/ex.npy" &&
+   awk -F, 'function near(a, b) { return (a - b < 1e-5 && b - a < 1e-5) }
+     NR == 2 { e += !($3 == 2 && near($2, 0.19996) && $4 == 2 && $6 == 1 && near($7, 0)) }
+     NR == 3 { e += !($3 == 2 && near($2, 0.97980) && $4 == 2 && $6 == 0 && near($7, 0)) }
+     NR == 4 { e += !($3 == 1 && near($2, 0.97980) && $4 == 1 && $6 == 0 && near($7, 0.19996)) }
+     END { exit e || NR != 4 }' "$DIR/ex.csv"; then ok
+else bad "worked example: got"; cat "$DIR/ex.csv"; fi
+
+# 3. options -----------------------------------------------------------------
+"$GEN" --seed 3 700 33 "$DIR/t.npy"
+"$CLI" -q --threads 1 --prefix "$DIR/t1" "$DIR/t.npy" &&
+"$CLI" -q --threads 2 --prefix "$DIR/t2" "$DIR/t.npy" &&
+cmp -s "$DIR/t1.difficulty.npy" "$DIR/t2.difficulty.npy" &&
+cmp -s "$DIR/t1.nearest.npy" "$DIR/t2.nearest.npy" && ok || bad "--threads 1 and 2 differ"
+# top-k's first column equals hr_difficulty bitwise (the CLI relies on it)
+"$CLI" -q --topk 4 --prefix "$DIR/tk" "$DIR/t.npy" &&
+cmp -s "$DIR/t1.difficulty.npy" "$DIR/tk.difficulty.npy" &&
+cmp -s "$DIR/t1.nearest.npy" "$DIR/tk.nearest.npy" && ok || bad "--topk column 0 != difficulty"
+"$CLI" -q --isa scalar -o "$DIR/s.npy" --nearest "$DIR/sn.npy" "$DIR/t.npy" &&
+  [ -s "$DIR/s.npy" ] && [ -s "$DIR/sn.npy" ] && ok || bad "--isa scalar with explicit paths"
+# summary on stderr, nothing on stdout
+"$CLI" --hardest 3 --prefix "$DIR/sum" "$DIR/ref.npy" >"$DIR/stdout" 2>"$DIR/stderr"
+if [ ! -s "$DIR/stdout" ] && grep -q 'N = 300 identities, d = 40' "$DIR/stderr" &&
+   grep -q 'GFLOP/s' "$DIR/stderr" && grep -q 'hardest identities' "$DIR/stderr"; then ok
+else bad "summary"; cat "$DIR/stderr"; fi
+for isa in neon avx2; do
+    if grep -q avx2 /proc/cpuinfo 2>/dev/null && [ $isa = avx2 ]; then continue; fi
+    "$CLI" -q --isa $isa --prefix "$DIR/x" "$DIR/t.npy" 2>"$DIR/err"; rc=$?
+    if [ $rc = 1 ] && grep -q "isa $isa" "$DIR/err" && [ ! -e "$DIR/x.difficulty.npy" ]; then ok
+    else bad "--isa $isa on this CPU: rc $rc"; fi
+done
+"$CLI" --topk 0 "$DIR/t.npy" 2>/dev/null; [ $? = 2 ] && ok || bad "--topk 0 not a usage error"
+"$CLI" 2>/dev/null; [ $? = 2 ] && ok || bad "no input not a usage error"
+
+# 4. bad files ------------------------------------------------------------------
+B=$DIR/bad
+mkdir -p "$B"
+"$GEN" 30 8 "$B/good.npy"
+size=$(wc -c <"$B/good.npy")
+echo "hello, world" >"$B/text.npy"
+: >"$B/empty.npy"
+head -c 7 "$B/good.npy" >"$B/magic_only.npy"
+head -c 40 "$B/good.npy" >"$B/cut_header.npy"
+head -c $((size - 5)) "$B/good.npy" >"$B/cut_data.npy"
+cp "$B/good.npy" "$B/extra.npy"; printf 'xyz' >>"$B/extra.npy"
+"$GEN" --descr '<i4' 30 8 "$B/int32.npy"
+"$GEN" --descr '<f2' 30 8 "$B/float16.npy"
+"$GEN" --descr '<c8' 30 8 "$B/complex.npy"
+"$GEN" --shape '(240,)' 30 8 "$B/dim1.npy"
+"$GEN" --shape '(2, 15, 8)' 30 8 "$B/dim3.npy"
+"$GEN" --shape '()' 30 8 "$B/dim0.npy"
+"$GEN" --shape '(60, 8)' 30 8 "$B/lie_long.npy"
+"$GEN" --shape '(10, 8)' 30 8 "$B/lie_short.npy"
+"$GEN" --shape '(4611686018427387904, 4611686018427387904)' 30 8 "$B/overflow.npy"
+"$GEN" --shape '(99999999999999999999999, 8)' 30 8 "$B/bigint.npy"
+"$GEN" --shape '(30, 8' 30 8 "$B/syntax.npy"
+"$GEN" --shape '(-30, 8)' 30 8 "$B/negative.npy"
+"$GEN" 0 8 "$B/zero_rows.npy"
+"$GEN" --version 4 30 8 "$B/version4.npy"
+"$GEN" --nan 17 3 30 8 "$B/nan.npy"
+"$GEN" --nan 0 0 --f8 30 8 "$B/nan_f8.npy"
+"$GEN" --descr "'<f4', 'extra': 1" 30 8 "$B/extra_key.npy"
+
+# file : words the message must contain
+while IFS=: read -r f want; do
+    [ -n "$f" ] || continue
+    printf 'old' >"$B/$f.difficulty.npy"
+    "$CLI" -q --topk 2 --csv "$B/$f.csv" "$B/$f.npy" 2>"$B/err"; rc=$?
+    msg=$(cat "$B/err")
+    left=$(ls "$B" | grep -e "^$f\.\(nearest\|topk\|csv\)" -e "^$f\..*tmp" | tr '\n' ' ')
+    if [ $rc != 1 ]; then bad "$f.npy: exit status $rc (want 1): $msg"
+    elif ! printf '%s' "$msg" | grep -q "$B/$f.npy"; then bad "$f.npy: message does not name the file: $msg"
+    elif ! printf '%s' "$msg" | grep -qi -e "$want"; then bad "$f.npy: message lacks '$want': $msg"
+    elif [ -n "$left" ]; then bad "$f.npy: left output behind: $left"
+    elif [ "$(cat "$B/$f.difficulty.npy")" != old ]; then bad "$f.npy: clobbered an older output"
+    else ok; [ -n "${VERBOSE:-}" ] && echo "  $f.npy -> $msg"; fi
+done <<'EOF'
+text:not a .npy file
+empty:not a .npy file
+magic_only:truncated
+cut_header:truncated
+cut_data:truncated
+extra:longer than its header
+int32:dtype '<i4'
+float16:dtype '<f2'
+complex:dtype '<c8'
+dim1:1-D
+dim3:3-D
+dim0:0-D
+lie_long:truncated
+lie_short:longer than its header
+overflow:overflow
+bigint:overflow
+syntax:malformed .npy header
+negative:malformed .npy header
+zero_rows:empty matrix
+version4:version
+nan:row 17, column 3
+nan_f8:row 0, column 0
+extra_key:malformed .npy header
+nosuch:No such file
+EOF
+
+# an output directory that does not exist: clear error, nothing written
+"$CLI" -q --prefix "$DIR/no/such/dir/out" "$B/good.npy" 2>"$B/err"; rc=$?
+if [ $rc = 1 ] && grep -q "cannot create output" "$B/err"; then ok; else bad "missing output dir: rc $rc: $(cat "$B/err")"; fi
+# the second output failing must not leave the first one behind
+"$CLI" -q -o "$B/first.npy" --nearest "$DIR/no/such/dir/n.npy" "$B/good.npy" 2>/dev/null
+if [ $? = 1 ] && [ ! -e "$B/first.npy" ] && ! ls "$B" | grep -q tmp; then ok; else bad "first output left behind"; fi
+
+if [ $fail = 0 ]; then echo "CLI tests: $n passed"; exit 0; fi
+echo "CLI tests: $fail of $n FAILED"; exit 1
