@@ -409,6 +409,51 @@ static HR__INLINE uint32_t hr_alias_draw(const hr_alias *a, hr_rng *r)
 }
 /* <<sampling-api */
 
+/* >>train-api ------------------------------------------------------------*/
+/* The kernels a re-ID trainer needs, on the same per-ISA micro-kernels and
+   dispatch as hr_difficulty. Row-major throughout. Values are not checked
+   (NaN/Inf propagate, as in BLAS) except where a call says so. */
+
+typedef enum hr_trans {
+    HR_NO_TRANS = 0,      /* op(X) = X   */
+    HR_TRANS = 1          /* op(X) = X^T */
+} hr_trans;
+
+/* C = alpha op(A) op(B) + beta C, row-major (cblas_sgemm with CblasRowMajor).
+   op(A) is m x k: A is m x k with lda >= k, or k x m with lda >= m when
+   ta == HR_TRANS; op(B) is k x n: B is k x n with ldb >= n, or n x k with
+   ldb >= k when tb == HR_TRANS; C is m x n with ldc >= n and must not
+   overlap A or B. beta == 0: C is only written (NaN there does not
+   propagate); alpha == 0 or k == 0: C = beta C, A and B not read.
+   Packed, register-blocked (the Gram micro-kernel), on all OpenMP threads;
+   each element is the same sum in the same order for any thread count.
+   Extra memory: one packed B block (<= 2 MiB) + per thread an A block
+   (<= 0.5 MiB). Errors: HR_EINVAL (bad trans, NULL with elements, a stride
+   too small), HR_EOVERFLOW, HR_ENOMEM; C untouched on error. */
+HRDEF hr_status hr_gemm(hr_trans ta, hr_trans tb, size_t m, size_t n,
+                        size_t k, float alpha, const float *a, size_t lda,
+                        const float *b, size_t ldb, float beta, float *c,
+                        size_t ldc);
+
+/* Fully connected layer, PyTorch's nn.Linear layout: x is batch x in, w is
+   out x in, bias has out entries (NULL: none), y is batch x out, all
+   contiguous. Forward: y = x w^T + bias (y overwritten). */
+HRDEF hr_status hr_fc_forward(float *y, const float *x, const float *w,
+                              const float *bias, size_t batch, size_t in,
+                              size_t out);
+/* Backward, accumulating into the gradients as llm.c does (zero them
+   first; a parameter shared by several layers then just works):
+   dx += dy w, dw += dy^T x, dbias += the column sums of dy (in batch
+   order). Any of dx, dw, dbias may be NULL: that gradient is skipped (and x
+   is not read without dw, w not without dx). Errors of both: HR_EINVAL
+   (a needed pointer NULL with elements), HR_EOVERFLOW, HR_ENOMEM; outputs
+   untouched on error. */
+HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
+                               const float *dy, const float *x,
+                               const float *w, size_t batch, size_t in,
+                               size_t out);
+/* <<train-api */
+
 #ifdef __cplusplus
 }
 #endif
@@ -523,6 +568,13 @@ typedef void (*hr__draw_fn)(uint32_t *out, size_t m, const hr_alias *a,
 static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
                               uint64_t *lanes); /* in >>sampling */
 
+/* GEMM tile update: C[r*ldc + j] = alpha T[r*nr + j] + beta C[...] for
+   r < mm, j < nn (T: a Gram micro-kernel's stored tile, 32-byte aligned,
+   row stride nr); beta == 0: C is only written. A variant may vectorize the
+   full mr x nr tile and hand edge tiles to the reference. */
+typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t mm,
+                            size_t nn, float alpha, float beta);
+
 typedef struct hr__kernels {
     hr_isa isa;
     int mr, nr;        /* Gram register tile                               */
@@ -531,6 +583,7 @@ typedef struct hr__kernels {
     hr__sumsq_fn sumsq;
     hr__scale_fn scale;
     hr__draw_fn draw_n; /* NULL: the scalar reference */
+    hr__tile_fn tile;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -589,9 +642,26 @@ static void hr__scale_scalar(float *out, const float *in, size_t d, double s)
     for (j = 0; j < d; j++) out[j] = (float)((double)in[j] * s);
 }
 
+/* The tile update of hr__tile_fn for a tile of row stride nr. */
+static void hr__tile_ref(float *c, size_t ldc, const float *t, size_t nr,
+                         size_t mm, size_t nn, float alpha, float beta)
+{
+    size_t r, j;
+    for (r = 0; r < mm; r++, c += ldc, t += nr)
+        for (j = 0; j < nn; j++) /* beta == 0: C not read, NaN there stays out */
+            c[j] = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
+}
+
+static void hr__tile_scalar(float *c, size_t ldc, const float *t, size_t mm,
+                            size_t nn, float alpha, float beta)
+{
+    hr__tile_ref(c, ldc, t, HR__NR_SCALAR, mm, nn, alpha, beta);
+}
+
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
-    hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar
+    hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
+    hr__tile_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -849,9 +919,31 @@ static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+HR__TARGET_AVX2
+static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
+                          size_t nn, float alpha, float beta)
+{
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    size_t r;
+    if (mm != 6 || nn != 16) {
+        hr__tile_ref(c, ldc, t, 16, mm, nn, alpha, beta);
+        return;
+    }
+    for (r = 0; r < 6; r++, c += ldc, t += 16) {
+        __m256 t0 = _mm256_mul_ps(va, _mm256_load_ps(t)), t1 = _mm256_mul_ps(va, _mm256_load_ps(t + 8));
+        if (beta != 0.0f) { /* as the reference: alpha t + beta c, two roundings */
+            t0 = _mm256_add_ps(t0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+            t1 = _mm256_add_ps(t1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
+        }
+        _mm256_storeu_ps(c, t0);
+        _mm256_storeu_ps(c + 8, t1);
+    }
+}
+
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
-    hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2
+    hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
+    hr__tile_avx2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -1040,9 +1132,28 @@ static void hr__draw_n_neon(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
+                          size_t nn, float alpha, float beta)
+{
+    size_t r;
+    int h;
+    if (mm != 8 || nn != 12) {
+        hr__tile_ref(c, ldc, t, 12, mm, nn, alpha, beta);
+        return;
+    }
+    for (r = 0; r < 8; r++, c += ldc, t += 12)
+        for (h = 0; h < 12; h += 4) {
+            float32x4_t v = vmulq_n_f32(vld1q_f32(t + h), alpha);
+            if (beta != 0.0f) /* as the reference: alpha t + beta c, two roundings */
+                v = vaddq_f32(v, vmulq_n_f32(vld1q_f32(c + h), beta));
+            vst1q_f32(c + h, v);
+        }
+}
+
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
-    hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon
+    hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
+    hr__tile_neon
 };
 #endif /* HR__HAVE_NEON */
 
@@ -1557,6 +1668,265 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
     if (k == 0) /* still validate, so bad input is never silently accepted */
         return hr__check_w(w, n, d, ldw, flags);
     return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
+}
+
+/* >>gemm -----------------------------------------------------------------*/
+/* BLIS's five loops around the Gram micro-kernel, which with ep == NULL is
+   a plain mr x nr GEMM tile into a small buffer:
+     jc (nc columns of C), pc (kc of k): the op(B) block packed into nr-wide
+       panels, shared by the team (~2 MiB: L2/L3);
+     ic (mc rows of C), per thread: the op(A) block packed into mr-row
+       panels (L2);
+     jr (nr columns), ir (mr rows): the micro-kernel, then the tile is
+       scaled into C (beta on the first k block, accumulated after).
+   Tasks are (row block, share of the column panels), so that a small m (an
+   FC layer's batch) still feeds every thread. The split decides who
+   computes a tile, never how: results are bitwise the same for any thread
+   count. */
+
+/* Pack rows [0, rows) x columns [0, kc) of a strided view (element (i, p)
+   at x[i*rs + p*cs]) into mr-row panels, k-major: dst[q*mr*kc + p*mr + r];
+   rows past `rows` up to a multiple of mr are 0. */
+static void hr__pack_view(float *HR__RESTRICT dst, const float *HR__RESTRICT x,
+                          size_t rs, size_t cs, size_t rows, size_t kc, size_t mr)
+{
+    size_t q, p, r;
+    for (q = 0; q < rows; q += mr, dst += mr * kc) {
+        const size_t h = rows - q < mr ? rows - q : mr;
+        const float *xq = x + q * rs;
+        /* a k step at a time: the writes are sequential, the reads h
+           sequential streams (cs == 1) or one (rs == 1) */
+        if (cs == 1)
+            for (p = 0; p < kc; p++)
+                for (r = 0; r < h; r++) dst[p * mr + r] = xq[r * rs + p];
+        else
+            for (p = 0; p < kc; p++)
+                for (r = 0; r < h; r++) dst[p * mr + r] = xq[r * rs + p * cs];
+        for (p = 0; h < mr && p < kc; p++)
+            for (r = h; r < mr; r++) dst[p * mr + r] = 0.0f;
+    }
+}
+
+typedef struct hr__gemm_job {
+    const hr__kernels *K;
+    size_t m, n, k, mc, nc, kc;
+    const float *a, *b;
+    size_t ars, acs;  /* op(A)(i, p) = a[i*ars + p*acs]                    */
+    size_t brs, bcs;  /* op(B)(p, j) = b[p*brs + j*bcs]                    */
+    float alpha, beta;
+    float *c;
+    size_t ldc;
+    int nt;           /* team size                                         */
+    size_t bytes, bbytes, abytes, tbytes; /* the allocation and its parts  */
+    float *bpack;     /* shared: one packed op(B) block                    */
+} hr__gemm_job;
+
+/* Thread tid of nt (inside the parallel region; the barriers are the
+   team's). apack and t are the thread's own. */
+static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int tid, int nt)
+{
+    const hr__kernels *K = g->K;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr;
+    const size_t nic = (g->m + g->mc - 1) / g->mc;
+    size_t jc, pc, q;
+    for (jc = 0; jc < g->n; jc += g->nc) {
+        const size_t jn = g->n - jc < g->nc ? g->n - jc : g->nc;
+        const size_t npan = (jn + nr - 1) / nr;
+        const size_t njs = nic >= (size_t)nt ? 1 : ((size_t)nt + nic - 1) / nic < npan
+                               ? ((size_t)nt + nic - 1) / nic : npan;
+        const size_t ntask = nic * njs;
+        for (pc = 0; pc < g->k; pc += g->kc) {
+            const size_t kb = g->k - pc < g->kc ? g->k - pc : g->kc;
+            const float beta = pc ? 1.0f : g->beta; /* later k blocks accumulate */
+            const size_t t0 = (size_t)tid * ntask / (size_t)nt;
+            const size_t t1 = ((size_t)tid + 1) * ntask / (size_t)nt;
+            size_t task, last_ic = (size_t)-1;
+            for (q = (size_t)tid; q < npan; q += (size_t)nt) {
+                const size_t j = q * nr, w = jn - j < nr ? jn - j : nr;
+                hr__pack_view(g->bpack + q * nr * kb, g->b + (jc + j) * g->bcs + pc * g->brs,
+                              g->bcs, g->brs, w, kb, nr);
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            for (task = t0; task < t1; task++) {
+                const size_t ic = task / njs * g->mc, js = task % njs;
+                const size_t im = g->m - ic < g->mc ? g->m - ic : g->mc;
+                const size_t q0 = js * npan / njs, q1 = (js + 1) * npan / njs;
+                size_t ir;
+                if (ic != last_ic) { /* consecutive tasks share a row block */
+                    hr__pack_view(apack, g->a + ic * g->ars + pc * g->acs, g->ars, g->acs,
+                                  im, kb, mr);
+                    last_ic = ic;
+                }
+                for (q = q0; q < q1; q++) {
+                    const size_t jr = q * nr, nn = jn - jr < nr ? jn - jr : nr;
+                    for (ir = 0; ir < im; ir += mr) {
+                        K->gram(kb, apack + ir * kb, g->bpack + q * nr * kb, t, 0, NULL);
+                        K->tile(g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, t,
+                                im - ir < mr ? im - ir : mr, nn, g->alpha, beta);
+                    }
+                }
+            }
+#ifdef _OPENMP
+#pragma omp barrier /* the next block overwrites bpack */
+#endif
+        }
+    }
+}
+
+/* Validate a call and plan it: blocking, team size, and the bytes of its
+   one allocation (g->bytes; 0 when no packing is needed). Writes nothing. */
+static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t m,
+                               size_t n, size_t k, float alpha, const float *a,
+                               size_t lda, const float *b, size_t ldb, float beta,
+                               float *c, size_t ldc)
+{
+    size_t mr, nr, bbytes, tbytes;
+    int ok = 1;
+    hr_status s;
+    if ((ta != HR_NO_TRANS && ta != HR_TRANS) || (tb != HR_NO_TRANS && tb != HR_TRANS))
+        return HR_EINVAL;
+    if ((s = ta ? hr__check_matrix(a, k, m, lda) : hr__check_matrix(a, m, k, lda)) != HR_OK) return s;
+    if ((s = tb ? hr__check_matrix(b, n, k, ldb) : hr__check_matrix(b, k, n, ldb)) != HR_OK) return s;
+    if ((s = hr__check_matrix(c, m, n, ldc)) != HR_OK) return s;
+    memset(g, 0, sizeof *g);
+    g->K = hr__kernels_get();
+    g->m = m; g->n = n; g->k = k;
+    g->a = a; g->b = b; g->c = c; g->ldc = ldc;
+    g->alpha = alpha; g->beta = beta;
+    g->ars = ta ? 1 : lda; g->acs = ta ? lda : 1;
+    g->brs = tb ? 1 : ldb; g->bcs = tb ? ldb : 1;
+    g->nt = 1;
+    if (m == 0 || n == 0 || k == 0 || alpha == 0.0f) return HR_OK; /* no packing */
+    mr = (size_t)g->K->mr;
+    nr = (size_t)g->K->nr;
+    g->kc = k < g->K->kc ? k : g->K->kc;
+    g->mc = m < g->K->mc ? hr__round_up(m, mr) : g->K->mc;
+    /* B block: about 4 MiB packed (L3; BLIS's haswell size), at least 512
+       columns: every B block repacks all of A */
+    g->nc = hr__round_up(((size_t)1 << 20) / g->kc, nr);
+    if (g->nc < 512) g->nc = 512;
+    if (g->nc > hr__round_up(n, nr)) g->nc = hr__round_up(n, nr);
+#ifdef _OPENMP
+    g->nt = omp_get_max_threads();
+    if ((double)m * (double)n * (double)k < 1e6 || g->nt < 1) g->nt = 1; /* not worth a team */
+#endif
+    /* the shared B block, then per thread an A block and a tile buffer,
+       each 64-byte aligned */
+    bbytes = hr__round_up(hr__mul(hr__mul(g->nc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
+    g->abytes = hr__round_up(hr__mul(hr__mul(g->mc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
+    tbytes = hr__add(g->abytes, hr__round_up(mr * nr * sizeof(float), HR__ALIGN), &ok);
+    g->bbytes = bbytes;
+    g->tbytes = tbytes;
+    g->bytes = hr__add(hr__add(bbytes, hr__mul(tbytes, (size_t)g->nt, &ok), &ok), HR__ALIGN, &ok);
+    return ok ? HR_OK : HR_EOVERFLOW;
+}
+
+/* Run a planned call; mem: g->bytes bytes (unused when g->bytes == 0). */
+static void hr__gemm_exec(const hr__gemm_job *g, void *mem)
+{
+    hr__gemm_job j = *g;
+    char *base;
+    size_t r, c;
+    if (!g->m || !g->n) return;
+    if (!g->bytes) { /* k == 0 or alpha == 0: C = beta C, beta == 0 not read */
+        for (r = 0; r < g->m; r++)
+            for (c = 0; c < g->n; c++)
+                g->c[r * g->ldc + c] = g->beta == 0.0f ? 0.0f : g->beta * g->c[r * g->ldc + c];
+        return;
+    }
+    base = (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    j.bpack = (float *)(void *)base;
+    base += g->bbytes;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(g->nt)
+    {
+        char *own = base + (size_t)omp_get_thread_num() * g->tbytes;
+        hr__gemm_worker(&j, (float *)(void *)own, (float *)(void *)(own + g->abytes),
+                        omp_get_thread_num(), omp_get_num_threads());
+    }
+#else
+    hr__gemm_worker(&j, (float *)(void *)base, (float *)(void *)(base + g->abytes), 0, 1);
+#endif
+}
+
+HRDEF hr_status hr_gemm(hr_trans ta, hr_trans tb, size_t m, size_t n,
+                        size_t k, float alpha, const float *a, size_t lda,
+                        const float *b, size_t ldb, float beta, float *c,
+                        size_t ldc)
+{
+    hr__gemm_job g;
+    void *mem = NULL;
+    hr_status s = hr__gemm_plan(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (s != HR_OK) return s;
+    if (g.bytes && !(mem = HR_MALLOC(g.bytes))) return HR_ENOMEM;
+    hr__gemm_exec(&g, mem);
+    HR_FREE(mem);
+    return HR_OK;
+}
+
+/* >>fc -------------------------------------------------------------------*/
+/* Thin layers over hr_gemm: the shapes are checked here, once, so that a
+   failure is reported before any output is written. */
+
+static hr_status hr__fc_check(size_t batch, size_t in, size_t out)
+{
+    int ok = 1;
+    hr__mul(hr__mul(batch, in, &ok), sizeof(float), &ok);
+    hr__mul(hr__mul(batch, out, &ok), sizeof(float), &ok);
+    hr__mul(hr__mul(out, in, &ok), sizeof(float), &ok);
+    return ok ? HR_OK : HR_EOVERFLOW;
+}
+
+HRDEF hr_status hr_fc_forward(float *y, const float *x, const float *w,
+                              const float *bias, size_t batch, size_t in,
+                              size_t out)
+{
+    hr__gemm_job g;
+    void *mem = NULL;
+    size_t b;
+    hr_status s = hr__fc_check(batch, in, out);
+    if (s != HR_OK) return s;
+    /* y = x w^T, or with a bias: y = bias rows, then y += x w^T (beta 1) */
+    s = hr__gemm_plan(&g, HR_NO_TRANS, HR_TRANS, batch, out, in, 1.0f, x, in, w, in,
+                      bias ? 1.0f : 0.0f, y, out);
+    if (s != HR_OK) return s;
+    if (g.bytes && !(mem = HR_MALLOC(g.bytes))) return HR_ENOMEM;
+    if (bias)
+        for (b = 0; b < batch; b++) memcpy(y + b * out, bias, out * sizeof(float));
+    hr__gemm_exec(&g, mem);
+    HR_FREE(mem);
+    return HR_OK;
+}
+
+HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
+                               const float *dy, const float *x,
+                               const float *w, size_t batch, size_t in,
+                               size_t out)
+{
+    hr__gemm_job gx, gw;
+    void *mem = NULL;
+    size_t b, o;
+    hr_status s = hr__fc_check(batch, in, out);
+    if (s != HR_OK) return s;
+    if (dbias && batch && out && !dy) return HR_EINVAL;
+    memset(&gx, 0, sizeof gx);
+    memset(&gw, 0, sizeof gw);
+    /* plan both products (every check) and allocate once, before writing */
+    if (dx && (s = hr__gemm_plan(&gx, HR_NO_TRANS, HR_NO_TRANS, batch, in, out, 1.0f,
+                                 dy, out, w, in, 1.0f, dx, in)) != HR_OK) return s;
+    if (dw && (s = hr__gemm_plan(&gw, HR_TRANS, HR_NO_TRANS, out, in, batch, 1.0f,
+                                 dy, out, x, in, 1.0f, dw, in)) != HR_OK) return s;
+    b = gx.bytes > gw.bytes ? gx.bytes : gw.bytes;
+    if (b && !(mem = HR_MALLOC(b))) return HR_ENOMEM;
+    if (dx) hr__gemm_exec(&gx, mem);
+    if (dw) hr__gemm_exec(&gw, mem);
+    HR_FREE(mem);
+    if (dbias)
+        for (b = 0; b < batch; b++)
+            for (o = 0; o < out; o++) dbias[o] += dy[b * out + o];
+    return HR_OK;
 }
 
 /* >>sampling -------------------------------------------------------------*/
