@@ -6,6 +6,7 @@
 #   make bench        difficulty benchmark sweep against OpenBLAS and FAISS
 #   make bench-sampling  alias sampler against GSL and cumsum + binary search
 #   make bench-smoke  seconds-long benchmark cases (CI)
+#   make bench-gemm   hr_gemm against OpenBLAS sgemm (square and FC shapes)
 #   make cli          the difficulty CLI (build/tools/hardreid-difficulty)
 #   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
 #   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
@@ -34,13 +35,14 @@ $(BUILD):
 
 # deps first, then the rules from the included files
 bench bench-smoke bench-rss bench-build bench-sampling bench-sampling-smoke \
-  bench-sampling-build: bench-deps
+  bench-sampling-build bench-gemm bench-gemm-smoke bench-gemm-build: bench-deps
 bench-deps:
 	@sh scripts/deps.sh bench
 
 include tests/tests.mk
 include bench/bench.mk
 include bench/sampling.mk
+include bench/train.mk
 include examples/examples.mk
 include examples/tools.mk
 include bench/plots.mk

@@ -575,6 +575,15 @@ static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
 typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t mm,
                             size_t nn, float alpha, float beta);
 
+/* Panel packing for hr_gemm: rows [0, rows) x columns [0, kc) of a strided
+   view (element (i, p) at x[i*rs + p*cs]) into mr-row panels, k-major:
+   dst[q*mr*kc + p*mr + r], rows past `rows` up to a multiple of mr zero.
+   hr_gemm's views have cs == 1 (rows contiguous along k: a transpose) or
+   rs == 1 (each k step a contiguous copy). A variant may do full panels of
+   those two cases in registers and hand the rest to the reference. */
+typedef void (*hr__pack_fn)(float *dst, const float *x, size_t rs, size_t cs,
+                            size_t rows, size_t kc, size_t mr);
+
 typedef struct hr__kernels {
     hr_isa isa;
     int mr, nr;        /* Gram register tile                               */
@@ -584,6 +593,7 @@ typedef struct hr__kernels {
     hr__scale_fn scale;
     hr__draw_fn draw_n; /* NULL: the scalar reference */
     hr__tile_fn tile;
+    hr__pack_fn pack;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -642,6 +652,20 @@ static void hr__scale_scalar(float *out, const float *in, size_t d, double s)
     for (j = 0; j < d; j++) out[j] = (float)((double)in[j] * s);
 }
 
+static void hr__pack_ref(float *dst, const float *x, size_t rs, size_t cs,
+                         size_t rows, size_t kc, size_t mr)
+{
+    size_t q, p, r;
+    for (q = 0; q < rows; q += mr, dst += mr * kc) {
+        const size_t h = rows - q < mr ? rows - q : mr;
+        const float *xq = x + q * rs;
+        for (p = 0; p < kc; p++) { /* writes sequential */
+            for (r = 0; r < h; r++) dst[p * mr + r] = xq[r * rs + p * cs];
+            for (; r < mr; r++) dst[p * mr + r] = 0.0f;
+        }
+    }
+}
+
 /* The tile update of hr__tile_fn for a tile of row stride nr. */
 static void hr__tile_ref(float *c, size_t ldc, const float *t, size_t nr,
                          size_t mm, size_t nn, float alpha, float beta)
@@ -661,7 +685,7 @@ static void hr__tile_scalar(float *c, size_t ldc, const float *t, size_t mm,
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar
+    hr__tile_scalar, hr__pack_ref
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -940,10 +964,78 @@ static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
     }
 }
 
+/* 8 x 8 transpose in registers (the classic unpack / shuffle / permute2f128
+   sequence): r[i] holds row i on entry, column i on exit. */
+#define HR__TRANSPOSE8(r) do { \
+    __m256 t0_ = _mm256_unpacklo_ps(r[0], r[1]), t1_ = _mm256_unpackhi_ps(r[0], r[1]); \
+    __m256 t2_ = _mm256_unpacklo_ps(r[2], r[3]), t3_ = _mm256_unpackhi_ps(r[2], r[3]); \
+    __m256 t4_ = _mm256_unpacklo_ps(r[4], r[5]), t5_ = _mm256_unpackhi_ps(r[4], r[5]); \
+    __m256 t6_ = _mm256_unpacklo_ps(r[6], r[7]), t7_ = _mm256_unpackhi_ps(r[6], r[7]); \
+    __m256 s0_ = _mm256_shuffle_ps(t0_, t2_, 0x44), s1_ = _mm256_shuffle_ps(t0_, t2_, 0xEE); \
+    __m256 s2_ = _mm256_shuffle_ps(t1_, t3_, 0x44), s3_ = _mm256_shuffle_ps(t1_, t3_, 0xEE); \
+    __m256 s4_ = _mm256_shuffle_ps(t4_, t6_, 0x44), s5_ = _mm256_shuffle_ps(t4_, t6_, 0xEE); \
+    __m256 s6_ = _mm256_shuffle_ps(t5_, t7_, 0x44), s7_ = _mm256_shuffle_ps(t5_, t7_, 0xEE); \
+    r[0] = _mm256_permute2f128_ps(s0_, s4_, 0x20); r[1] = _mm256_permute2f128_ps(s1_, s5_, 0x20); \
+    r[2] = _mm256_permute2f128_ps(s2_, s6_, 0x20); r[3] = _mm256_permute2f128_ps(s3_, s7_, 0x20); \
+    r[4] = _mm256_permute2f128_ps(s0_, s4_, 0x31); r[5] = _mm256_permute2f128_ps(s1_, s5_, 0x31); \
+    r[6] = _mm256_permute2f128_ps(s2_, s6_, 0x31); r[7] = _mm256_permute2f128_ps(s3_, s7_, 0x31); \
+} while (0)
+
+/* Full panels of mr = 6 (A) or a multiple of 8 (B, nr = 16). Transposing
+   (cs == 1), 8 k at a time: each group of 8 rows (for mr = 6: the 6 rows
+   and 2 zero rows, stored as 4 + 2 lanes) is loaded, transposed and stored
+   as 8 k steps. Copying (rs == 1): vector moves. The rest: the reference. */
+HR__TARGET_AVX2
+static void hr__pack_avx2(float *dst, const float *x, size_t rs, size_t cs,
+                          size_t rows, size_t kc, size_t mr)
+{
+    const size_t kv = kc & ~(size_t)7;
+    size_t q, p, g, i;
+    if ((mr % 8 && mr != 6) || (cs != 1 && rs != 1) || (cs == 1 && !kv)) {
+        hr__pack_ref(dst, x, rs, cs, rows, kc, mr);
+        return;
+    }
+    for (q = 0; q + mr <= rows; q += mr, dst += mr * kc) {
+        const float *xq = x + q * rs;
+        if (cs != 1) { /* rs == 1: row p of the panel is mr contiguous floats */
+            for (p = 0; p < kc; p++) {
+                const float *src = xq + p * cs;
+                float *d = dst + p * mr;
+                if (mr == 6) {
+                    _mm_storeu_ps(d, _mm_loadu_ps(src));
+                    d[4] = src[4];
+                    d[5] = src[5];
+                } else {
+                    for (g = 0; g < mr; g += 8) _mm256_storeu_ps(d + g, _mm256_loadu_ps(src + g));
+                }
+            }
+            continue;
+        }
+        for (p = 0; p < kv; p += 8)
+            for (g = 0; g < mr; g += 8) {
+                __m256 r[8];
+                for (i = 0; i < 8; i++)
+                    r[i] = g + i < mr ? _mm256_loadu_ps(xq + (g + i) * rs + p) : _mm256_setzero_ps();
+                HR__TRANSPOSE8(r);
+                if (mr == 6)
+                    for (i = 0; i < 8; i++) {
+                        _mm_storeu_ps(dst + (p + i) * 6, _mm256_castps256_ps128(r[i]));
+                        _mm_storel_pi((__m64 *)(void *)(dst + (p + i) * 6 + 4),
+                                      _mm256_extractf128_ps(r[i], 1));
+                    }
+                else
+                    for (i = 0; i < 8; i++) _mm256_storeu_ps(dst + (p + i) * mr + g, r[i]);
+            }
+        for (p = kv; p < kc; p++)
+            for (i = 0; i < mr; i++) dst[p * mr + i] = xq[i * rs + p];
+    }
+    if (q < rows) hr__pack_ref(dst, x + q * rs, rs, cs, rows - q, kc, mr);
+}
+
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
-    hr__tile_avx2
+    hr__tile_avx2, hr__pack_avx2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -1153,7 +1245,7 @@ static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon
+    hr__tile_neon, hr__pack_ref
 };
 #endif /* HR__HAVE_NEON */
 
@@ -1684,29 +1776,6 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
    computes a tile, never how: results are bitwise the same for any thread
    count. */
 
-/* Pack rows [0, rows) x columns [0, kc) of a strided view (element (i, p)
-   at x[i*rs + p*cs]) into mr-row panels, k-major: dst[q*mr*kc + p*mr + r];
-   rows past `rows` up to a multiple of mr are 0. */
-static void hr__pack_view(float *HR__RESTRICT dst, const float *HR__RESTRICT x,
-                          size_t rs, size_t cs, size_t rows, size_t kc, size_t mr)
-{
-    size_t q, p, r;
-    for (q = 0; q < rows; q += mr, dst += mr * kc) {
-        const size_t h = rows - q < mr ? rows - q : mr;
-        const float *xq = x + q * rs;
-        /* a k step at a time: the writes are sequential, the reads h
-           sequential streams (cs == 1) or one (rs == 1) */
-        if (cs == 1)
-            for (p = 0; p < kc; p++)
-                for (r = 0; r < h; r++) dst[p * mr + r] = xq[r * rs + p];
-        else
-            for (p = 0; p < kc; p++)
-                for (r = 0; r < h; r++) dst[p * mr + r] = xq[r * rs + p * cs];
-        for (p = 0; h < mr && p < kc; p++)
-            for (r = h; r < mr; r++) dst[p * mr + r] = 0.0f;
-    }
-}
-
 typedef struct hr__gemm_job {
     const hr__kernels *K;
     size_t m, n, k, mc, nc, kc;
@@ -1743,8 +1812,8 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
             size_t task, last_ic = (size_t)-1;
             for (q = (size_t)tid; q < npan; q += (size_t)nt) {
                 const size_t j = q * nr, w = jn - j < nr ? jn - j : nr;
-                hr__pack_view(g->bpack + q * nr * kb, g->b + (jc + j) * g->bcs + pc * g->brs,
-                              g->bcs, g->brs, w, kb, nr);
+                K->pack(g->bpack + q * nr * kb, g->b + (jc + j) * g->bcs + pc * g->brs,
+                        g->bcs, g->brs, w, kb, nr);
             }
 #ifdef _OPENMP
 #pragma omp barrier
@@ -1755,8 +1824,8 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                 const size_t q0 = js * npan / njs, q1 = (js + 1) * npan / njs;
                 size_t ir;
                 if (ic != last_ic) { /* consecutive tasks share a row block */
-                    hr__pack_view(apack, g->a + ic * g->ars + pc * g->acs, g->ars, g->acs,
-                                  im, kb, mr);
+                    K->pack(apack, g->a + ic * g->ars + pc * g->acs, g->ars, g->acs,
+                            im, kb, mr);
                     last_ic = ic;
                 }
                 for (q = q0; q < q1; q++) {
