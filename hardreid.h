@@ -452,6 +452,47 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
                                const float *dy, const float *x,
                                const float *w, size_t batch, size_t in,
                                size_t out);
+
+/* 2-D convolution, NHWC. A zero-initialized descriptor is filled in; a 0
+   means the default where one exists:
+     x: n x h x w x c_in (channels innermost), y: n x oh x ow x c_out with
+       oh = (h + 2 pad_h - kh) / stride_h + 1 (likewise ow),
+     w: c_out x kh x kw x (c_in / groups) (PyTorch's OIHW weight permuted
+       to OHWI), bias: c_out floats or NULL.
+   Why NHWC: a 1x1 convolution is then a GEMM on x itself, a kh x kw one a
+   GEMM on rows of kh*kw contiguous channel runs (im2col copies runs, never
+   single floats), and depthwise vectorizes across channels. Algorithm by
+   shape: groups == c_in == c_out (depthwise): direct, vectorized over
+   channels; 1x1, stride 1, no padding: GEMM on x (per group); otherwise
+   im2col of a few images at a time (<= ~8 MiB) + GEMM per group. */
+typedef struct hr_conv2d {
+    size_t n, h, w;           /* batch, input height and width (required)    */
+    size_t c_in, c_out;       /* channels (required), multiples of groups     */
+    size_t kh, kw;            /* kernel height, width: 0 means 1              */
+    size_t stride_h, stride_w; /* 0 means 1                                   */
+    size_t pad_h, pad_w;      /* zeros on each side (default 0)               */
+    size_t groups;            /* 0 means 1; c_in for depthwise                */
+} hr_conv2d;
+
+/* Output height and width of a descriptor (NULL ow/oh allowed). Errors:
+   HR_EINVAL (a required size 0 where the shape needs it, channels not
+   multiples of groups, the kernel larger than the padded input),
+   HR_EOVERFLOW (a tensor's size overflows size_t). */
+HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow);
+/* y = conv(x, w) + bias (y overwritten). */
+HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
+                                  const float *w, const float *bias);
+/* dx += the gradient of the forward with respect to x, given dy. */
+HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
+                                        const float *dy, const float *w);
+/* dw += the gradient with respect to w; dbias += the column sums of dy
+   (either may be NULL). Both backward calls accumulate, as hr_fc_backward,
+   and sum in an order fixed by the shape: bitwise the same for any thread
+   count. Errors of all three: those of hr_conv2d_out_size, HR_EINVAL (a
+   needed pointer NULL), HR_ENOMEM; outputs untouched on error. */
+HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
+                                          float *dbias, const float *dy,
+                                          const float *x);
 /* <<train-api */
 
 #ifdef __cplusplus
@@ -584,6 +625,12 @@ typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t mm,
 typedef void (*hr__pack_fn)(float *dst, const float *x, size_t rs, size_t cs,
                             size_t rows, size_t kc, size_t mr);
 
+/* y[i] += a[i] * b[i] for i < n (depthwise convolution's inner loop, across
+   channels). Each element must round the same whichever position it has
+   (vector body or tail), so that splitting a range over threads changes
+   nothing: a fused variant fuses its tail too. */
+typedef void (*hr__vfma_fn)(float *y, const float *a, const float *b, size_t n);
+
 typedef struct hr__kernels {
     hr_isa isa;
     int mr, nr;        /* Gram register tile                               */
@@ -594,6 +641,7 @@ typedef struct hr__kernels {
     hr__draw_fn draw_n; /* NULL: the scalar reference */
     hr__tile_fn tile;
     hr__pack_fn pack;
+    hr__vfma_fn vfma;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -682,10 +730,16 @@ static void hr__tile_scalar(float *c, size_t ldc, const float *t, size_t mm,
     hr__tile_ref(c, ldc, t, HR__NR_SCALAR, mm, nn, alpha, beta);
 }
 
+static void hr__vfma_scalar(float *y, const float *a, const float *b, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] += a[i] * b[i];
+}
+
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar, hr__pack_ref
+    hr__tile_scalar, hr__pack_ref, hr__vfma_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1032,10 +1086,21 @@ static void hr__pack_avx2(float *dst, const float *x, size_t rs, size_t cs,
     if (q < rows) hr__pack_ref(dst, x + q * rs, rs, cs, rows - q, kc, mr);
 }
 
+HR__TARGET_AVX2
+static void hr__vfma_avx2(float *y, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i),
+                                                _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) /* the scalar FMA: rounds as a vector lane does */
+        _mm_store_ss(y + i, _mm_fmadd_ss(_mm_load_ss(a + i), _mm_load_ss(b + i), _mm_load_ss(y + i)));
+}
+
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
-    hr__tile_avx2, hr__pack_avx2
+    hr__tile_avx2, hr__pack_avx2, hr__vfma_avx2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -1242,10 +1307,18 @@ static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
         }
 }
 
+static void hr__vfma_neon(float *y, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(a + i), vld1q_f32(b + i)));
+    for (; i < n; i++) y[i] = fmaf(a[i], b[i], y[i]); /* one fmadd: as the lanes */
+}
+
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon, hr__pack_ref
+    hr__tile_neon, hr__pack_ref, hr__vfma_neon
 };
 #endif /* HR__HAVE_NEON */
 
@@ -1995,6 +2068,394 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
     if (dbias)
         for (b = 0; b < batch; b++)
             for (o = 0; o < out; o++) dbias[o] += dy[b * out + o];
+    return HR_OK;
+}
+
+/* >>conv -----------------------------------------------------------------*/
+/* Three algorithms, chosen by shape (see hr_conv2d). Every GEMM call is
+   planned before anything is written, and all memory is allocated once up
+   front, so an error leaves every output untouched. Work is chunked by
+   images with a chunk size fixed by the shape, and chunks run in order:
+   sums (dw over the batch) never depend on the thread count. */
+
+typedef struct hr__conv {
+    size_t n, h, w, ci, co, kh, kw, sh, sw, ph, pw, g; /* resolved defaults */
+    size_t oh, ow, cig, cog, K, taps;  /* K = kh kw cig: one im2col row     */
+    size_t xsz, ysz, wsz;              /* tensor sizes in floats            */
+    size_t chunk;                      /* images per im2col block           */
+    int direct, depthwise;
+} hr__conv;
+
+static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
+{
+    int ok = 1;
+    size_t hp, wp;
+    if (!cd) return HR_EINVAL;
+    memset(c, 0, sizeof *c);
+    c->n = cd->n; c->h = cd->h; c->w = cd->w; c->ci = cd->c_in; c->co = cd->c_out;
+    c->kh = cd->kh ? cd->kh : 1;
+    c->kw = cd->kw ? cd->kw : 1;
+    c->sh = cd->stride_h ? cd->stride_h : 1;
+    c->sw = cd->stride_w ? cd->stride_w : 1;
+    c->ph = cd->pad_h;
+    c->pw = cd->pad_w;
+    c->g = cd->groups ? cd->groups : 1;
+    if (!c->h || !c->w || !c->ci || !c->co || c->ci % c->g || c->co % c->g) return HR_EINVAL;
+    hp = hr__add(c->h, hr__mul(2, c->ph, &ok), &ok);
+    wp = hr__add(c->w, hr__mul(2, c->pw, &ok), &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (hp < c->kh || wp < c->kw) return HR_EINVAL;
+    c->oh = (hp - c->kh) / c->sh + 1;
+    c->ow = (wp - c->kw) / c->sw + 1;
+    c->cig = c->ci / c->g;
+    c->cog = c->co / c->g;
+    c->taps = hr__mul(c->kh, c->kw, &ok);
+    c->K = hr__mul(c->taps, c->cig, &ok);
+    c->xsz = hr__mul(hr__mul(hr__mul(c->n, c->h, &ok), c->w, &ok), c->ci, &ok);
+    c->ysz = hr__mul(hr__mul(hr__mul(c->n, c->oh, &ok), c->ow, &ok), c->co, &ok);
+    c->wsz = hr__mul(c->co, c->K, &ok);
+    hr__mul(hr__add(c->xsz, c->ysz, &ok), sizeof(float), &ok);
+    hr__mul(c->wsz, sizeof(float), &ok);
+    /* im2col blocks of about 8 MiB (at least one image) */
+    c->chunk = ((size_t)1 << 21) / hr__mul(hr__mul(c->oh, c->ow, &ok), c->K, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (c->chunk < 1) c->chunk = 1;
+    if (c->chunk > c->n) c->chunk = c->n;
+    c->direct = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && !c->ph && !c->pw;
+    c->depthwise = c->g > 1 && c->cig == 1 && c->cog == 1;
+    return HR_OK;
+}
+
+/* Rows of the im2col matrix for images [i0, i1), group gi:
+   col[r*K + (ky*kw + kx)*cig + ch] = x[img][iy][ix][gi*cig + ch], 0 where
+   (iy, ix) falls in the padding; r runs over the output pixels in order. */
+static void hr__im2col(float *col, const float *x, const hr__conv *c, size_t i0,
+                       size_t i1, size_t gi)
+{
+    const size_t hw = c->oh * c->ow;
+    long r, rows = (long)((i1 - i0) * hw);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * (long)c->K > 65536)
+#endif
+    for (r = 0; r < rows; r++) {
+        const size_t img = i0 + (size_t)r / hw, oy = (size_t)r % hw / c->ow, ox = (size_t)r % c->ow;
+        float *dst = col + (size_t)r * c->K;
+        size_t ky, kx;
+        for (ky = 0; ky < c->kh; ky++)
+            for (kx = 0; kx < c->kw; kx++, dst += c->cig) {
+                const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx; /* + pad */
+                if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
+                    memset(dst, 0, c->cig * sizeof(float));
+                else
+                    memcpy(dst, x + ((img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci +
+                                    gi * c->cig, c->cig * sizeof(float));
+            }
+    }
+}
+
+/* dx += col2im(dcol): the adjoint of hr__im2col. Windows overlap within an
+   image, so each image is summed in row order; images run in parallel. */
+static void hr__col2im_add(float *dx, const float *dcol, const hr__conv *c, size_t i0,
+                           size_t i1, size_t gi)
+{
+    const size_t hw = c->oh * c->ow;
+    long img;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((long)(i1 - i0) > 1)
+#endif
+    for (img = (long)i0; img < (long)i1; img++) {
+        size_t r;
+        for (r = 0; r < hw; r++) {
+            const size_t oy = r / c->ow, ox = r % c->ow;
+            const float *src = dcol + (((size_t)img - i0) * hw + r) * c->K;
+            size_t ky, kx, ch;
+            for (ky = 0; ky < c->kh; ky++)
+                for (kx = 0; kx < c->kw; kx++, src += c->cig) {
+                    const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx;
+                    float *d;
+                    if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
+                        continue;
+                    d = dx + (((size_t)img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci +
+                        gi * c->cig;
+                    for (ch = 0; ch < c->cig; ch++) d[ch] += src[ch];
+                }
+        }
+    }
+}
+
+/* The GEMMs of one call share one allocation: col (or dcol) for a chunk,
+   then the largest GEMM's packing memory (plans for a smaller chunk need no
+   more). */
+typedef struct hr__conv_ws {
+    void *mem;
+    float *col;
+    void *gmem;
+    size_t gbytes;
+} hr__conv_ws;
+
+static hr_status hr__conv_ws_alloc(hr__conv_ws *ws, const hr__conv *c, int need_col,
+                                   const hr__gemm_job *largest)
+{
+    int ok = 1;
+    size_t colb = need_col ? hr__round_up(hr__mul(hr__mul(hr__mul(c->chunk, c->oh * c->ow, &ok),
+                                                           c->K, &ok), sizeof(float), &ok),
+                                          HR__ALIGN)
+                           : 0;
+    size_t total = hr__add(hr__add(colb, largest->bytes, &ok), HR__ALIGN, &ok);
+    char *base;
+    if (!ok) return HR_EOVERFLOW;
+    memset(ws, 0, sizeof *ws);
+    if (!(ws->mem = HR_MALLOC(total))) return HR_ENOMEM;
+    base = (char *)ws->mem + (HR__ALIGN - (size_t)((uintptr_t)ws->mem % HR__ALIGN)) % HR__ALIGN;
+    ws->col = need_col ? (float *)(void *)base : NULL;
+    ws->gmem = base + colb;
+    ws->gbytes = largest->bytes;
+    return HR_OK;
+}
+
+/* Plan and run one GEMM on the shared memory (its checks passed when the
+   largest was planned: same strides, smaller or equal sizes). */
+static void hr__conv_gemm(const hr__conv_ws *ws, hr_trans ta, hr_trans tb, size_t m,
+                          size_t n, size_t k, const float *a, size_t lda, const float *b,
+                          size_t ldb, float beta, float *cc, size_t ldc)
+{
+    hr__gemm_job g;
+    hr_status s = hr__gemm_plan(&g, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, cc, ldc);
+    HR_ASSERT(s == HR_OK && g.bytes <= ws->gbytes);
+    (void)s;
+    hr__gemm_exec(&g, ws->gmem);
+}
+
+/* --- depthwise: direct, one vfma per (pixel, tap) across channels -------*/
+
+/* wt[t*C + ch] = w[ch*T + t]: taps outermost, channels contiguous */
+static void hr__dw_transpose(float *wt, const float *w, size_t C, size_t T)
+{
+    size_t ch, t;
+    for (ch = 0; ch < C; ch++)
+        for (t = 0; t < T; t++) wt[t * C + ch] = w[ch * T + t];
+}
+
+/* For output pixel (img, oy, ox): calls f on each tap inside the input. */
+#define HR__DW_TAPS(c, img, oy, ox, BODY) do { \
+    size_t ky_, kx_; \
+    for (ky_ = 0; ky_ < (c)->kh; ky_++) \
+        for (kx_ = 0; kx_ < (c)->kw; kx_++) { \
+            const size_t iy_ = (oy) * (c)->sh + ky_, ix_ = (ox) * (c)->sw + kx_; \
+            const size_t t_ = ky_ * (c)->kw + kx_; \
+            size_t xo_; \
+            if (iy_ < (c)->ph || iy_ - (c)->ph >= (c)->h || ix_ < (c)->pw || ix_ - (c)->pw >= (c)->w) \
+                continue; \
+            xo_ = (((img) * (c)->h + iy_ - (c)->ph) * (c)->w + ix_ - (c)->pw) * (c)->ci; \
+            BODY \
+        } \
+} while (0)
+
+static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
+                                const float *bias)
+{
+    const hr__kernels *K = hr__kernels_get();
+    const size_t C = c->ci;
+    float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
+    long img;
+    if (!wt) return HR_ENOMEM;
+    hr__dw_transpose(wt, w, C, c->taps);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (c->n > 1 && c->ysz * c->taps > 65536)
+#endif
+    for (img = 0; img < (long)c->n; img++) {
+        size_t oy, ox;
+        for (oy = 0; oy < c->oh; oy++)
+            for (ox = 0; ox < c->ow; ox++) {
+                float *yr = y + (((size_t)img * c->oh + oy) * c->ow + ox) * C;
+                if (bias) memcpy(yr, bias, C * sizeof(float));
+                else memset(yr, 0, C * sizeof(float));
+                HR__DW_TAPS(c, (size_t)img, oy, ox, K->vfma(yr, x + xo_, wt + t_ * C, C););
+            }
+    }
+    HR_FREE(wt);
+    return HR_OK;
+}
+
+static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float *dy,
+                                      const float *w)
+{
+    const hr__kernels *K = hr__kernels_get();
+    const size_t C = c->ci;
+    float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
+    long img;
+    if (!wt) return HR_ENOMEM;
+    hr__dw_transpose(wt, w, C, c->taps);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (c->n > 1 && c->ysz * c->taps > 65536)
+#endif
+    for (img = 0; img < (long)c->n; img++) { /* windows overlap within an image only */
+        size_t oy, ox;
+        for (oy = 0; oy < c->oh; oy++)
+            for (ox = 0; ox < c->ow; ox++) {
+                const float *g = dy + (((size_t)img * c->oh + oy) * c->ow + ox) * C;
+                HR__DW_TAPS(c, (size_t)img, oy, ox, K->vfma(dx + xo_, g, wt + t_ * C, C););
+            }
+    }
+    HR_FREE(wt);
+    return HR_OK;
+}
+
+/* dw += sum over pixels (in order) of dy x: threads split the channels into
+   fixed 16-wide blocks; each element's sum runs over the same pixels in the
+   same order whoever computes it. */
+static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const float *dy,
+                                        const float *x)
+{
+    const hr__kernels *K = hr__kernels_get();
+    const size_t C = c->ci, nb = (C + 15) / 16;
+    float *dwt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
+    size_t ch, t;
+    long b;
+    if (!dwt) return HR_ENOMEM;
+    memset(dwt, 0, c->taps * C * sizeof(float));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nb > 1 && c->ysz * c->taps > 65536)
+#endif
+    for (b = 0; b < (long)nb; b++) {
+        const size_t c0 = (size_t)b * 16, cn = C - c0 < 16 ? C - c0 : 16;
+        size_t img, oy, ox;
+        for (img = 0; img < c->n; img++)
+            for (oy = 0; oy < c->oh; oy++)
+                for (ox = 0; ox < c->ow; ox++) {
+                    const float *g = dy + ((img * c->oh + oy) * c->ow + ox) * C + c0;
+                    HR__DW_TAPS(c, img, oy, ox, K->vfma(dwt + t_ * C + c0, g, x + xo_ + c0, cn););
+                }
+    }
+    for (ch = 0; ch < C; ch++)
+        for (t = 0; t < c->taps; t++) dw[ch * c->taps + t] += dwt[t * C + ch];
+    HR_FREE(dwt);
+    return HR_OK;
+}
+
+/* --- the public calls ----------------------------------------------------*/
+
+HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
+{
+    hr__conv c;
+    hr_status s = hr__conv_resolve(cd, &c);
+    if (s != HR_OK) return s;
+    if (oh) *oh = c.oh;
+    if (ow) *ow = c.ow;
+    return HR_OK;
+}
+
+/* Strides of group gi's views. A direct (1x1) call's "col" is x itself. */
+#define HR__CONV_X(c, x, i0, gi) ((x) + (i0) * (c).h * (c).w * (c).ci + (gi) * (c).cig)
+#define HR__CONV_Y(c, y, i0, gi) ((y) + (i0) * (c).oh * (c).ow * (c).co + (gi) * (c).cog)
+
+HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
+                                  const float *w, const float *bias)
+{
+    hr__conv c;
+    hr__conv_ws ws;
+    hr__gemm_job big;
+    size_t i0, gi, r;
+    hr_status s = hr__conv_resolve(cd, &c);
+    if (s != HR_OK) return s;
+    if (!w || (c.n && (!y || !x))) return HR_EINVAL;
+    if (!c.n) return HR_OK;
+    if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias);
+    /* y = col w^T: rows = output pixels, columns = this group's outputs.
+       Planned on the largest chunk; col does not exist yet, and any
+       non-NULL pointer stands in for it in the plan. */
+    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk * c.oh * c.ow, c.cog, c.K, 1.0f,
+                      x, c.direct ? c.ci : c.K, w, c.K, bias ? 1.0f : 0.0f, y, c.co);
+    if (s != HR_OK) return s;
+    if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
+    if (bias)
+        for (r = 0; r < c.n * c.oh * c.ow; r++) memcpy(y + r * c.co, bias, c.co * sizeof(float));
+    for (i0 = 0; i0 < c.n; i0 += c.chunk) {
+        const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n, m = (i1 - i0) * c.oh * c.ow;
+        for (gi = 0; gi < c.g; gi++) {
+            if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
+            hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
+                          c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col, c.direct ? c.ci : c.K,
+                          w + gi * c.cog * c.K, c.K, bias ? 1.0f : 0.0f, HR__CONV_Y(c, y, i0, gi), c.co);
+        }
+    }
+    HR_FREE(ws.mem);
+    return HR_OK;
+}
+
+HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
+                                        const float *dy, const float *w)
+{
+    hr__conv c;
+    hr__conv_ws ws;
+    hr__gemm_job big;
+    size_t i0, gi;
+    hr_status s = hr__conv_resolve(cd, &c);
+    if (s != HR_OK) return s;
+    if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
+    if (!c.n) return HR_OK;
+    if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
+    /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
+    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_NO_TRANS, c.chunk * c.oh * c.ow, c.K, c.cog, 1.0f,
+                      dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
+    if (s != HR_OK) return s;
+    if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
+    for (i0 = 0; i0 < c.n; i0 += c.chunk) {
+        const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n, m = (i1 - i0) * c.oh * c.ow;
+        for (gi = 0; gi < c.g; gi++) {
+            const float *dyg = HR__CONV_Y(c, dy, i0, gi);
+            if (c.direct) {
+                hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
+                              w + gi * c.cog * c.K, c.K, 1.0f, HR__CONV_X(c, dx, i0, gi), c.ci);
+            } else {
+                hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
+                              w + gi * c.cog * c.K, c.K, 0.0f, ws.col, c.K);
+                hr__col2im_add(dx, ws.col, &c, i0, i1, gi);
+            }
+        }
+    }
+    HR_FREE(ws.mem);
+    return HR_OK;
+}
+
+HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
+                                          float *dbias, const float *dy,
+                                          const float *x)
+{
+    hr__conv c;
+    hr__conv_ws ws;
+    hr__gemm_job big;
+    size_t i0, gi, r, o;
+    hr_status s = hr__conv_resolve(cd, &c);
+    if (s != HR_OK) return s;
+    if ((c.n && !dy) || (dw && c.n && !x)) return HR_EINVAL;
+    if (!c.n || (!dw && !dbias)) return HR_OK;
+    if (dw) {
+        if (c.depthwise) {
+            if ((s = hr__dw_backward_weight(&c, dw, dy, x)) != HR_OK) return s;
+        } else {
+            /* dw_g += dy_g^T col_g, chunk after chunk (a fixed order) */
+            s = hr__gemm_plan(&big, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk * c.oh * c.ow,
+                              1.0f, dy, c.co, x, c.direct ? c.ci : c.K, 1.0f, dw, c.K);
+            if (s != HR_OK) return s;
+            if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
+            for (i0 = 0; i0 < c.n; i0 += c.chunk) {
+                const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n;
+                const size_t m = (i1 - i0) * c.oh * c.ow;
+                for (gi = 0; gi < c.g; gi++) {
+                    if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
+                    hr__conv_gemm(&ws, HR_TRANS, HR_NO_TRANS, c.cog, c.K, m,
+                                  HR__CONV_Y(c, dy, i0, gi), c.co,
+                                  c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col,
+                                  c.direct ? c.ci : c.K, 1.0f, dw + gi * c.cog * c.K, c.K);
+                }
+            }
+            HR_FREE(ws.mem);
+        }
+    }
+    if (dbias)
+        for (r = 0; r < c.n * c.oh * c.ow; r++)
+            for (o = 0; o < c.co; o++) dbias[o] += dy[r * c.co + o];
     return HR_OK;
 }
 
