@@ -13,6 +13,11 @@
 #   make test-tools   CLI, Python and install tests (part of make test)
 #   make plots        benchmark CSVs -> SVG charts in bench/plots/ (gnuplot)
 #   make bench-cli    hyperfine: the CLI against numpy on one .npy
+#   make test-asan    the test suite under ASan (+ LeakSanitizer, alloc_fail)
+#   make test-ubsan   the test suite under UBSan (-fno-sanitize-recover=all)
+#   make test-valgrind  valgrind memcheck of the difficulty demo
+#   make test-alloc   allocation failure and size limits (part of make test)
+#   make fuzz         libFuzzer harnesses, FUZZ_TIME s each (fuzz-build: build)
 # Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)
 # or named with the exact command to run (not root / not Debian).
 
@@ -35,11 +40,13 @@ $(BUILD):
 
 # deps first, then the rules from the included files
 bench bench-smoke bench-rss bench-build bench-sampling bench-sampling-smoke \
-  bench-sampling-build bench-gemm bench-gemm-smoke bench-gemm-build: bench-deps
+  bench-sampling-build bench-gemm bench-gemm-smoke bench-gemm-build \
+  bench-conv bench-conv-smoke bench-conv-build: bench-deps
 bench-deps:
 	@sh scripts/deps.sh bench
 
 include tests/tests.mk
+include tests/hardening.mk
 include bench/bench.mk
 include bench/sampling.mk
 include bench/train.mk

@@ -2074,15 +2074,17 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
 /* >>conv -----------------------------------------------------------------*/
 /* Three algorithms, chosen by shape (see hr_conv2d). Every GEMM call is
    planned before anything is written, and all memory is allocated once up
-   front, so an error leaves every output untouched. Work is chunked by
-   images with a chunk size fixed by the shape, and chunks run in order:
+   front, so an error leaves every output untouched. The im2col matrix
+   (one row per output pixel of the batch) is built a chunk of rows at a
+   time, about 512 KiB, so that it is still in L2 when the GEMM packs it;
+   the chunk size is fixed by the shape and chunks run in order:
    sums (dw over the batch) never depend on the thread count. */
 
 typedef struct hr__conv {
     size_t n, h, w, ci, co, kh, kw, sh, sw, ph, pw, g; /* resolved defaults */
     size_t oh, ow, cig, cog, K, taps;  /* K = kh kw cig: one im2col row     */
     size_t xsz, ysz, wsz;              /* tensor sizes in floats            */
-    size_t chunk;                      /* images per im2col block           */
+    size_t rows, chunk;                /* im2col rows: all, per block       */
     int direct, depthwise;
 } hr__conv;
 
@@ -2116,30 +2118,32 @@ static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
     c->wsz = hr__mul(c->co, c->K, &ok);
     hr__mul(hr__add(c->xsz, c->ysz, &ok), sizeof(float), &ok);
     hr__mul(c->wsz, sizeof(float), &ok);
-    /* im2col blocks of about 8 MiB (at least one image) */
-    c->chunk = ((size_t)1 << 21) / hr__mul(hr__mul(c->oh, c->ow, &ok), c->K, &ok);
+    c->rows = hr__mul(hr__mul(c->n, c->oh, &ok), c->ow, &ok);
     if (!ok) return HR_EOVERFLOW;
-    if (c->chunk < 1) c->chunk = 1;
-    if (c->chunk > c->n) c->chunk = c->n;
     c->direct = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && !c->ph && !c->pw;
+    /* im2col blocks of about 512 KiB, at least 64 rows; the direct path
+       has no im2col: one GEMM over all rows */
+    c->chunk = c->direct ? c->rows : ((size_t)1 << 17) / (c->K ? c->K : 1);
+    if (c->chunk < 64) c->chunk = 64;
+    if (c->chunk > c->rows) c->chunk = c->rows;
     c->depthwise = c->g > 1 && c->cig == 1 && c->cog == 1;
     return HR_OK;
 }
 
-/* Rows of the im2col matrix for images [i0, i1), group gi:
-   col[r*K + (ky*kw + kx)*cig + ch] = x[img][iy][ix][gi*cig + ch], 0 where
-   (iy, ix) falls in the padding; r runs over the output pixels in order. */
-static void hr__im2col(float *col, const float *x, const hr__conv *c, size_t i0,
-                       size_t i1, size_t gi)
+/* Rows [r0, r1) of the im2col matrix of group gi (row r: output pixel r of
+   the batch, image-major): col[(r - r0)*K + (ky*kw + kx)*cig + ch] =
+   x[img][iy][ix][gi*cig + ch], 0 where (iy, ix) falls in the padding. */
+static void hr__im2col(float *col, const float *x, const hr__conv *c, size_t r0,
+                       size_t r1, size_t gi)
 {
     const size_t hw = c->oh * c->ow;
-    long r, rows = (long)((i1 - i0) * hw);
+    long q, rows = (long)(r1 - r0);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (rows * (long)c->K > 65536)
 #endif
-    for (r = 0; r < rows; r++) {
-        const size_t img = i0 + (size_t)r / hw, oy = (size_t)r % hw / c->ow, ox = (size_t)r % c->ow;
-        float *dst = col + (size_t)r * c->K;
+    for (q = 0; q < rows; q++) {
+        const size_t r = r0 + (size_t)q, img = r / hw, oy = r % hw / c->ow, ox = r % c->ow;
+        float *dst = col + (size_t)q * c->K;
         size_t ky, kx;
         for (ky = 0; ky < c->kh; ky++)
             for (kx = 0; kx < c->kw; kx++, dst += c->cig) {
@@ -2153,33 +2157,27 @@ static void hr__im2col(float *col, const float *x, const hr__conv *c, size_t i0,
     }
 }
 
-/* dx += col2im(dcol): the adjoint of hr__im2col. Windows overlap within an
-   image, so each image is summed in row order; images run in parallel. */
-static void hr__col2im_add(float *dx, const float *dcol, const hr__conv *c, size_t i0,
-                           size_t i1, size_t gi)
+/* dx += col2im(dcol) for rows [r0, r1): the adjoint of hr__im2col. Windows
+   overlap, so rows are summed in order, on one thread: the GEMM before it
+   is where the time goes. */
+static void hr__col2im_add(float *dx, const float *dcol, const hr__conv *c, size_t r0,
+                           size_t r1, size_t gi)
 {
     const size_t hw = c->oh * c->ow;
-    long img;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((long)(i1 - i0) > 1)
-#endif
-    for (img = (long)i0; img < (long)i1; img++) {
-        size_t r;
-        for (r = 0; r < hw; r++) {
-            const size_t oy = r / c->ow, ox = r % c->ow;
-            const float *src = dcol + (((size_t)img - i0) * hw + r) * c->K;
-            size_t ky, kx, ch;
-            for (ky = 0; ky < c->kh; ky++)
-                for (kx = 0; kx < c->kw; kx++, src += c->cig) {
-                    const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx;
-                    float *d;
-                    if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
-                        continue;
-                    d = dx + (((size_t)img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci +
-                        gi * c->cig;
-                    for (ch = 0; ch < c->cig; ch++) d[ch] += src[ch];
-                }
-        }
+    size_t r;
+    for (r = r0; r < r1; r++) {
+        const size_t img = r / hw, oy = r % hw / c->ow, ox = r % c->ow;
+        const float *src = dcol + (r - r0) * c->K;
+        size_t ky, kx, ch;
+        for (ky = 0; ky < c->kh; ky++)
+            for (kx = 0; kx < c->kw; kx++, src += c->cig) {
+                const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx;
+                float *d;
+                if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
+                    continue;
+                d = dx + ((img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci + gi * c->cig;
+                for (ch = 0; ch < c->cig; ch++) d[ch] += src[ch];
+            }
     }
 }
 
@@ -2197,8 +2195,7 @@ static hr_status hr__conv_ws_alloc(hr__conv_ws *ws, const hr__conv *c, int need_
                                    const hr__gemm_job *largest)
 {
     int ok = 1;
-    size_t colb = need_col ? hr__round_up(hr__mul(hr__mul(hr__mul(c->chunk, c->oh * c->ow, &ok),
-                                                           c->K, &ok), sizeof(float), &ok),
+    size_t colb = need_col ? hr__round_up(hr__mul(hr__mul(c->chunk, c->K, &ok), sizeof(float), &ok),
                                           HR__ALIGN)
                            : 0;
     size_t total = hr__add(hr__add(colb, largest->bytes, &ok), HR__ALIGN, &ok);
@@ -2345,9 +2342,10 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
     return HR_OK;
 }
 
-/* Strides of group gi's views. A direct (1x1) call's "col" is x itself. */
-#define HR__CONV_X(c, x, i0, gi) ((x) + (i0) * (c).h * (c).w * (c).ci + (gi) * (c).cig)
-#define HR__CONV_Y(c, y, i0, gi) ((y) + (i0) * (c).oh * (c).ow * (c).co + (gi) * (c).cog)
+/* Group gi's columns from row (pixel) r0 on. A direct (1x1, stride 1, no
+   padding) call's "col" is x itself: pixel r of y is pixel r of x. */
+#define HR__CONV_X(c, x, r0, gi) ((x) + (r0) * (c).ci + (gi) * (c).cig)
+#define HR__CONV_Y(c, y, r0, gi) ((y) + (r0) * (c).co + (gi) * (c).cog)
 
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
                                   const float *w, const float *bias)
@@ -2364,14 +2362,14 @@ HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
     /* y = col w^T: rows = output pixels, columns = this group's outputs.
        Planned on the largest chunk; col does not exist yet, and any
        non-NULL pointer stands in for it in the plan. */
-    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk * c.oh * c.ow, c.cog, c.K, 1.0f,
+    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
                       x, c.direct ? c.ci : c.K, w, c.K, bias ? 1.0f : 0.0f, y, c.co);
     if (s != HR_OK) return s;
     if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
     if (bias)
-        for (r = 0; r < c.n * c.oh * c.ow; r++) memcpy(y + r * c.co, bias, c.co * sizeof(float));
-    for (i0 = 0; i0 < c.n; i0 += c.chunk) {
-        const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n, m = (i1 - i0) * c.oh * c.ow;
+        for (r = 0; r < c.rows; r++) memcpy(y + r * c.co, bias, c.co * sizeof(float));
+    for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
+        const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows, m = i1 - i0;
         for (gi = 0; gi < c.g; gi++) {
             if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
             hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
@@ -2396,12 +2394,12 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
     if (!c.n) return HR_OK;
     if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
     /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
-    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_NO_TRANS, c.chunk * c.oh * c.ow, c.K, c.cog, 1.0f,
+    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
                       dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
     if (s != HR_OK) return s;
     if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
-    for (i0 = 0; i0 < c.n; i0 += c.chunk) {
-        const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n, m = (i1 - i0) * c.oh * c.ow;
+    for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
+        const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows, m = i1 - i0;
         for (gi = 0; gi < c.g; gi++) {
             const float *dyg = HR__CONV_Y(c, dy, i0, gi);
             if (c.direct) {
@@ -2435,13 +2433,13 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
             if ((s = hr__dw_backward_weight(&c, dw, dy, x)) != HR_OK) return s;
         } else {
             /* dw_g += dy_g^T col_g, chunk after chunk (a fixed order) */
-            s = hr__gemm_plan(&big, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk * c.oh * c.ow,
+            s = hr__gemm_plan(&big, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk,
                               1.0f, dy, c.co, x, c.direct ? c.ci : c.K, 1.0f, dw, c.K);
             if (s != HR_OK) return s;
             if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
-            for (i0 = 0; i0 < c.n; i0 += c.chunk) {
-                const size_t i1 = i0 + c.chunk < c.n ? i0 + c.chunk : c.n;
-                const size_t m = (i1 - i0) * c.oh * c.ow;
+            for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
+                const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows;
+                const size_t m = i1 - i0;
                 for (gi = 0; gi < c.g; gi++) {
                     if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
                     hr__conv_gemm(&ws, HR_TRANS, HR_NO_TRANS, c.cog, c.K, m,
@@ -2454,7 +2452,7 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
         }
     }
     if (dbias)
-        for (r = 0; r < c.n * c.oh * c.ow; r++)
+        for (r = 0; r < c.rows; r++)
             for (o = 0; o < c.co; o++) dbias[o] += dy[r * c.co + o];
     return HR_OK;
 }

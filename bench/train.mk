@@ -24,3 +24,29 @@ bench-gemm: $(BENCH_GEMM_BIN)
 
 bench-gemm-smoke: $(BENCH_GEMM_BIN)
 	$(BENCH_GEMM_BIN) --quick --csv $(BUILD)/bench_gemm_smoke.csv
+
+# ---- conv vs oneDNN -----------------------------------------------------
+#   make bench-conv        4 layers (batch 32), forward and fwd+bwd, 1 then
+#                          2 threads (~2 min); CSV in $(BUILD)/bench_conv.csv
+#   make bench-conv-smoke  two tiny layers, seconds (CI)
+# Peer: oneDNN's C API (Debian libdnnl-dev).
+BENCH_CONV_BIN = $(BUILD)/bench_conv
+BENCH_CONV_ARGS ?=
+
+.PHONY: bench-conv bench-conv-build bench-conv-smoke bench-conv-check-deps
+
+bench-conv-check-deps:
+	@printf '#include <oneapi/dnnl/dnnl.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || { \
+	  echo "bench-conv: oneDNN headers missing: apt-get install libdnnl-dev" >&2; exit 1; }
+
+$(BENCH_CONV_BIN): bench/bench_conv.c bench/bench_util.h bench/bench_peak.h hardreid.h | $(BUILD) bench-conv-check-deps
+	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -o $@ \
+	  bench/bench_conv.c -ldnnl -lm
+
+bench-conv-build: $(BENCH_CONV_BIN)
+
+bench-conv: $(BENCH_CONV_BIN)
+	$(BENCH_CONV_BIN) --csv $(BUILD)/bench_conv.csv $(BENCH_CONV_ARGS)
+
+bench-conv-smoke: $(BENCH_CONV_BIN)
+	$(BENCH_CONV_BIN) --quick --csv $(BUILD)/bench_conv_smoke.csv

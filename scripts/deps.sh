@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install (or name) the Debian packages a make target needs.
-#   sh scripts/deps.sh demo|test|bench|plots ...
+#   sh scripts/deps.sh demo|test|bench|plots|hardening ...
 # As root on Debian/Ubuntu: apt-get installs what is missing. Otherwise: prints
 # the exact command to run and fails, so nothing half-works silently.
 set -u
@@ -9,9 +9,10 @@ for group in "$@"; do
     case "$group" in
     demo)  pkgs="$pkgs gcc make libc6-dev" ;;
     test)  pkgs="$pkgs gcc g++ make libc6-dev clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy pkg-config" ;;
-    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev libgsl-dev" ;;
+    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
-    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots)" >&2; exit 2 ;;
+    hardening) pkgs="$pkgs gcc make libc6-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
+    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening)" >&2; exit 2 ;;
     esac
 done
 missing=""
