@@ -1,0 +1,139 @@
+# tests/hardening.mk - sanitizers, valgrind, allocation failure, fuzzing.
+# Included by the Makefile (CC, CXX, BUILD, OPT, WARN, CFLAGS_BASE, OMP come
+# from there; TEST_SRCS, TEST_DEPS, HR_CLANG from tests/tests.mk).
+#   make test-asan      the Criterion suite (TEST_SRCS) under ASan; the same
+#                       sources in one process (mini harness) for LeakSanitizer;
+#                       tests/alloc_fail.c under ASan
+#   make test-ubsan     the Criterion suite under UBSan, -fno-sanitize-recover=all
+#   make test-valgrind  memcheck of the difficulty demo, small and with a team
+#   make test-alloc     allocation failure and size limits (tests/alloc_fail.c);
+#                       part of make test
+#   make fuzz-build     the libFuzzer harnesses tests/fuzz/fuzz_*.c (clang)
+#   make fuzz           each harness FUZZ_TIME seconds (default 60) from its
+#                       seed corpus tests/fuzz/corpus/NAME; the corpus grows in
+#                       $(BUILD)/hardening/corpus/NAME, crashes land in
+#                       $(BUILD)/hardening/artifacts/
+# Everything lands in $(BUILD)/hardening. Reproducers of bugs the fuzzers
+# found: tests/fuzz/repro/*.c (they fail until the bug is fixed; not run here).
+
+HB        := $(BUILD)/hardening
+# ASan: clang (libomp). Either compiler works: no false positives from the
+# OpenMP runtimes, which are not instrumented.
+ASAN_CC   ?= $(HR_CLANG)
+# UBSan: gcc. clang's pointer-overflow check also flags NULL + 0, which
+# hr_normalize_rows does for a NULL matrix with d == 0 (test_core's
+# normalize_errors; tests/fuzz/repro/null_w_zero_width.c): once that is
+# fixed, make test-ubsan UBSAN_CC=clang passes too and is the stricter one.
+UBSAN_CC  ?= $(CC)
+FUZZ_CC   ?= $(HR_CLANG)
+FUZZ_TIME ?= 60
+# With OpenMP on purpose: the suite's thread-invariance tests then run teams
+# of 2-4 threads, so the sanitizers see the per-thread workspaces and the
+# merge. Criterion forks each test from its runner, which never started a
+# team, so fork + OpenMP is safe. (TSan would need an instrumented OpenMP
+# runtime; not attempted.)
+SAN_CFLAGS := -std=c99 $(OPT) -g -fno-omit-frame-pointer $(WARN) -I. $(OMP)
+ASAN_FLAGS := -fsanitize=address
+UBSAN_FLAGS := -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all
+# not HR_TEST_QUICK: every shape runs (the whole of test-asan + test-ubsan
+# takes about a minute here)
+SAN_TEST_FLAGS :=
+FUZZ_CFLAGS := -std=c99 -O1 -g $(WARN) -I. -Itests/fuzz \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES := alias neighbors ids weights
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(HB)/fuzz_%)
+# the demo under memcheck: small (one thread), then a team (>= 1e6 pairs)
+VALGRIND_ARGS ?= 300 32 7
+VALGRIND_TEAM_ARGS ?= 1500 16 7
+# possibly-lost excluded: libgomp's pool threads are never joined, so their
+# TLS blocks show as "possibly lost" at exit
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+            --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+
+.PHONY: test-asan test-ubsan test-valgrind test-alloc fuzz fuzz-build \
+        hr-test-asan hr-test-ubsan hr-test-valgrind hr-fuzz hr-fuzz-build
+
+test-all: test-alloc
+
+# deps first (apt-get as root, else the command to run), then the work
+test-asan test-ubsan test-valgrind fuzz fuzz-build:
+	@sh scripts/deps.sh hardening
+	@$(MAKE) --no-print-directory hr-$@
+
+$(HB):
+	@mkdir -p $(HB)
+
+HR_CRITERION_CHECK = @echo 'int main(void){return 0;}' | $(1) -x c - -o /dev/null -lcriterion \
+	2>/dev/null || { echo "Criterion not found for $(1): install libcriterion-dev"; exit 1; }
+
+# ---- sanitizers ----------------------------------------------------------------
+$(HB)/tests-asan: $(TEST_DEPS) | $(HB)
+	$(call HR_CRITERION_CHECK,$(ASAN_CC))
+	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion -lm
+# Criterion's workers end without LeakSanitizer's exit check, so leaks are
+# looked for in one process: the same sources under the mini harness
+$(HB)/tests-lsan: $(TEST_DEPS) | $(HB)
+	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -DHR_TEST_MINI -o $@ $(TEST_SRCS) -lm
+$(HB)/alloc_fail-asan: tests/alloc_fail.c hardreid.h | $(HB)
+	$(ASAN_CC) $(SAN_CFLAGS) $(ASAN_FLAGS) -o $@ tests/alloc_fail.c -lm
+$(HB)/tests-ubsan: $(TEST_DEPS) | $(HB)
+	$(call HR_CRITERION_CHECK,$(UBSAN_CC))
+	$(UBSAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(UBSAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion -lm
+
+hr-test-asan: $(HB)/tests-asan $(HB)/tests-lsan $(HB)/alloc_fail-asan
+	@echo "== ASan: Criterion suite =="
+	@t0=$$(date +%s); ASAN_OPTIONS=detect_leaks=0 $(HB)/tests-asan || exit 1; \
+	  echo "ASan suite: $$(( $$(date +%s) - t0 )) s"
+	@echo "== ASan + LeakSanitizer: the suite in one process =="
+	@t0=$$(date +%s); ASAN_OPTIONS=detect_leaks=1 $(HB)/tests-lsan > $(HB)/tests-lsan.log 2>&1 || \
+	  { tail -n 60 $(HB)/tests-lsan.log; exit 1; }; tail -n 1 $(HB)/tests-lsan.log; \
+	  echo "LSan suite: $$(( $$(date +%s) - t0 )) s"
+	@echo "== ASan: allocation failure =="
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 $(HB)/alloc_fail-asan > $(HB)/alloc_fail-asan.log 2>&1 || \
+	  { cat $(HB)/alloc_fail-asan.log; exit 1; }; tail -n 1 $(HB)/alloc_fail-asan.log
+
+hr-test-ubsan: $(HB)/tests-ubsan
+	@echo "== UBSan ($(UBSAN_CC)): Criterion suite =="
+	@t0=$$(date +%s); UBSAN_OPTIONS=print_stacktrace=1 $(HB)/tests-ubsan || exit 1; \
+	  echo "UBSan suite: $$(( $$(date +%s) - t0 )) s"
+
+# ---- valgrind ---------------------------------------------------------------------
+hr-test-valgrind:
+	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo
+	@echo "== valgrind memcheck: difficulty_demo $(VALGRIND_ARGS) =="
+	$(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_ARGS) > /dev/null
+	@echo "== valgrind memcheck: difficulty_demo $(VALGRIND_TEAM_ARGS), 2 threads =="
+	OMP_NUM_THREADS=2 $(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_TEAM_ARGS) > /dev/null
+	@echo "valgrind: clean"
+
+# ---- allocation failure and size limits (part of make test) -------------------------
+# needs only the C compiler (and OpenMP for the team case), as make test does
+$(HB)/alloc_fail: tests/alloc_fail.c hardreid.h | $(HB)
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ tests/alloc_fail.c -lm
+
+test-alloc: $(HB)/alloc_fail
+	@echo "== allocation failure and size limits =="
+	$(HB)/alloc_fail
+
+# ---- fuzzing ------------------------------------------------------------------------
+$(HB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h hardreid.h | $(HB)
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' | \
+	  $(FUZZ_CC) -x c - -fsanitize=fuzzer -o /dev/null 2>/dev/null || { echo \
+	  "$(FUZZ_CC) cannot link libFuzzer: install clang and libclang-rt-dev"; exit 1; }
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -lm
+
+hr-fuzz-build: $(FUZZ_BINS)
+
+# One harness after the other; a crash stops make with the input saved.
+hr-fuzz: $(FUZZ_BINS)
+	@mkdir -p $(HB)/artifacts
+	@for h in $(FUZZ_NAMES); do \
+	  mkdir -p $(HB)/corpus/$$h; \
+	  echo "== fuzz $$h: $(FUZZ_TIME) s =="; \
+	  $(HB)/fuzz_$$h -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=$(HB)/artifacts/$$h- $(HB)/corpus/$$h tests/fuzz/corpus/$$h \
+	    > $(HB)/fuzz_$$h.log 2>&1 || { tail -n 50 $(HB)/fuzz_$$h.log; \
+	    echo "fuzz $$h: FAILED (input in $(HB)/artifacts/)"; exit 1; }; \
+	  grep -E '^Done [0-9]+ runs' $(HB)/fuzz_$$h.log; \
+	  grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' $(HB)/fuzz_$$h.log | tail -n 1; \
+	done
