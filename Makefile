@@ -28,6 +28,9 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes
 CFLAGS_BASE := -std=c99 $(OPT) -g $(WARN) -I.
 OMP     ?= -fopenmp
+# What a program using the implementation links: SLEEF (the heads' vector
+# expf on the AVX2 / NEON paths; -DHR_NO_SLEEF drops it) and libm.
+HR_LIBS ?= -lsleef -lm
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 

@@ -58,6 +58,9 @@
      HR_MALLOC, HR_FREE  allocator (define both or neither)
      HR_ASSERT(x)        internal invariant checks (default: assert.h)
      HR_NO_SIMD          compile the scalar path only
+     HR_NO_SLEEF         no SLEEF: the heads' vector expf falls back to libm's
+                         expf (slower). By default the AVX2 and NEON paths
+                         call SLEEF (Debian libsleef-dev): link with -lsleef.
      HR_FORCE_ISA        one of HR_ISA_SCALAR / HR_ISA_AVX2 / HR_ISA_NEON:
                          the ISA used unless hr_set_isa() says otherwise
 
@@ -493,6 +496,64 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
 HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
                                           float *dbias, const float *dy,
                                           const float *x);
+
+/* Classification heads for re-ID / face training, fused: logits, margin,
+   scale, softmax cross-entropy (optionally label-smoothed) and the backward
+   to the embeddings x and the class weights w, in one call.
+     HR_HEAD_SOFTMAX     logits x w^T (a plain FC layer, no bias); s, m,
+                         lambda unused.
+     HR_HEAD_SPHEREFACE  normalized: cos = <x/|x|, w/|w|>; target logit
+                         s (lambda cos + psi(theta)) / (1 + lambda), psi the
+                         A-Softmax piecewise (-1)^k cos(m theta) - 2k on
+                         theta in [k pi/m, (k+1) pi/m], integer m; anneal
+                         lambda with hr_sphereface_lambda(). (The original
+                         keeps |x| instead of s; normalized features are the
+                         common practice since.)
+     HR_HEAD_COSFACE     target logit s (cos - m).
+     HR_HEAD_ARCFACE     target logit s cos(theta + m) while theta + m <= pi,
+                         else s (cos - m sin m) (the usual fallback, keeps
+                         the logit monotone in theta).
+   Other logits: s cos. Defaults (hr_head_default), as DESIGN.md:
+   SphereFace s 64, m 4, lambda 5; CosFace s 64, m 0.35; ArcFace s 64,
+   m 0.5; label_smoothing 0. Large s and m can stall a small network for a
+   long time: the trainer exposes both. */
+typedef enum hr_head_kind {
+    HR_HEAD_SOFTMAX = 0,
+    HR_HEAD_SPHEREFACE = 1,
+    HR_HEAD_COSFACE = 2,
+    HR_HEAD_ARCFACE = 3
+} hr_head_kind;
+
+typedef struct hr_head {
+    hr_head_kind kind;
+    float s;               /* logit scale, > 0 (normalized heads)              */
+    float m;               /* margin: SphereFace integer 1..16; CosFace any;   */
+                           /* ArcFace an angle in [0, pi)                      */
+    float lambda;          /* SphereFace's weight of plain cos, >= 0           */
+    float label_smoothing; /* eps in [0, 1): target (1 - eps) onehot + eps/C   */
+} hr_head;
+
+HRDEF hr_head hr_head_default(hr_head_kind kind);
+/* SphereFace's schedule: max(5, 1000 / (1 + 0.12 iter)) (the A-Softmax
+   reference's base 1000, gamma 0.12, power 1, lambda_min 5). */
+HRDEF float hr_sphereface_lambda(size_t iter);
+
+/* One step of the head on a batch: x batch x d, w classes x d (PyTorch's
+   nn.Linear layout), labels in [0, classes). loss = the mean cross-entropy
+   over the batch; logits (batch x classes, may be NULL) = the final logits,
+   margin and scale applied (arg max = the prediction); dx += dloss/dx and
+   dw += dloss/dw (accumulating, each may be NULL). The normalized heads
+   take gradients through the normalization; a zero row of x or w has cos 0
+   and gets no gradient. sin(theta) is clamped at 1e-6 in the derivatives.
+   The softmax's exponentials use SLEEF's vector expf on the AVX2 and NEON
+   paths (see HR_NO_SLEEF). Errors: HR_EINVAL (NULL x, w, labels or loss;
+   batch, d or classes 0; a label out of range; s, m, lambda or
+   label_smoothing out of range), HR_ENONFINITE (NaN/Inf in x or w),
+   HR_EOVERFLOW, HR_ENOMEM; outputs untouched on error. */
+HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
+                             float *dx, float *dw, const float *x,
+                             const float *w, const int32_t *labels,
+                             size_t batch, size_t d, size_t classes);
 /* <<train-api */
 
 #ifdef __cplusplus
@@ -544,6 +605,24 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
 #if !defined(HR_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
 #define HR__HAVE_NEON 1
 #include <arm_neon.h>
+#endif
+
+/* SLEEF's vector expf (libsleef, link -lsleef), declared here rather than
+   through sleef.h, whose AVX2 declarations need -mavx2 on the command line:
+   our AVX2 code is compiled by target attributes instead. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+#if !defined(HR_NO_SLEEF) && defined(HR__HAVE_AVX2)
+#define HR__SLEEF_AVX2 1
+HR__TARGET_AVX2 extern __m256 Sleef_expf8_u10avx2(__m256);
+#endif
+#if !defined(HR_NO_SLEEF) && defined(HR__HAVE_NEON)
+#define HR__SLEEF_NEON 1
+extern float32x4_t Sleef_expf4_u10advsimd(float32x4_t);
+#endif
+#ifdef __cplusplus
+}
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -631,6 +710,11 @@ typedef void (*hr__pack_fn)(float *dst, const float *x, size_t rs, size_t cs,
    nothing: a fused variant fuses its tail too. */
 typedef void (*hr__vfma_fn)(float *y, const float *a, const float *b, size_t n);
 
+/* p[i] = expf(z[i] - zmax) for i < n; returns the sum of the p[i] (in
+   double). The softmax of the heads; SLEEF's u10 expf (max error 1 ulp) on
+   the SIMD paths, libm's on the scalar one. */
+typedef double (*hr__expsum_fn)(float *p, const float *z, size_t n, float zmax);
+
 typedef struct hr__kernels {
     hr_isa isa;
     int mr, nr;        /* Gram register tile                               */
@@ -642,6 +726,7 @@ typedef struct hr__kernels {
     hr__tile_fn tile;
     hr__pack_fn pack;
     hr__vfma_fn vfma;
+    hr__expsum_fn expsum;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -736,10 +821,18 @@ static void hr__vfma_scalar(float *y, const float *a, const float *b, size_t n)
     for (i = 0; i < n; i++) y[i] += a[i] * b[i];
 }
 
+static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
+{
+    double sum = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) sum += (p[i] = expf(z[i] - zmax));
+    return sum;
+}
+
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar, hr__pack_ref, hr__vfma_scalar
+    hr__tile_scalar, hr__pack_ref, hr__vfma_scalar, hr__expsum_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1097,10 +1190,47 @@ static void hr__vfma_avx2(float *y, const float *a, const float *b, size_t n)
         _mm_store_ss(y + i, _mm_fmadd_ss(_mm_load_ss(a + i), _mm_load_ss(b + i), _mm_load_ss(y + i)));
 }
 
+#ifdef HR__SLEEF_AVX2
+/* 8 lanes at a time; the tail goes through the same vector exp, padded
+   with -inf (exp = 0), so every element rounds alike. */
+HR__TARGET_AVX2
+static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
+{
+    const __m256 mx = _mm256_set1_ps(zmax);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    double lanes[4];
+    size_t i = 0;
+    for (;; i += 8) {
+        float in[8], out[8];
+        __m256 e;
+        size_t k, left = n - i;
+        if (left >= 8) {
+            e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), mx));
+            _mm256_storeu_ps(p + i, e);
+        } else if (left) {
+            for (k = 0; k < 8; k++) in[k] = k < left ? z[i + k] : -INFINITY;
+            e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(in), mx));
+            _mm256_storeu_ps(out, e);
+            for (k = 0; k < left; k++) p[i + k] = out[k];
+        } else {
+            break;
+        }
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        if (left <= 8) break;
+    }
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+}
+#define HR__EXPSUM_AVX2 hr__expsum_avx2
+#else
+#define HR__EXPSUM_AVX2 hr__expsum_scalar
+#endif
+
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
-    hr__tile_avx2, hr__pack_avx2, hr__vfma_avx2
+    hr__tile_avx2, hr__pack_avx2, hr__vfma_avx2, HR__EXPSUM_AVX2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -1315,10 +1445,44 @@ static void hr__vfma_neon(float *y, const float *a, const float *b, size_t n)
     for (; i < n; i++) y[i] = fmaf(a[i], b[i], y[i]); /* one fmadd: as the lanes */
 }
 
+#ifdef HR__SLEEF_NEON
+/* As the AVX2 variant, 4 lanes. */
+static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
+{
+    const float32x4_t mx = vdupq_n_f32(zmax);
+    float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
+    size_t i = 0;
+    for (;; i += 4) {
+        float in[4], out[4];
+        float32x4_t e;
+        size_t k, left = n - i;
+        if (left >= 4) {
+            e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(z + i), mx));
+            vst1q_f32(p + i, e);
+        } else if (left) {
+            for (k = 0; k < 4; k++) in[k] = k < left ? z[i + k] : -INFINITY;
+            e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(in), mx));
+            vst1q_f32(out, e);
+            for (k = 0; k < left; k++) p[i + k] = out[k];
+        } else {
+            break;
+        }
+        s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
+        s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
+        if (left <= 4) break;
+    }
+    s0 = vaddq_f64(s0, s1);
+    return vgetq_lane_f64(s0, 0) + vgetq_lane_f64(s0, 1);
+}
+#define HR__EXPSUM_NEON hr__expsum_neon
+#else
+#define HR__EXPSUM_NEON hr__expsum_scalar
+#endif
+
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon, hr__pack_ref, hr__vfma_neon
+    hr__tile_neon, hr__pack_ref, hr__vfma_neon, HR__EXPSUM_NEON
 };
 #endif /* HR__HAVE_NEON */
 
@@ -2454,6 +2618,276 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
     if (dbias)
         for (r = 0; r < c.rows; r++)
             for (o = 0; o < c.co; o++) dbias[o] += dy[r * c.co + o];
+    return HR_OK;
+}
+
+/* >>heads ----------------------------------------------------------------*/
+/* One call does the whole head; the steps, for the normalized heads:
+     xn = x / |x|, wn = w / |w| (double norms, as hr_normalize_rows);
+     Z = xn wn^T (hr_gemm's machinery), cos of every pair;
+     per sample: the target logit f(cos_y) and f'(cos_y) in double, the
+       others s cos; softmax (the ISA's expsum) and cross-entropy;
+     dZ = dloss/dlogits * dlogits/dcos;
+     dxn = dZ wn, dwn = dZ^T xn (GEMMs), then through the normalization:
+       du = (dv - v <v, dv>) / |u| per row, added into dx / dw.
+   HR_HEAD_SOFTMAX skips the normalization and the margin: Z = x w^T and
+   the two backward GEMMs accumulate straight into dx and dw. */
+
+HRDEF hr_head hr_head_default(hr_head_kind kind)
+{
+    hr_head h;
+    memset(&h, 0, sizeof h);
+    h.kind = kind;
+    switch (kind) {
+    case HR_HEAD_SPHEREFACE: h.s = 64.0f; h.m = 4.0f; h.lambda = 5.0f; break;
+    case HR_HEAD_COSFACE: h.s = 64.0f; h.m = 0.35f; break;
+    case HR_HEAD_ARCFACE: h.s = 64.0f; h.m = 0.5f; break;
+    default: h.kind = HR_HEAD_SOFTMAX; h.s = 1.0f; break;
+    }
+    return h;
+}
+
+HRDEF float hr_sphereface_lambda(size_t iter)
+{
+    const double l = 1000.0 / (1.0 + 0.12 * (double)iter);
+    return (float)(l > 5.0 ? l : 5.0);
+}
+
+static hr_status hr__head_check(const hr_head *h)
+{
+    const double s = h->s, m = h->m, eps = h->label_smoothing;
+    if (!(eps >= 0.0 && eps < 1.0)) return HR_EINVAL;
+    switch (h->kind) {
+    case HR_HEAD_SOFTMAX: return HR_OK;
+    case HR_HEAD_SPHEREFACE:
+        if (!(m >= 1.0 && m <= 16.0 && m == floor(m)) || !(h->lambda >= 0.0f && isfinite(h->lambda)))
+            return HR_EINVAL;
+        break;
+    case HR_HEAD_COSFACE: if (!isfinite(m)) return HR_EINVAL; break;
+    case HR_HEAD_ARCFACE: if (!(m >= 0.0 && m < 3.141592653589793)) return HR_EINVAL; break;
+    default: return HR_EINVAL;
+    }
+    return s > 0.0 && isfinite(s) ? HR_OK : HR_EINVAL;
+}
+
+/* Target logit (before the scale s) and its derivative in cos = c. */
+static void hr__margin(const hr_head *h, double c, double *f, double *df)
+{
+    const double pi = 3.141592653589793;
+    double sn;
+    c = c > 1.0 ? 1.0 : c < -1.0 ? -1.0 : c;
+    sn = sqrt(1.0 - c * c);
+    sn = sn > 1e-6 ? sn : 1e-6;
+    switch (h->kind) {
+    case HR_HEAD_COSFACE:
+        *f = c - h->m;
+        *df = 1.0;
+        return;
+    case HR_HEAD_ARCFACE: {
+        const double m = h->m;
+        if (c > cos(pi - m)) { /* theta + m < pi: cos(theta + m) */
+            *f = c * cos(m) - sn * sin(m);
+            *df = cos(m) + sin(m) * c / sn;
+        } else { /* past pi: keep it monotone, as insightface does */
+            *f = c - m * sin(m);
+            *df = 1.0;
+        }
+        return;
+    }
+    case HR_HEAD_SPHEREFACE: {
+        /* psi = (-1)^k T_m(c) - 2k, k = floor(m theta / pi), with the
+           Chebyshev polynomials T_m(c) = cos(m theta) and
+           d/dc T_m = m U_{m-1}(c) (no division by sin theta) */
+        const int m = (int)h->m;
+        const double lam = h->lambda;
+        double t0 = 1.0, t1 = c, u0 = 1.0, u1 = 2.0 * c, T, U, psi, dpsi;
+        int k = (int)floor(m * acos(c) / pi), j;
+        if (k > m - 1) k = m - 1;
+        for (j = 1; j < m; j++) { /* t1 = T_{j}, u0 = U_{j-1} */
+            const double t2 = 2.0 * c * t1 - t0, u2 = 2.0 * c * u1 - u0;
+            t0 = t1; t1 = t2; u0 = u1; u1 = u2;
+        }
+        T = m == 1 ? c : t1;
+        U = u0; /* U_{m-1} */
+        psi = (k % 2 ? -T : T) - 2.0 * k;
+        dpsi = (k % 2 ? -1.0 : 1.0) * m * U;
+        *f = (lam * c + psi) / (1.0 + lam);
+        *df = (lam + dpsi) / (1.0 + lam);
+        return;
+    }
+    default:
+        *f = c;
+        *df = 1.0;
+        return;
+    }
+}
+
+/* Rows of a (n x d) scaled to unit length into out, inverse norms into
+   inv; HR_ENONFINITE if any value is NaN/Inf (nothing else written then
+   matters: out is scratch). */
+static hr_status hr__head_normalize(const hr__kernels *K, float *out, double *inv,
+                                    const float *a, size_t n, size_t d)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const double ss = K->sumsq(a + i * d, d);
+        if (!isfinite(ss)) return HR_ENONFINITE;
+        inv[i] = hr__inv_norm(ss);
+        K->scale(out + i * d, a + i * d, d, inv[i]);
+    }
+    return HR_OK;
+}
+
+/* grad += (dv - v <v, dv>) * inv for each row: the backward of v = u / |u|
+   (v recomputed from u exactly as hr__head_normalize made it). */
+static void hr__head_unnormalize(const hr__kernels *K, float *grad, const float *dv,
+                                 const float *u, const double *inv, size_t n, size_t d,
+                                 float *vrow)
+{
+    size_t i, j;
+    for (i = 0; i < n; i++) {
+        double dot = 0.0;
+        if (inv[i] == 0.0) continue; /* a zero row: no gradient */
+        K->scale(vrow, u + i * d, d, inv[i]);
+        for (j = 0; j < d; j++) dot += (double)vrow[j] * dv[i * d + j];
+        for (j = 0; j < d; j++)
+            grad[i * d + j] += (float)(((double)dv[i * d + j] - (double)vrow[j] * dot) * inv[i]);
+    }
+}
+
+HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
+                             float *dx, float *dw, const float *x,
+                             const float *w, const int32_t *labels,
+                             size_t batch, size_t d, size_t classes)
+{
+    const hr__kernels *K = hr__kernels_get();
+    const int norm = h && h->kind != HR_HEAD_SOFTMAX;
+    hr__gemm_job gz, gx, gw;
+    size_t b, j, off = 0, zsz, gbytes, bytes;
+    int ok = 1;
+    char *mem, *base;
+    float *Z, *xn = NULL, *wn = NULL, *dxn = NULL, *vrow = NULL;
+    double *xinv = NULL, *winv = NULL, total = 0.0;
+    const double scale = norm ? h->s : 1.0, eps = h ? h->label_smoothing : 0.0;
+    hr_status s;
+    if (!h || !loss || !x || !w || !labels || !batch || !d || !classes) return HR_EINVAL;
+    if ((s = hr__head_check(h)) != HR_OK) return s;
+    if (classes > (size_t)INT32_MAX) return HR_EINVAL;
+    for (b = 0; b < batch; b++)
+        if (labels[b] < 0 || (size_t)labels[b] >= classes) return HR_EINVAL;
+    zsz = hr__mul(batch, classes, &ok);
+    hr__mul(hr__mul(classes, d, &ok), sizeof(float), &ok);
+    hr__mul(hr__mul(batch, d, &ok), sizeof(float), &ok);
+    hr__mul(zsz, sizeof(float), &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!norm) { /* the plain head must still refuse NaN/Inf */
+        for (b = 0; b < batch; b++)
+            if (!isfinite(K->sumsq(x + b * d, d))) return HR_ENONFINITE;
+        for (j = 0; j < classes; j++)
+            if (!isfinite(K->sumsq(w + j * d, d))) return HR_ENONFINITE;
+    }
+    /* plans (all checks) before the one allocation; the GEMMs read the
+       normalized copies, planned here on the raw pointers (same shapes) */
+    if ((s = hr__gemm_plan(&gz, HR_NO_TRANS, HR_TRANS, batch, classes, d, 1.0f, x, d, w, d,
+                           0.0f, (float *)x, classes)) != HR_OK) return s;
+    memset(&gx, 0, sizeof gx);
+    memset(&gw, 0, sizeof gw);
+    if (dx && (s = hr__gemm_plan(&gx, HR_NO_TRANS, HR_NO_TRANS, batch, d, classes, 1.0f, x,
+                                 classes, w, d, norm ? 0.0f : 1.0f, dx, d)) != HR_OK) return s;
+    if (dw && (s = hr__gemm_plan(&gw, HR_TRANS, HR_NO_TRANS, classes, d, batch, 1.0f, x,
+                                 classes, x, d, norm ? 0.0f : 1.0f, dw, d)) != HR_OK) return s;
+    gbytes = gz.bytes > gx.bytes ? gz.bytes : gx.bytes;
+    gbytes = gbytes > gw.bytes ? gbytes : gw.bytes;
+#define HR__TAKE(count, type) \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), &ok), HR__ALIGN), &ok)
+    HR__TAKE(zsz, float);                              /* Z, then dZ   */
+    if (norm) {
+        HR__TAKE(batch * d, float);                    /* xn           */
+        HR__TAKE(classes * d, float);                  /* wn, then dwn */
+        HR__TAKE(batch * d, float);                    /* dxn          */
+        HR__TAKE(d, float);                            /* vrow         */
+        HR__TAKE(batch + classes, double);             /* inverse norms */
+    }
+    bytes = hr__add(hr__add(off, gbytes, &ok), HR__ALIGN, &ok);
+#undef HR__TAKE
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
+    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    off = 0;
+#define HR__AT(count, type) \
+    ((type *)(void *)(base + (off += hr__round_up((count) * sizeof(type), HR__ALIGN)) - \
+                      hr__round_up((count) * sizeof(type), HR__ALIGN)))
+    Z = HR__AT(zsz, float);
+    if (norm) {
+        xn = HR__AT(batch * d, float);
+        wn = HR__AT(classes * d, float);
+        dxn = HR__AT(batch * d, float);
+        vrow = HR__AT(d, float);
+        xinv = HR__AT(batch + classes, double);
+        winv = xinv + batch;
+        if ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
+            (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK) {
+            HR_FREE(mem);
+            return s;
+        }
+    }
+#undef HR__AT
+    /* Z = xn wn^T (or x w^T) */
+    gz.a = norm ? xn : x;
+    gz.b = norm ? wn : w;
+    gz.c = Z;
+    hr__gemm_exec(&gz, base + off);
+
+    /* logits, softmax, loss and dlogits -> dZ, row by row */
+    for (b = 0; b < batch; b++) {
+        float *z = Z + b * classes;
+        const size_t y = (size_t)labels[b];
+        double f = z[y], df = 1.0, lse, zsum = 0.0, sum;
+        float zmax = -INFINITY;
+        if (norm) {
+            hr__margin(h, z[y], &f, &df);
+            for (j = 0; j < classes; j++) z[j] = (float)(scale * z[j]);
+            z[y] = (float)(scale * f);
+        }
+        for (j = 0; j < classes; j++) {
+            zmax = z[j] > zmax ? z[j] : zmax;
+            zsum += z[j];
+        }
+        if (logits) memcpy(logits + b * classes, z, classes * sizeof(float));
+        /* loss_b = lse - sum_j q_j z_j, q = (1 - eps) onehot + eps / C */
+        lse = 0.0;
+        {
+            const double zy = z[y];
+            sum = K->expsum(z, z, classes, zmax); /* z now holds exp(z - max) */
+            lse = (double)zmax + log(sum);
+            total += lse - (1.0 - eps) * zy - eps / (double)classes * zsum;
+        }
+        /* dloss/dz_j = (p_j - q_j) / batch, then into cos units */
+        for (j = 0; j < classes; j++) {
+            const double g = ((double)z[j] / sum - eps / (double)classes -
+                              (j == y ? 1.0 - eps : 0.0)) / (double)batch;
+            z[j] = (float)(g * scale * (j == y ? df : 1.0));
+        }
+    }
+    *loss = (float)(total / (double)batch);
+
+    /* backward: Z holds dZ */
+    if (!norm) {
+        if (dx) { gx.a = Z; gx.b = w; gx.c = dx; hr__gemm_exec(&gx, base + off); }
+        if (dw) { gw.a = Z; gw.b = x; gw.c = dw; hr__gemm_exec(&gw, base + off); }
+    } else {
+        if (dx) { /* dxn = dZ wn, then through x's normalization */
+            gx.a = Z; gx.b = wn; gx.c = dxn;
+            hr__gemm_exec(&gx, base + off);
+            hr__head_unnormalize(K, dx, dxn, x, xinv, batch, d, vrow);
+        }
+        if (dw) { /* dwn = dZ^T xn into wn's memory (wn is not needed now) */
+            gw.a = Z; gw.b = xn; gw.c = wn;
+            hr__gemm_exec(&gw, base + off);
+            hr__head_unnormalize(K, dw, wn, w, winv, classes, d, vrow);
+        }
+    }
+    HR_FREE(mem);
     return HR_OK;
 }
 

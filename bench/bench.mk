@@ -9,7 +9,7 @@
 
 BENCH_CFLAGS   = $(CFLAGS_BASE) $(OMP)
 BENCH_CXXFLAGS = -std=c++11 $(OPT) -g -Wall -Wextra -I. $(OMP)
-BENCH_LIBS     = -lfaiss -lopenblas -lgomp -lstdc++ -lm
+BENCH_LIBS     = -lfaiss -lopenblas -lgomp -lstdc++ $(HR_LIBS)
 BENCH_ARGS    ?=
 BENCH_RSS_ARGS ?= 200000 256 2
 BENCH_BIN      = $(BUILD)/bench_difficulty

@@ -202,7 +202,7 @@ static void fill(float *p, size_t n, uint64_t seed) {
 #define TIME(out, body) do { \
     long reps_ = 1; double ts_[SAMPLES]; \
     for (;;) { double t0_ = now_s(); for (long i_ = 0; i_ < reps_; i_++) { body; } \
-               if (now_s() - t0_ >= 0.1) break; reps_ *= 2; } \
+               if (now_s() - t0_ >= 0.1) { break; } reps_ *= 2; } \
     for (int s_ = 0; s_ < SAMPLES; s_++) { double t0_ = now_s(); \
         for (long i_ = 0; i_ < reps_; i_++) { body; } ts_[s_] = (now_s() - t0_) / (double)reps_; } \
     (out) = median(ts_, SAMPLES); \

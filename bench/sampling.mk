@@ -23,7 +23,7 @@ bench-sampling-check-deps:
 
 $(BENCH_SAMPLING_BIN): bench/bench_sampling.c bench/bench_util.h hardreid.h | $(BUILD) bench-sampling-check-deps
 	$(CC) $(BENCH_SAMPLING_FLAGS) -DBENCH_FLAGS='"$(BENCH_SAMPLING_FLAGS)"' -o $@ \
-	  bench/bench_sampling.c -lgsl -lgslcblas -lm
+	  bench/bench_sampling.c -lgsl -lgslcblas $(HR_LIBS)
 
 bench-sampling-build: $(BENCH_SAMPLING_BIN)
 

@@ -15,7 +15,7 @@ BENCH_GEMM_ARGS ?=
 
 $(BENCH_GEMM_BIN): bench/bench_gemm.c bench/bench_util.h bench/bench_peak.h hardreid.h | $(BUILD) bench-check-deps
 	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -o $@ \
-	  bench/bench_gemm.c -lopenblas -lm
+	  bench/bench_gemm.c -lopenblas $(HR_LIBS)
 
 bench-gemm-build: $(BENCH_GEMM_BIN)
 
@@ -41,7 +41,7 @@ bench-conv-check-deps:
 
 $(BENCH_CONV_BIN): bench/bench_conv.c bench/bench_util.h bench/bench_peak.h hardreid.h | $(BUILD) bench-conv-check-deps
 	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -o $@ \
-	  bench/bench_conv.c -ldnnl -lm
+	  bench/bench_conv.c -ldnnl $(HR_LIBS)
 
 bench-conv-build: $(BENCH_CONV_BIN)
 

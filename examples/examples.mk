@@ -3,7 +3,7 @@
 DEMO_ARGS ?= 8000 256 1
 
 $(BUILD)/difficulty_demo: examples/difficulty_demo.c hardreid.h | $(BUILD)
-	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $< -lm
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $< $(HR_LIBS)
 
 demo:
 	@sh scripts/deps.sh demo

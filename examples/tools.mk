@@ -34,15 +34,15 @@ $(TOOLS):
 	@mkdir -p $(TOOLS)
 
 $(CLI): examples/hardreid_difficulty.c examples/npy.h hardreid.h | $(TOOLS)
-	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ examples/hardreid_difficulty.c -lm
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ examples/hardreid_difficulty.c $(HR_LIBS)
 
 $(NPY_GEN): examples/npy_gen.c | $(TOOLS)
-	$(CC) $(CFLAGS_BASE) -o $@ examples/npy_gen.c -lm
+	$(CC) $(CFLAGS_BASE) -o $@ examples/npy_gen.c $(HR_LIBS)
 
 cli: $(CLI) $(NPY_GEN)
 
 $(HR_LIB): examples/libhardreid.c hardreid.h | $(BUILD)
-	$(CC) $(CFLAGS_BASE) $(OMP) -fPIC -shared -Wl,-soname,$(HR_SONAME) -o $@ examples/libhardreid.c -lm
+	$(CC) $(CFLAGS_BASE) $(OMP) -fPIC -shared -Wl,-soname,$(HR_SONAME) -o $@ examples/libhardreid.c $(HR_LIBS)
 
 lib: $(HR_LIB)
 

@@ -7,11 +7,11 @@ set -u
 pkgs=""
 for group in "$@"; do
     case "$group" in
-    demo)  pkgs="$pkgs gcc make libc6-dev" ;;
-    test)  pkgs="$pkgs gcc g++ make libc6-dev clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy pkg-config" ;;
-    bench) pkgs="$pkgs gcc g++ make libopenblas-dev libfaiss-dev libgsl-dev libdnnl-dev" ;;
+    demo)  pkgs="$pkgs gcc make libc6-dev libsleef-dev" ;;
+    test)  pkgs="$pkgs gcc g++ make libc6-dev libsleef-dev libsleef-dev:arm64 clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy pkg-config" ;;
+    bench) pkgs="$pkgs gcc g++ make libsleef-dev libopenblas-dev libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
-    hardening) pkgs="$pkgs gcc make libc6-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
+    hardening) pkgs="$pkgs gcc make libc6-dev libsleef-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
     *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening)" >&2; exit 2 ;;
     esac
 done
@@ -26,11 +26,19 @@ if ! command -v apt-get >/dev/null 2>&1; then
     echo "deps.sh: not a Debian system: install the equivalents of these with your package manager" >&2
     exit 1
 fi
+# an :arm64 package (the AArch64 SLEEF the NEON tests link) needs the
+# foreign architecture enabled first
+arch=""
+case "$missing" in *:arm64*)
+    dpkg --print-foreign-architectures | grep -qx arm64 || arch="arm64" ;;
+esac
 if [ "$(id -u)" != 0 ]; then
     echo "deps.sh: missing packages:$missing" >&2
+    [ -n "$arch" ] && echo "deps.sh: run:  sudo dpkg --add-architecture arm64" >&2
     echo "deps.sh: run:  sudo apt-get update && sudo apt-get install -y$missing" >&2
     exit 1
 fi
+[ -n "$arch" ] && dpkg --add-architecture arm64
 echo "deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {

@@ -13,8 +13,10 @@
 #                       seed corpus tests/fuzz/corpus/NAME; the corpus grows in
 #                       $(BUILD)/hardening/corpus/NAME, crashes land in
 #                       $(BUILD)/hardening/artifacts/
-# Everything lands in $(BUILD)/hardening. Reproducers of bugs the fuzzers
-# found: tests/fuzz/repro/*.c (they fail until the bug is fixed; not run here).
+#   make fuzz-repro     the reproducers of open findings, tests/fuzz/repro/*.c
+#                       (each says "still present" until its bug is fixed;
+#                       not part of CI)
+# Everything lands in $(BUILD)/hardening.
 
 HB        := $(BUILD)/hardening
 # ASan: clang (libomp). Either compiler works: no false positives from the
@@ -27,6 +29,8 @@ ASAN_CC   ?= $(HR_CLANG)
 UBSAN_CC  ?= $(CC)
 FUZZ_CC   ?= $(HR_CLANG)
 FUZZ_TIME ?= 60
+# libraries the header needs (the Makefile sets HR_LIBS; this is a fallback)
+HR_LIBS   ?= -lm
 # With OpenMP on purpose: the suite's thread-invariance tests then run teams
 # of 2-4 threads, so the sanitizers see the per-thread workspaces and the
 # merge. Criterion forks each test from its runner, which never started a
@@ -50,13 +54,13 @@ VALGRIND_TEAM_ARGS ?= 1500 16 7
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 
-.PHONY: test-asan test-ubsan test-valgrind test-alloc fuzz fuzz-build \
-        hr-test-asan hr-test-ubsan hr-test-valgrind hr-fuzz hr-fuzz-build
+.PHONY: test-asan test-ubsan test-valgrind test-alloc fuzz fuzz-build fuzz-repro \
+        hr-test-asan hr-test-ubsan hr-test-valgrind hr-fuzz hr-fuzz-build hr-fuzz-repro
 
 test-all: test-alloc
 
 # deps first (apt-get as root, else the command to run), then the work
-test-asan test-ubsan test-valgrind fuzz fuzz-build:
+test-asan test-ubsan test-valgrind fuzz fuzz-build fuzz-repro:
 	@sh scripts/deps.sh hardening
 	@$(MAKE) --no-print-directory hr-$@
 
@@ -69,16 +73,16 @@ HR_CRITERION_CHECK = @echo 'int main(void){return 0;}' | $(1) -x c - -o /dev/nul
 # ---- sanitizers ----------------------------------------------------------------
 $(HB)/tests-asan: $(TEST_DEPS) | $(HB)
 	$(call HR_CRITERION_CHECK,$(ASAN_CC))
-	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion -lm
+	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion $(HR_LIBS)
 # Criterion's workers end without LeakSanitizer's exit check, so leaks are
 # looked for in one process: the same sources under the mini harness
 $(HB)/tests-lsan: $(TEST_DEPS) | $(HB)
-	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -DHR_TEST_MINI -o $@ $(TEST_SRCS) -lm
+	$(ASAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(ASAN_FLAGS) -DHR_TEST_MINI -o $@ $(TEST_SRCS) $(HR_LIBS)
 $(HB)/alloc_fail-asan: tests/alloc_fail.c hardreid.h | $(HB)
-	$(ASAN_CC) $(SAN_CFLAGS) $(ASAN_FLAGS) -o $@ tests/alloc_fail.c -lm
+	$(ASAN_CC) $(SAN_CFLAGS) $(ASAN_FLAGS) -o $@ tests/alloc_fail.c $(HR_LIBS)
 $(HB)/tests-ubsan: $(TEST_DEPS) | $(HB)
 	$(call HR_CRITERION_CHECK,$(UBSAN_CC))
-	$(UBSAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(UBSAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion -lm
+	$(UBSAN_CC) $(SAN_CFLAGS) $(SAN_TEST_FLAGS) $(UBSAN_FLAGS) -o $@ $(TEST_SRCS) -lcriterion $(HR_LIBS)
 
 hr-test-asan: $(HB)/tests-asan $(HB)/tests-lsan $(HB)/alloc_fail-asan
 	@echo "== ASan: Criterion suite =="
@@ -109,7 +113,7 @@ hr-test-valgrind:
 # ---- allocation failure and size limits (part of make test) -------------------------
 # needs only the C compiler (and OpenMP for the team case), as make test does
 $(HB)/alloc_fail: tests/alloc_fail.c hardreid.h | $(HB)
-	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ tests/alloc_fail.c -lm
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ tests/alloc_fail.c $(HR_LIBS)
 
 test-alloc: $(HB)/alloc_fail
 	@echo "== allocation failure and size limits =="
@@ -120,7 +124,7 @@ $(HB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h hardreid.h | $(HB)
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' | \
 	  $(FUZZ_CC) -x c - -fsanitize=fuzzer -o /dev/null 2>/dev/null || { echo \
 	  "$(FUZZ_CC) cannot link libFuzzer: install clang and libclang-rt-dev"; exit 1; }
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(HR_LIBS)
 
 hr-fuzz-build: $(FUZZ_BINS)
 
@@ -137,3 +141,14 @@ hr-fuzz: $(FUZZ_BINS)
 	  grep -E '^Done [0-9]+ runs' $(HB)/fuzz_$$h.log; \
 	  grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' $(HB)/fuzz_$$h.log | tail -n 1; \
 	done
+
+# ---- reproducers of open findings ---------------------------------------------------
+# built with UBSan (one finding is undefined behaviour); exit status 0 = fixed
+HR_REPROS := $(patsubst tests/fuzz/repro/%.c,$(HB)/repro_%,$(wildcard tests/fuzz/repro/*.c))
+$(HB)/repro_%: tests/fuzz/repro/%.c hardreid.h | $(HB)
+	$(FUZZ_CC) -std=c99 $(OPT) -g -I. -fsanitize=undefined -fno-sanitize-recover=all \
+	  -o $@ $< $(HR_LIBS)
+
+hr-fuzz-repro: $(HR_REPROS)
+	@for r in $(HR_REPROS); do echo "== $$r"; \
+	  if $$r; then echo "$$r: fixed"; else echo "$$r: still present"; fi; done

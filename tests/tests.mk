@@ -18,7 +18,7 @@ HR_CLANGXX ?= clang++
 # -static: under qemu-user here, a dynamically linked AArch64 glibc program
 # hangs in its first pthread_create or fork (OpenMP teams included); static
 # ones run. libgomp.a's link warning about dlopen is harmless.
-NEON_CFLAGS := -std=c99 $(OPT) -g $(WARN) -I. -DHR_TEST_MINI -DHR_TEST_QUICK $(OMP)
+NEON_CFLAGS := -std=c99 $(OPT) -g $(WARN) -I. -DHR_TEST_MINI -DHR_TEST_QUICK -DHR_NO_SLEEF $(OMP)
 NEON_LDFLAGS := -static
 HR_IS_X86  := $(filter x86_64% amd64%,$(shell $(CC) -dumpmachine 2>/dev/null))
 
@@ -34,7 +34,7 @@ $(BUILD)/tests: $(TEST_DEPS) | $(BUILD)
 	@echo 'int main(void){return 0;}' | $(CC) -x c - -o /dev/null -lcriterion \
 	  2>/dev/null || { echo "Criterion (headers + library) not found for $(CC):" \
 	  "install the Debian package libcriterion-dev"; exit 1; }
-	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $(TEST_SRCS) -lcriterion -lm
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $(TEST_SRCS) -lcriterion $(HR_LIBS)
 
 test-x86: $(BUILD)/tests
 	@echo "== x86 tests (Criterion; every supported ISA) =="
@@ -45,38 +45,38 @@ test-x86: $(BUILD)/tests
 
 # ---- header compile checks ---------------------------------------------------
 $(BUILD)/compile_c99: tests/compile_c99.c hardreid.h | $(BUILD)
-	$(CC) $(HR_CSTRICT) $(OPT) -I. -o $@ $< -lm
+	$(CC) $(HR_CSTRICT) $(OPT) -I. -o $@ $< $(HR_LIBS)
 $(BUILD)/compile_cpp: tests/compile_cpp.cpp hardreid.h | $(BUILD)
-	$(CXX) $(HR_XSTRICT) $(OPT) -I. -o $@ $< -lm
+	$(CXX) $(HR_XSTRICT) $(OPT) -I. -o $@ $< $(HR_LIBS)
 $(BUILD)/static_link: tests/static_a.c tests/static_b.c hardreid.h | $(BUILD)
-	$(CC) $(HR_CSTRICT) $(OPT) -I. -o $@ tests/static_a.c tests/static_b.c -lm
+	$(CC) $(HR_CSTRICT) $(OPT) -I. -o $@ tests/static_a.c tests/static_b.c $(HR_LIBS)
 
 test-compile: $(BUILD)/compile_c99 $(BUILD)/compile_cpp $(BUILD)/static_link
 	@echo "== header compile checks =="
 	$(BUILD)/compile_c99
 	$(BUILD)/compile_cpp
 	$(BUILD)/static_link
-	$(CC) $(HR_CSTRICT) $(OPT) $(OMP) -I. -o $(BUILD)/compile_c99_omp tests/compile_c99.c -lm
+	$(CC) $(HR_CSTRICT) $(OPT) $(OMP) -I. -o $(BUILD)/compile_c99_omp tests/compile_c99.c $(HR_LIBS)
 	$(BUILD)/compile_c99_omp
-	$(CC) $(HR_CSTRICT) $(OPT) -DHR_NO_SIMD -I. -o $(BUILD)/compile_c99_nosimd tests/compile_c99.c -lm
+	$(CC) $(HR_CSTRICT) $(OPT) -DHR_NO_SIMD -I. -o $(BUILD)/compile_c99_nosimd tests/compile_c99.c $(HR_LIBS)
 	$(BUILD)/compile_c99_nosimd
-	$(CC) $(HR_CSTRICT) $(OPT) -DHR_FORCE_ISA=HR_ISA_SCALAR -I. -o $(BUILD)/compile_c99_force tests/compile_c99.c -lm
+	$(CC) $(HR_CSTRICT) $(OPT) -DHR_FORCE_ISA=HR_ISA_SCALAR -I. -o $(BUILD)/compile_c99_force tests/compile_c99.c $(HR_LIBS)
 	env -u HR_ISA $(BUILD)/compile_c99_force
 ifneq ($(HR_IS_X86),)
-	$(CC) $(HR_CSTRICT) $(OPT) -mavx2 -mfma -I. -o $(BUILD)/compile_c99_avx2 tests/compile_c99.c -lm
+	$(CC) $(HR_CSTRICT) $(OPT) -mavx2 -mfma -I. -o $(BUILD)/compile_c99_avx2 tests/compile_c99.c $(HR_LIBS)
 	@if grep -q avx2 /proc/cpuinfo 2>/dev/null; then $(BUILD)/compile_c99_avx2; \
 	  else echo "CPU lacks AVX2: built, not run"; fi
 endif
 	@if command -v $(HR_CLANG) >/dev/null 2>&1; then \
 	  echo "$(HR_CLANG) $(HR_CSTRICT) $(OPT) tests/compile_c99.c"; \
-	  $(HR_CLANG) $(HR_CSTRICT) $(OPT) -I. -o $(BUILD)/compile_c99_clang tests/compile_c99.c -lm && \
+	  $(HR_CLANG) $(HR_CSTRICT) $(OPT) -I. -o $(BUILD)/compile_c99_clang tests/compile_c99.c $(HR_LIBS) && \
 	  $(BUILD)/compile_c99_clang && \
-	  $(HR_CLANG) $(HR_CSTRICT) $(OPT) -I. -o $(BUILD)/static_link_clang tests/static_a.c tests/static_b.c -lm && \
+	  $(HR_CLANG) $(HR_CSTRICT) $(OPT) -I. -o $(BUILD)/static_link_clang tests/static_a.c tests/static_b.c $(HR_LIBS) && \
 	  $(BUILD)/static_link_clang || exit 1; \
 	else echo "$(HR_CLANG) not found: skipping the clang C check (Debian package clang)"; fi
 	@if command -v $(HR_CLANGXX) >/dev/null 2>&1; then \
 	  echo "$(HR_CLANGXX) $(HR_XSTRICT) $(OPT) tests/compile_cpp.cpp"; \
-	  $(HR_CLANGXX) $(HR_XSTRICT) $(OPT) -I. -o $(BUILD)/compile_cpp_clang tests/compile_cpp.cpp -lm && \
+	  $(HR_CLANGXX) $(HR_XSTRICT) $(OPT) -I. -o $(BUILD)/compile_cpp_clang tests/compile_cpp.cpp $(HR_LIBS) && \
 	  $(BUILD)/compile_cpp_clang || exit 1; \
 	else echo "$(HR_CLANGXX) not found: skipping the clang C++ check (Debian package clang)"; fi
 	@echo "header compile checks: ok"
@@ -90,12 +90,22 @@ $(BUILD)/tests-neon: $(TEST_DEPS) | $(BUILD)
 	$(AARCH64_CC) $(NEON_CFLAGS) -o $@ $(TEST_SRCS) $(NEON_LDFLAGS) -lm
 $(BUILD)/compile_c99-neon: tests/compile_c99.c hardreid.h | $(BUILD)
 	@command -v $(AARCH64_CC) >/dev/null 2>&1 || { $(call HR_NEON_MISSING,$(AARCH64_CC)); }
-	$(AARCH64_CC) $(HR_CSTRICT) $(OPT) -I. -o $@ $< $(NEON_LDFLAGS) -lm
+	$(AARCH64_CC) $(HR_CSTRICT) $(OPT) -DHR_NO_SLEEF -I. -o $@ $< $(NEON_LDFLAGS) -lm
 
-test-neon: $(BUILD)/tests-neon $(BUILD)/compile_c99-neon
+# The SLEEF path of the NEON kernels (the heads' expf): libsleef has no
+# static archive in Debian, so this binary is dynamic, and built without
+# OpenMP (dynamic programs only hang at their first thread under qemu).
+$(BUILD)/tests-neon-sleef: $(TEST_DEPS) | $(BUILD)
+	@command -v $(AARCH64_CC) >/dev/null 2>&1 || { $(call HR_NEON_MISSING,$(AARCH64_CC)); }
+	$(AARCH64_CC) -std=c99 $(OPT) -g $(WARN) -I. -DHR_TEST_MINI -DHR_TEST_QUICK -o $@ \
+	  $(TEST_SRCS) -lsleef -lm
+
+test-neon: $(BUILD)/tests-neon $(BUILD)/compile_c99-neon $(BUILD)/tests-neon-sleef
 	@command -v $(firstword $(QEMU_AARCH64)) >/dev/null 2>&1 || \
 	  { $(call HR_NEON_MISSING,$(firstword $(QEMU_AARCH64))); }
 	@echo "== NEON tests under qemu-aarch64 (mini harness, HR_TEST_QUICK) =="
 	$(QEMU_AARCH64) $(BUILD)/compile_c99-neon
 	@t0=$$(date +%s); $(QEMU_AARCH64) $(BUILD)/tests-neon || exit 1; \
 	  echo "NEON tests under qemu: $$(( $$(date +%s) - t0 )) s"
+	@echo "== NEON + SLEEF (dynamic, one thread): suite heads =="
+	$(QEMU_AARCH64) $(BUILD)/tests-neon-sleef heads
