@@ -548,7 +548,7 @@ static void special_exact_ties(hr_isa isa, void *ctx) {
 Test(difficulty, special_exact_ties) { for_each_isa(special_exact_ties, NULL); }
 
 static void special_small_n(hr_isa isa, void *ctx) {
-    float w[4] = {3, 4, NAN, NAN}, c[4], sim[8];
+    float w[4] = {0.6f, 0.8f, NAN, NAN}, c[4], sim[8]; /* a unit row: HR_UNIT_ROWS too */
     int32_t j[4], idx[8];
     unsigned fl;
     (void)ctx;
@@ -995,3 +995,27 @@ Test(difficulty, thread_invariance) {
     omp_set_num_threads(keep);
 }
 #endif
+
+/* ------------------------------------- contract edges (fuzzer findings) */
+
+/* HR_UNIT_ROWS is a promise the call checks: a row that is neither unit nor
+   zero is HR_EINVAL (it could overflow a product to Inf), NaN still first;
+   a NULL w with rows of width 0 is HR_EINVAL, not an offset NULL. */
+Test(difficulty, unit_rows_checked) {
+    const float big[2] = {1e20f, -1e20f}, unit[4] = {0.6f, 0.8f, 0.0f, 0.0f};
+    const float nanrow[4] = {3.0f, 4.0f, NAN, 0.0f};
+    float c[2] = {HR_T_SENT_F, HR_T_SENT_F}, s[2] = {HR_T_SENT_F, HR_T_SENT_F};
+    int32_t j[2] = {HR_T_SENT_I, HR_T_SENT_I}, x[2] = {HR_T_SENT_I, HR_T_SENT_I};
+    cr_assert_eq(hr_difficulty(c, j, big, 2, 1, 1, HR_UNIT_ROWS), HR_EINVAL, "non-unit rows");
+    cr_assert_eq(hr_neighbors_topk(s, x, 1, big, 2, 1, 1, HR_UNIT_ROWS), HR_EINVAL, "topk");
+    cr_assert(hr_t_count_ne_f(c, 2, HR_T_SENT_F) == 0 && hr_t_count_ne_i(j, 2, HR_T_SENT_I) == 0 &&
+                  hr_t_count_ne_f(s, 2, HR_T_SENT_F) == 0 && hr_t_count_ne_i(x, 2, HR_T_SENT_I) == 0,
+              "outputs untouched");
+    cr_assert_eq(hr_difficulty(c, j, nanrow, 2, 2, 2, HR_UNIT_ROWS), HR_ENONFINITE, "NaN first");
+    /* a unit row and a zero row are fine */
+    cr_assert_eq(hr_difficulty(c, j, unit, 2, 2, 2, HR_UNIT_ROWS), HR_OK, "unit + zero row");
+    cr_assert(c[0] == 0.0f && c[1] == 0.0f && j[0] == 1 && j[1] == 0, "zero row: cos 0");
+    cr_assert_eq(hr_difficulty(c, j, NULL, 2, 0, 0, 0), HR_EINVAL, "NULL w, d == 0");
+    cr_assert_eq(hr_neighbors_topk(s, x, 1, NULL, 2, 0, 0, 0), HR_EINVAL, "topk NULL w, d == 0");
+    cr_assert_eq(hr_normalize_rows(NULL, 0, NULL, 0, 3, 0), HR_OK, "normalize: no elements");
+}
