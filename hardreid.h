@@ -726,11 +726,27 @@ typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t mm,
 typedef void (*hr__pack_fn)(float *dst, const float *x, size_t rs, size_t cs,
                             size_t rows, size_t kc, size_t mr);
 
-/* y[i] += a[i] * b[i] for i < n (depthwise convolution's inner loop, across
-   channels). Each element must round the same whichever position it has
-   (vector body or tail), so that splitting a range over threads changes
-   nothing: a fused variant fuses its tail too. */
-typedef void (*hr__vfma_fn)(float *y, const float *a, const float *b, size_t n);
+/* Depthwise convolution's two inner loops, across C channels of np pixels
+   (pixel p's channels at y + p*ys, x + p*xs, ...):
+     axpy: y[p*ys + c] += x[p*xs + c] * w[c]        (forward, backward data)
+     dot:  acc[c] += sum_p a[p*as + c] * b[p*bs + c], p in order, one chain
+           per c                                     (backward weight)
+   Each element must round the same whichever position it has (vector body
+   or tail), so that splitting channels over threads changes nothing: a
+   fused variant fuses its tail too. */
+typedef void (*hr__dw_axpy_fn)(float *y, size_t ys, const float *x, size_t xs,
+                               const float *w, size_t C, size_t np);
+typedef void (*hr__dw_dot_fn)(float *acc, const float *a, size_t as, const float *b,
+                              size_t bs, size_t C, size_t np);
+
+/* GEMM micro-kernel reading A in place: the same tile sum as the Gram
+   kernel with ep == NULL and acc == 0, T[r*nr + j] = sum_k a[r*lda + k]
+   b[k*nr + j], in the same order (so bitwise what packing A would give),
+   from mr full rows of a row-major A. hr_gemm uses it when A's rows are
+   contiguous along k and few column panels share each A block, where
+   packing A would cost as much as it saves. NULL: always pack. */
+typedef void (*hr__ua_fn)(size_t kc, const float *a, size_t lda, const float *b,
+                          float *t);
 
 /* p[i] = expf(z[i] - zmax) for i < n; returns the sum of the p[i] (in
    double). The softmax of the heads; SLEEF's u10 expf (max error 1 ulp) on
@@ -747,8 +763,10 @@ typedef struct hr__kernels {
     hr__draw_fn draw_n; /* NULL: the scalar reference */
     hr__tile_fn tile;
     hr__pack_fn pack;
-    hr__vfma_fn vfma;
+    hr__dw_axpy_fn dw_axpy;
+    hr__dw_dot_fn dw_dot;
     hr__expsum_fn expsum;
+    hr__ua_fn gemm_ua;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -837,10 +855,23 @@ static void hr__tile_scalar(float *c, size_t ldc, const float *t, size_t mm,
     hr__tile_ref(c, ldc, t, HR__NR_SCALAR, mm, nn, alpha, beta);
 }
 
-static void hr__vfma_scalar(float *y, const float *a, const float *b, size_t n)
+static void hr__dw_axpy_scalar(float *y, size_t ys, const float *x, size_t xs,
+                               const float *w, size_t C, size_t np)
 {
-    size_t i;
-    for (i = 0; i < n; i++) y[i] += a[i] * b[i];
+    size_t p, c;
+    for (p = 0; p < np; p++)
+        for (c = 0; c < C; c++) y[p * ys + c] += x[p * xs + c] * w[c];
+}
+
+static void hr__dw_dot_scalar(float *acc, const float *a, size_t as, const float *b,
+                              size_t bs, size_t C, size_t np)
+{
+    size_t p, c;
+    for (c = 0; c < C; c++) {
+        float s = acc[c];
+        for (p = 0; p < np; p++) s += a[p * as + c] * b[p * bs + c];
+        acc[c] = s;
+    }
 }
 
 static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
@@ -854,7 +885,8 @@ static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
 static const hr__kernels hr__kernels_scalar = {
     HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar, hr__pack_ref, hr__vfma_scalar, hr__expsum_scalar
+    hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
+    NULL
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1112,6 +1144,34 @@ static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+/* The 6 x 16 loop of hr__gram_avx2 with the 6 broadcasts read from the
+   rows of A in place. */
+HR__TARGET_AVX2
+static void hr__gemm_ua_avx2(size_t kc, const float *a, size_t lda, const float *b,
+                             float *t)
+{
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    const float *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    size_t k;
+#define HR__Z(r) c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0;
+    HR__AVX2_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_load_ps(b + 16 * k), b1 = _mm256_load_ps(b + 16 * k + 8);
+        __m256 ar;
+#define HR__F(r) ar = _mm256_broadcast_ss(a##r + k); \
+                 c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0); \
+                 c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
+        HR__AVX2_ROWS(HR__F)
+#undef HR__F
+    }
+#define HR__S(r) _mm256_store_ps(t + 16 * (r), c##r##0); \
+                 _mm256_store_ps(t + 16 * (r) + 8, c##r##1);
+    HR__AVX2_ROWS(HR__S)
+#undef HR__S
+}
+
 HR__TARGET_AVX2
 static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
@@ -1201,15 +1261,69 @@ static void hr__pack_avx2(float *dst, const float *x, size_t rs, size_t cs,
     if (q < rows) hr__pack_ref(dst, x + q * rs, rs, cs, rows - q, kc, mr);
 }
 
+/* Channels in blocks of 32 (then 8) held in registers across the pixels;
+   the channel tail uses the scalar FMA, which rounds as a lane does. */
 HR__TARGET_AVX2
-static void hr__vfma_avx2(float *y, const float *a, const float *b, size_t n)
+static void hr__dw_axpy_avx2(float *y, size_t ys, const float *x, size_t xs,
+                             const float *w, size_t C, size_t np)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i),
-                                                _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) /* the scalar FMA: rounds as a vector lane does */
-        _mm_store_ss(y + i, _mm_fmadd_ss(_mm_load_ss(a + i), _mm_load_ss(b + i), _mm_load_ss(y + i)));
+    size_t p, c = 0;
+    for (; c + 32 <= C; c += 32) {
+        const __m256 w0 = _mm256_loadu_ps(w + c), w1 = _mm256_loadu_ps(w + c + 8);
+        const __m256 w2 = _mm256_loadu_ps(w + c + 16), w3 = _mm256_loadu_ps(w + c + 24);
+        for (p = 0; p < np; p++) {
+            float *yp = y + p * ys + c;
+            const float *xp = x + p * xs + c;
+            _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_loadu_ps(xp), w0, _mm256_loadu_ps(yp)));
+            _mm256_storeu_ps(yp + 8, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 8), w1, _mm256_loadu_ps(yp + 8)));
+            _mm256_storeu_ps(yp + 16, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 16), w2, _mm256_loadu_ps(yp + 16)));
+            _mm256_storeu_ps(yp + 24, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 24), w3, _mm256_loadu_ps(yp + 24)));
+        }
+    }
+    for (; c + 8 <= C; c += 8) {
+        const __m256 w0 = _mm256_loadu_ps(w + c);
+        for (p = 0; p < np; p++)
+            _mm256_storeu_ps(y + p * ys + c, _mm256_fmadd_ps(_mm256_loadu_ps(x + p * xs + c), w0,
+                                                             _mm256_loadu_ps(y + p * ys + c)));
+    }
+    for (; c < C; c++)
+        for (p = 0; p < np; p++)
+            _mm_store_ss(y + p * ys + c, _mm_fmadd_ss(_mm_load_ss(x + p * xs + c), _mm_load_ss(w + c),
+                                                      _mm_load_ss(y + p * ys + c)));
+}
+
+HR__TARGET_AVX2
+static void hr__dw_dot_avx2(float *acc, const float *a, size_t as, const float *b,
+                            size_t bs, size_t C, size_t np)
+{
+    size_t p, c = 0;
+    for (; c + 32 <= C; c += 32) {
+        __m256 s0 = _mm256_loadu_ps(acc + c), s1 = _mm256_loadu_ps(acc + c + 8);
+        __m256 s2 = _mm256_loadu_ps(acc + c + 16), s3 = _mm256_loadu_ps(acc + c + 24);
+        for (p = 0; p < np; p++) {
+            const float *ap = a + p * as + c, *bp = b + p * bs + c;
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap), _mm256_loadu_ps(bp), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 8), _mm256_loadu_ps(bp + 8), s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 16), _mm256_loadu_ps(bp + 16), s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 24), _mm256_loadu_ps(bp + 24), s3);
+        }
+        _mm256_storeu_ps(acc + c, s0);
+        _mm256_storeu_ps(acc + c + 8, s1);
+        _mm256_storeu_ps(acc + c + 16, s2);
+        _mm256_storeu_ps(acc + c + 24, s3);
+    }
+    for (; c + 8 <= C; c += 8) {
+        __m256 s0 = _mm256_loadu_ps(acc + c);
+        for (p = 0; p < np; p++)
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p * as + c), _mm256_loadu_ps(b + p * bs + c), s0);
+        _mm256_storeu_ps(acc + c, s0);
+    }
+    for (; c < C; c++) {
+        __m128 s0 = _mm_load_ss(acc + c);
+        for (p = 0; p < np; p++)
+            s0 = _mm_fmadd_ss(_mm_load_ss(a + p * as + c), _mm_load_ss(b + p * bs + c), s0);
+        _mm_store_ss(acc + c, s0);
+    }
 }
 
 #ifdef HR__SLEEF_AVX2
@@ -1252,7 +1366,8 @@ static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
 static const hr__kernels hr__kernels_avx2 = {
     HR_ISA_AVX2, 6, 16, 192, 512,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
-    hr__tile_avx2, hr__pack_avx2, hr__vfma_avx2, HR__EXPSUM_AVX2
+    hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
+    hr__gemm_ua_avx2
 };
 #endif /* HR__HAVE_AVX2 */
 
@@ -1459,12 +1574,62 @@ static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
         }
 }
 
-static void hr__vfma_neon(float *y, const float *a, const float *b, size_t n)
+/* As the AVX2 variants, 4 lanes, channel blocks of 16; fmaf (one fmadd)
+   for the channel tail. */
+static void hr__dw_axpy_neon(float *y, size_t ys, const float *x, size_t xs,
+                             const float *w, size_t C, size_t np)
 {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(a + i), vld1q_f32(b + i)));
-    for (; i < n; i++) y[i] = fmaf(a[i], b[i], y[i]); /* one fmadd: as the lanes */
+    size_t p, c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const float32x4_t w0 = vld1q_f32(w + c), w1 = vld1q_f32(w + c + 4);
+        const float32x4_t w2 = vld1q_f32(w + c + 8), w3 = vld1q_f32(w + c + 12);
+        for (p = 0; p < np; p++) {
+            float *yp = y + p * ys + c;
+            const float *xp = x + p * xs + c;
+            vst1q_f32(yp, vfmaq_f32(vld1q_f32(yp), vld1q_f32(xp), w0));
+            vst1q_f32(yp + 4, vfmaq_f32(vld1q_f32(yp + 4), vld1q_f32(xp + 4), w1));
+            vst1q_f32(yp + 8, vfmaq_f32(vld1q_f32(yp + 8), vld1q_f32(xp + 8), w2));
+            vst1q_f32(yp + 12, vfmaq_f32(vld1q_f32(yp + 12), vld1q_f32(xp + 12), w3));
+        }
+    }
+    for (; c + 4 <= C; c += 4) {
+        const float32x4_t w0 = vld1q_f32(w + c);
+        for (p = 0; p < np; p++)
+            vst1q_f32(y + p * ys + c, vfmaq_f32(vld1q_f32(y + p * ys + c), vld1q_f32(x + p * xs + c), w0));
+    }
+    for (; c < C; c++)
+        for (p = 0; p < np; p++) y[p * ys + c] = fmaf(x[p * xs + c], w[c], y[p * ys + c]);
+}
+
+static void hr__dw_dot_neon(float *acc, const float *a, size_t as, const float *b,
+                            size_t bs, size_t C, size_t np)
+{
+    size_t p, c = 0;
+    for (; c + 16 <= C; c += 16) {
+        float32x4_t s0 = vld1q_f32(acc + c), s1 = vld1q_f32(acc + c + 4);
+        float32x4_t s2 = vld1q_f32(acc + c + 8), s3 = vld1q_f32(acc + c + 12);
+        for (p = 0; p < np; p++) {
+            const float *ap = a + p * as + c, *bp = b + p * bs + c;
+            s0 = vfmaq_f32(s0, vld1q_f32(ap), vld1q_f32(bp));
+            s1 = vfmaq_f32(s1, vld1q_f32(ap + 4), vld1q_f32(bp + 4));
+            s2 = vfmaq_f32(s2, vld1q_f32(ap + 8), vld1q_f32(bp + 8));
+            s3 = vfmaq_f32(s3, vld1q_f32(ap + 12), vld1q_f32(bp + 12));
+        }
+        vst1q_f32(acc + c, s0);
+        vst1q_f32(acc + c + 4, s1);
+        vst1q_f32(acc + c + 8, s2);
+        vst1q_f32(acc + c + 12, s3);
+    }
+    for (; c + 4 <= C; c += 4) {
+        float32x4_t s0 = vld1q_f32(acc + c);
+        for (p = 0; p < np; p++) s0 = vfmaq_f32(s0, vld1q_f32(a + p * as + c), vld1q_f32(b + p * bs + c));
+        vst1q_f32(acc + c, s0);
+    }
+    for (; c < C; c++) {
+        float s0 = acc[c];
+        for (p = 0; p < np; p++) s0 = fmaf(a[p * as + c], b[p * bs + c], s0);
+        acc[c] = s0;
+    }
 }
 
 #ifdef HR__SLEEF_NEON
@@ -1504,7 +1669,7 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 static const hr__kernels hr__kernels_neon = {
     HR_ISA_NEON, 8, 12, 192, 512,
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon, hr__pack_ref, hr__vfma_neon, HR__EXPSUM_NEON
+    hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON, NULL
 };
 #endif /* HR__HAVE_NEON */
 
@@ -2069,6 +2234,10 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
         const size_t njs = nic >= (size_t)nt ? 1 : ((size_t)nt + nic - 1) / nic < npan
                                ? ((size_t)nt + nic - 1) / nic : npan;
         const size_t ntask = nic * njs;
+        /* A in place when its rows run along k and at most 8 column panels
+           (128 columns on AVX2) reuse each A block: packing would cost
+           about what it saves */
+        const int ua = K->gemm_ua && g->acs == 1 && npan <= 8;
         for (pc = 0; pc < g->k; pc += g->kc) {
             const size_t kb = g->k - pc < g->kc ? g->k - pc : g->kc;
             const float beta = pc ? 1.0f : g->beta; /* later k blocks accumulate */
@@ -2088,7 +2257,7 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                 const size_t im = g->m - ic < g->mc ? g->m - ic : g->mc;
                 const size_t q0 = js * npan / njs, q1 = (js + 1) * npan / njs;
                 size_t ir;
-                if (ic != last_ic) { /* consecutive tasks share a row block */
+                if (ic != last_ic && !ua) { /* consecutive tasks share a row block */
                     K->pack(apack, g->a + ic * g->ars + pc * g->acs, g->ars, g->acs,
                             im, kb, mr);
                     last_ic = ic;
@@ -2096,7 +2265,16 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                 for (q = q0; q < q1; q++) {
                     const size_t jr = q * nr, nn = jn - jr < nr ? jn - jr : nr;
                     for (ir = 0; ir < im; ir += mr) {
-                        K->gram(kb, apack + ir * kb, g->bpack + q * nr * kb, t, 0, NULL);
+                        const float *bp = g->bpack + q * nr * kb;
+                        if (!ua) {
+                            K->gram(kb, apack + ir * kb, bp, t, 0, NULL);
+                        } else if (im - ir >= mr) {
+                            K->gemm_ua(kb, g->a + (ic + ir) * g->ars + pc, g->ars, bp, t);
+                        } else { /* a partial panel: pack just it */
+                            K->pack(apack, g->a + (ic + ir) * g->ars + pc, g->ars, 1, im - ir,
+                                    kb, mr);
+                            K->gram(kb, apack, bp, t, 0, NULL);
+                        }
                         K->tile(g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, t,
                                 im - ir < mr ? im - ir : mr, nn, g->alpha, beta);
                     }
@@ -2415,7 +2593,11 @@ static void hr__conv_gemm(const hr__conv_ws *ws, hr_trans ta, hr_trans tb, size_
     hr__gemm_exec(&g, ws->gmem);
 }
 
-/* --- depthwise: direct, one vfma per (pixel, tap) across channels -------*/
+/* --- depthwise: direct, across channels ---------------------------------
+   For an output row oy and a tap (ky, kx), the output pixels whose input
+   pixel lies inside the image form one range [lo, hi), and their input
+   pixels are evenly spaced (stride sw): one dw_axpy / dw_dot call covers
+   the whole range. Per element the taps still come in (ky, kx) order. */
 
 /* wt[t*C + ch] = w[ch*T + t]: taps outermost, channels contiguous */
 static void hr__dw_transpose(float *wt, const float *w, size_t C, size_t T)
@@ -2425,19 +2607,31 @@ static void hr__dw_transpose(float *wt, const float *w, size_t C, size_t T)
         for (t = 0; t < T; t++) wt[t * C + ch] = w[ch * T + t];
 }
 
-/* For output pixel (img, oy, ox): calls f on each tap inside the input. */
-#define HR__DW_TAPS(c, img, oy, ox, BODY) do { \
-    size_t ky_, kx_; \
-    for (ky_ = 0; ky_ < (c)->kh; ky_++) \
+/* Output columns [lo, hi) whose input column ox*sw + kx - pw is inside. */
+static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
+{
+    size_t a = c->pw > kx ? (c->pw - kx + c->sw - 1) / c->sw : 0, b;
+    b = c->w + c->pw > kx ? (c->w + c->pw - kx - 1) / c->sw + 1 : 0;
+    *lo = a;
+    *hi = b < c->ow ? b : c->ow;
+}
+
+/* For output row (img, oy), each tap whose input row is inside, with
+   lo_/hi_ its column range and xo_ the input offset of column lo_. */
+#define HR__DW_TAPS(c, img, oy, BODY) do { \
+    size_t ky_, kx_, lo_, hi_; \
+    for (ky_ = 0; ky_ < (c)->kh; ky_++) { \
+        const size_t iy_ = (oy) * (c)->sh + ky_; \
+        if (iy_ < (c)->ph || iy_ - (c)->ph >= (c)->h) continue; \
         for (kx_ = 0; kx_ < (c)->kw; kx_++) { \
-            const size_t iy_ = (oy) * (c)->sh + ky_, ix_ = (ox) * (c)->sw + kx_; \
             const size_t t_ = ky_ * (c)->kw + kx_; \
             size_t xo_; \
-            if (iy_ < (c)->ph || iy_ - (c)->ph >= (c)->h || ix_ < (c)->pw || ix_ - (c)->pw >= (c)->w) \
-                continue; \
-            xo_ = (((img) * (c)->h + iy_ - (c)->ph) * (c)->w + ix_ - (c)->pw) * (c)->ci; \
+            hr__dw_cols((c), kx_, &lo_, &hi_); \
+            if (lo_ >= hi_) continue; \
+            xo_ = (((img) * (c)->h + iy_ - (c)->ph) * (c)->w + lo_ * (c)->sw + kx_ - (c)->pw) * (c)->ci; \
             BODY \
         } \
+    } \
 } while (0)
 
 static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
@@ -2454,13 +2648,15 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
 #endif
     for (img = 0; img < (long)c->n; img++) {
         size_t oy, ox;
-        for (oy = 0; oy < c->oh; oy++)
+        for (oy = 0; oy < c->oh; oy++) {
+            float *yr = y + ((size_t)img * c->oh + oy) * c->ow * C;
             for (ox = 0; ox < c->ow; ox++) {
-                float *yr = y + (((size_t)img * c->oh + oy) * c->ow + ox) * C;
-                if (bias) memcpy(yr, bias, C * sizeof(float));
-                else memset(yr, 0, C * sizeof(float));
-                HR__DW_TAPS(c, (size_t)img, oy, ox, K->vfma(yr, x + xo_, wt + t_ * C, C););
+                if (bias) memcpy(yr + ox * C, bias, C * sizeof(float));
+                else memset(yr + ox * C, 0, C * sizeof(float));
             }
+            HR__DW_TAPS(c, (size_t)img, oy,
+                        K->dw_axpy(yr + lo_ * C, C, x + xo_, c->sw * C, wt + t_ * C, C, hi_ - lo_););
+        }
     }
     HR_FREE(wt);
     return HR_OK;
@@ -2479,12 +2675,12 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
 #pragma omp parallel for schedule(static) if (c->n > 1 && c->ysz * c->taps > 65536)
 #endif
     for (img = 0; img < (long)c->n; img++) { /* windows overlap within an image only */
-        size_t oy, ox;
-        for (oy = 0; oy < c->oh; oy++)
-            for (ox = 0; ox < c->ow; ox++) {
-                const float *g = dy + (((size_t)img * c->oh + oy) * c->ow + ox) * C;
-                HR__DW_TAPS(c, (size_t)img, oy, ox, K->vfma(dx + xo_, g, wt + t_ * C, C););
-            }
+        size_t oy;
+        for (oy = 0; oy < c->oh; oy++) {
+            const float *g = dy + ((size_t)img * c->oh + oy) * c->ow * C;
+            HR__DW_TAPS(c, (size_t)img, oy,
+                        K->dw_axpy(dx + xo_, c->sw * C, g + lo_ * C, C, wt + t_ * C, C, hi_ - lo_););
+        }
     }
     HR_FREE(wt);
     return HR_OK;
@@ -2508,13 +2704,14 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
 #endif
     for (b = 0; b < (long)nb; b++) {
         const size_t c0 = (size_t)b * 16, cn = C - c0 < 16 ? C - c0 : 16;
-        size_t img, oy, ox;
+        size_t img, oy;
         for (img = 0; img < c->n; img++)
-            for (oy = 0; oy < c->oh; oy++)
-                for (ox = 0; ox < c->ow; ox++) {
-                    const float *g = dy + ((img * c->oh + oy) * c->ow + ox) * C + c0;
-                    HR__DW_TAPS(c, img, oy, ox, K->vfma(dwt + t_ * C + c0, g, x + xo_ + c0, cn););
-                }
+            for (oy = 0; oy < c->oh; oy++) {
+                const float *g = dy + (img * c->oh + oy) * c->ow * C + c0;
+                HR__DW_TAPS(c, img, oy,
+                            K->dw_dot(dwt + t_ * C + c0, g + lo_ * C, C, x + xo_ + c0,
+                                      c->sw * C, cn, hi_ - lo_););
+            }
     }
     for (ch = 0; ch < C; ch++)
         for (t = 0; t < c->taps; t++) dw[ch * c->taps + t] += dwt[t * C + ch];
