@@ -12,8 +12,14 @@
    rows (the suite's) stay far inside 2e-5; the bound is a typical error,
    not a worst case (that is about d * 2^-24 = 2.4e-4 at d = 4096).
 
-   Build and run (exit status 1 while any error exceeds HR_TOL_ISA):
-     cc -std=c99 -O2 -I. tests/fuzz/repro/tol_isa_constant_rows.c -o r -lm && ./r */
+   Resolved in ddaee56 by the documentation: HR_TOL_ISA is the typical
+   bound (products whose rounding errors do not all lean one way), and
+   HR_TOL_ISA_WORST(d) = d 2^-24 the worst case. Kept as a regression check
+   of the worst case: every error and path difference here must stay within
+   HR_TOL_ISA_WORST(d); the lines still flag where HR_TOL_ISA is exceeded.
+
+   Build and run (exit status 0 while within HR_TOL_ISA_WORST(d)):
+     cc -std=c99 -O2 -I. tests/fuzz/repro/tol_isa_constant_rows.c -o r -lsleef -lm && ./r */
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 
@@ -38,12 +44,12 @@ int main(void) {
                    hr_isa_name(hr_get_isa()), (double)c[p][0],
                    fabs((double)c[p][0] - 1.0),
                    fabs((double)c[p][0] - 1.0) > HR_TOL_ISA ? "  > HR_TOL_ISA" : "");
-            bad |= fabs((double)c[p][0] - 1.0) > HR_TOL_ISA;
+            bad |= fabs((double)c[p][0] - 1.0) > HR_TOL_ISA_WORST(d);
         }
         printf("d = %4zu  scalar - best = %.5g%s\n", d,
                fabs((double)c[0][0] - (double)c[1][0]),
                fabs((double)c[0][0] - (double)c[1][0]) > HR_TOL_ISA ? "  > HR_TOL_ISA" : "");
-        bad |= fabs((double)c[0][0] - (double)c[1][0]) > HR_TOL_ISA;
+        bad |= fabs((double)c[0][0] - (double)c[1][0]) > HR_TOL_ISA_WORST(d);
     }
     return bad;
 }
