@@ -2736,23 +2736,22 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
 #define HR__CONV_X(c, x, r0, gi) ((x) + (r0) * (c).ci + (gi) * (c).cig)
 #define HR__CONV_Y(c, y, r0, gi) ((y) + (r0) * (c).co + (gi) * (c).cog)
 
-HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
-                                  const float *w, const float *bias)
+/* The GEMM forward of a resolved, non-depthwise c: y = conv(x, w) + bias
+   (beta 0), or y += conv(x, w) (beta 1, bias NULL). Allocates before it
+   writes. */
+static hr_status hr__conv_fwd(const hr__conv *cp, float *y, const float *x, const float *w,
+                              const float *bias, float beta)
 {
-    hr__conv c;
+    const hr__conv c = *cp;
+    const float b = bias ? 1.0f : beta;
     hr__conv_ws ws;
     hr__gemm_job big;
     size_t i0, gi, r;
-    hr_status s = hr__conv_resolve(cd, &c);
-    if (s != HR_OK) return s;
-    if (!w || (c.n && (!y || !x))) return HR_EINVAL;
-    if (!c.n) return HR_OK;
-    if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias);
     /* y = col w^T: rows = output pixels, columns = this group's outputs.
        Planned on the largest chunk; col does not exist yet, and any
        non-NULL pointer stands in for it in the plan. */
-    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
-                      x, c.direct ? c.ci : c.K, w, c.K, bias ? 1.0f : 0.0f, y, c.co);
+    hr_status s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
+                                x, c.direct ? c.ci : c.K, w, c.K, b, y, c.co);
     if (s != HR_OK) return s;
     if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
     if (bias)
@@ -2763,11 +2762,57 @@ HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
             if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
             hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
                           c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col, c.direct ? c.ci : c.K,
-                          w + gi * c.cog * c.K, c.K, bias ? 1.0f : 0.0f, HR__CONV_Y(c, y, i0, gi), c.co);
+                          w + gi * c.cog * c.K, c.K, b, HR__CONV_Y(c, y, i0, gi), c.co);
         }
     }
     HR_FREE(ws.mem);
     return HR_OK;
+}
+
+HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
+                                  const float *w, const float *bias)
+{
+    hr__conv c;
+    hr_status s = hr__conv_resolve(cd, &c);
+    if (s != HR_OK) return s;
+    if (!w || (c.n && (!y || !x))) return HR_EINVAL;
+    if (!c.n) return HR_OK;
+    if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias);
+    return hr__conv_fwd(&c, y, x, w, bias, 0.0f);
+}
+
+/* Backward data of a stride-1 convolution as a forward one: dx += conv(dy,
+   w') with w' the kernel rotated 180 degrees and each group's in and out
+   channels swapped, padding kh - 1 - ph: the efficient forward GEMM (a
+   cog-deep im2col row per pixel) instead of a GEMM only cog deep plus a
+   scatter-add of its kh kw cig wide output. */
+static hr_status hr__conv_bwd_data_flipped(const hr__conv *c, float *dx, const float *dy,
+                                           const float *w)
+{
+    hr__conv f;
+    hr_conv2d d;
+    float *wf;
+    size_t gi, o, i, ky, kx;
+    hr_status s;
+    memset(&d, 0, sizeof d);
+    d.n = c->n; d.h = c->oh; d.w = c->ow; d.c_in = c->co; d.c_out = c->ci;
+    d.kh = c->kh; d.kw = c->kw; d.pad_h = c->kh - 1 - c->ph; d.pad_w = c->kw - 1 - c->pw;
+    d.groups = c->g;
+    if ((s = hr__conv_resolve(&d, &f)) != HR_OK) return s;
+    HR_ASSERT(f.oh == c->h && f.ow == c->w);
+    if (!(wf = (float *)HR_MALLOC(c->wsz * sizeof(float)))) return HR_ENOMEM;
+    /* wf[g][i][ky'][kx'][o] = w[g][o][kh-1-ky'][kw-1-kx'][i] */
+    for (gi = 0; gi < c->g; gi++)
+        for (o = 0; o < c->cog; o++)
+            for (ky = 0; ky < c->kh; ky++)
+                for (kx = 0; kx < c->kw; kx++)
+                    for (i = 0; i < c->cig; i++)
+                        wf[(((gi * c->cig + i) * c->kh + (c->kh - 1 - ky)) * c->kw +
+                            (c->kw - 1 - kx)) * c->cog + o] =
+                            w[(((gi * c->cog + o) * c->kh + ky) * c->kw + kx) * c->cig + i];
+    s = hr__conv_fwd(&f, dx, dy, wf, NULL, 1.0f);
+    HR_FREE(wf);
+    return s;
 }
 
 HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
@@ -2782,6 +2827,8 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
     if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
     if (!c.n) return HR_OK;
     if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
+    if (!c.direct && c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
+        return hr__conv_bwd_data_flipped(&c, dx, dy, w);
     /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
     s = hr__gemm_plan(&big, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
                       dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
