@@ -97,26 +97,42 @@ static void reorder(onednn *o, dnnl_memory_t from, dnnl_memory_t to) {
     dnnl_primitive_desc_destroy(pd);
 }
 
+/* oneDNN's logical dims of a layer: src, dst, weights (plain and grouped),
+   bias */
+typedef struct {
+    dnnl_dims_t sd, dd, wd, gwd, bd;
+} layer_dims;
+
+static void dims_init(layer_dims *D, const layer *L, size_t oh, size_t ow) {
+    const dnnl_dim_t s[4] = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->h, (dnnl_dim_t)L->w};
+    const dnnl_dim_t d[4] = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->co, (dnnl_dim_t)oh, (dnnl_dim_t)ow};
+    const dnnl_dim_t w[4] = {(dnnl_dim_t)L->co, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
+    const dnnl_dim_t g[5] = {(dnnl_dim_t)L->groups, (dnnl_dim_t)(L->co / L->groups),
+                             (dnnl_dim_t)(L->ci / L->groups), (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
+    memset(D, 0, sizeof *D);
+    memcpy(D->sd, s, sizeof s);
+    memcpy(D->dd, d, sizeof d);
+    memcpy(D->wd, w, sizeof w);
+    memcpy(D->gwd, g, sizeof g);
+    D->bd[0] = (dnnl_dim_t)L->co;
+}
+
 static void onednn_setup(onednn *o, const layer *L, size_t oh, size_t ow) {
     const int grouped = L->groups > 1;
-    dnnl_dims_t sd = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->h, (dnnl_dim_t)L->w};
-    dnnl_dims_t dd = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->co, (dnnl_dim_t)oh, (dnnl_dim_t)ow};
-    dnnl_dims_t wd = {(dnnl_dim_t)L->co, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
-    dnnl_dims_t gwd = {(dnnl_dim_t)L->groups, (dnnl_dim_t)(L->co / L->groups),
-                       (dnnl_dim_t)(L->ci / L->groups), (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
-    dnnl_dims_t bd = {(dnnl_dim_t)L->co};
+    layer_dims D;
     dnnl_dims_t strides = {(dnnl_dim_t)L->stride, (dnnl_dim_t)L->stride};
     dnnl_dims_t pad = {(dnnl_dim_t)L->pad, (dnnl_dim_t)L->pad};
     dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
     dnnl_convolution_desc_t fd, bdd, bwd;
     dnnl_primitive_desc_t fpd, bdpd, bwpd;
+    dims_init(&D, L, oh, ow);
     DNNL_OK(dnnl_engine_create(&o->eng, dnnl_cpu, 0));
     DNNL_OK(dnnl_stream_create(&o->strm, o->eng, dnnl_stream_default_flags));
-    DNNL_OK(dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_f32, dnnl_format_tag_any));
-    DNNL_OK(dnnl_memory_desc_init_by_tag(&dst_md, 4, dd, dnnl_f32, dnnl_format_tag_any));
-    DNNL_OK(dnnl_memory_desc_init_by_tag(&wei_md, grouped ? 5 : 4, grouped ? gwd : wd, dnnl_f32,
+    DNNL_OK(dnnl_memory_desc_init_by_tag(&src_md, 4, D.sd, dnnl_f32, dnnl_format_tag_any));
+    DNNL_OK(dnnl_memory_desc_init_by_tag(&dst_md, 4, D.dd, dnnl_f32, dnnl_format_tag_any));
+    DNNL_OK(dnnl_memory_desc_init_by_tag(&wei_md, grouped ? 5 : 4, grouped ? D.gwd : D.wd, dnnl_f32,
                                          dnnl_format_tag_any));
-    DNNL_OK(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_x));
+    DNNL_OK(dnnl_memory_desc_init_by_tag(&bias_md, 1, D.bd, dnnl_f32, dnnl_x));
     DNNL_OK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
                                                &src_md, &wei_md, &bias_md, &dst_md, strides, pad,
                                                pad));
@@ -238,18 +254,14 @@ static result run_layer(const layer *L, int threads) {
     onednn_setup(&o, L, oh, ow);
     {   /* inputs into oneDNN's layouts, once; verify the forwards agree */
         const int grouped = L->groups > 1;
-        dnnl_dims_t sd = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->h, (dnnl_dim_t)L->w};
-        dnnl_dims_t dd = {(dnnl_dim_t)L->n, (dnnl_dim_t)L->co, (dnnl_dim_t)oh, (dnnl_dim_t)ow};
-        dnnl_dims_t wd = {(dnnl_dim_t)L->co, (dnnl_dim_t)L->ci, (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
-        dnnl_dims_t gwd = {(dnnl_dim_t)L->groups, (dnnl_dim_t)(L->co / L->groups),
-                           (dnnl_dim_t)(L->ci / L->groups), (dnnl_dim_t)L->k, (dnnl_dim_t)L->k};
-        dnnl_dims_t bd = {(dnnl_dim_t)L->co};
-        dnnl_memory_t us = user_mem(&o, 4, sd, dnnl_nhwc, x);
-        dnnl_memory_t uw = user_mem(&o, grouped ? 5 : 4, grouped ? gwd : wd,
+        layer_dims D;
+        dims_init(&D, L, oh, ow);
+        dnnl_memory_t us = user_mem(&o, 4, D.sd, dnnl_nhwc, x);
+        dnnl_memory_t uw = user_mem(&o, grouped ? 5 : 4, grouped ? D.gwd : D.wd,
                                     grouped ? dnnl_gohwi : dnnl_ohwi, w);
-        dnnl_memory_t ub = user_mem(&o, 1, bd, dnnl_x, b);
-        dnnl_memory_t ud = user_mem(&o, 4, dd, dnnl_nhwc, dy);
-        dnnl_memory_t uy = user_mem(&o, 4, dd, dnnl_nhwc, y2);
+        dnnl_memory_t ub = user_mem(&o, 1, D.bd, dnnl_x, b);
+        dnnl_memory_t ud = user_mem(&o, 4, D.dd, dnnl_nhwc, dy);
+        dnnl_memory_t uy = user_mem(&o, 4, D.dd, dnnl_nhwc, y2);
         double big = 0, diff = 0;
         reorder(&o, us, o.src);
         reorder(&o, uw, o.wei);
@@ -298,22 +310,13 @@ static result run_layer(const layer *L, int threads) {
 int main(int argc, char **argv) {
     const layer *layers = layers_full;
     size_t nl = sizeof layers_full / sizeof layers_full[0];
-    int threads[4] = {1, 2}, nth = 2, missed = 0;
-    const char *csv = NULL;
+    int missed = 0;
     char cpu[256];
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
-            layers = layers_quick;
-            nl = sizeof layers_quick / sizeof layers_quick[0];
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv = argv[++i];
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            nth = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
-            if (nth < 1) nth = 1;
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--csv FILE]\n", argv[0]);
-            return 2;
-        }
+    bench_opts o;
+    if (bench_parse(&o, argc, argv)) return 2;
+    if (o.quick) {
+        layers = layers_quick;
+        nl = sizeof layers_quick / sizeof layers_quick[0];
     }
     const dnnl_version_t *v = dnnl_version();
     cpu_model(cpu, sizeof cpu);
@@ -327,11 +330,11 @@ int main(int argc, char **argv) {
     printf("%-26s %3s | %-27s | %-27s\n", "", "", "forward GFLOP/s", "fwd + bwd data + bwd weights");
     printf("%-26s %3s | %8s %8s %8s | %8s %8s %8s\n", "layer (batch 32)", "thr", "hardreid", "oneDNN",
            "ratio", "hardreid", "oneDNN", "ratio");
-    result *res = xmalloc(nl * (size_t)nth * sizeof(result));
+    result *res = xmalloc(nl * (size_t)o.nth * sizeof(result));
     size_t nres = 0;
-    for (int t = 0; t < nth; t++)
+    for (int t = 0; t < o.nth; t++)
         for (size_t i = 0; i < nl; i++) {
-            result r = run_layer(&layers[i], threads[t]);
+            result r = run_layer(&layers[i], o.threads[t]);
             res[nres++] = r;
             printf("%-26s %3d | %8.1f %8.1f %7.2fx | %8.1f %8.1f %7.2fx\n", r.L->name, r.threads, r.hr_f,
                    r.dn_f, r.hr_f / r.dn_f, r.hr_fb, r.dn_fb, r.hr_fb / r.dn_fb);
@@ -340,10 +343,10 @@ int main(int argc, char **argv) {
         }
     printf("\ntarget hardreid >= 1.0x oneDNN, every layer, forward and forward + backward: %s "
            "(%d of %zu below)\n", missed ? "MISSED" : "MET", missed, 2 * nres);
-    if (csv) {
-        FILE *f = fopen(csv, "w");
+    if (o.csv) {
+        FILE *f = fopen(o.csv, "w");
         if (!f) {
-            fprintf(stderr, "bench_conv: cannot write %s\n", csv);
+            fprintf(stderr, "bench_conv: cannot write %s\n", o.csv);
             return 2;
         }
         fprintf(f, "layer,threads,hardreid_fwd_gflops,onednn_fwd_gflops,fwd_ratio,"
@@ -353,7 +356,7 @@ int main(int argc, char **argv) {
                     res[i].hr_f, res[i].dn_f, res[i].hr_f / res[i].dn_f, res[i].hr_fb, res[i].dn_fb,
                     res[i].hr_fb / res[i].dn_fb);
         fclose(f);
-        printf("csv: %s\n", csv);
+        printf("csv: %s\n", o.csv);
     }
     free(res);
     return 0;

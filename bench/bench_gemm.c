@@ -144,22 +144,13 @@ static result run_case(const gcase *c, int threads) {
 int main(int argc, char **argv) {
     const gcase *cases = cases_full;
     size_t ncases = sizeof cases_full / sizeof cases_full[0];
-    int threads[4] = {1, 2}, nth = 2, missed = 0;
-    const char *csv = NULL;
+    int missed = 0;
     char cpu[256];
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
-            cases = cases_quick;
-            ncases = sizeof cases_quick / sizeof cases_quick[0];
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv = argv[++i];
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            nth = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
-            if (nth < 1) nth = 1;
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--csv FILE]\n", argv[0]);
-            return 2;
-        }
+    bench_opts o;
+    if (bench_parse(&o, argc, argv)) return 2;
+    if (o.quick) {
+        cases = cases_quick;
+        ncases = sizeof cases_quick / sizeof cases_quick[0];
     }
     cpu_model(cpu, sizeof cpu);
     printf("bench_gemm: hardreid %s hr_gemm vs OpenBLAS cblas_sgemm\n", HARDREID_VERSION_STRING);
@@ -169,11 +160,11 @@ int main(int argc, char **argv) {
            SAMPLES, fma_peak_gflops(1, 0.2));
     printf("%-24s %5s %5s %5s %3s | %9s %9s %7s\n", "case", "m", "n", "k", "thr", "hardreid",
            "OpenBLAS", "ratio");
-    result *res = (result *)xmalloc(ncases * (size_t)nth * sizeof(result));
+    result *res = (result *)xmalloc(ncases * (size_t)o.nth * sizeof(result));
     size_t nres = 0;
-    for (int t = 0; t < nth; t++)
+    for (int t = 0; t < o.nth; t++)
         for (size_t i = 0; i < ncases; i++) {
-            result r = run_case(&cases[i], threads[t]);
+            result r = run_case(&cases[i], o.threads[t]);
             res[nres++] = r;
             printf("%-24s %5zu %5zu %5zu %3d | %9.1f %9.1f %6.2fx %s\n", r.c->name, r.c->m, r.c->n,
                    r.c->k, r.threads, r.hr_gf, r.blas_gf, r.ratio,
@@ -183,10 +174,10 @@ int main(int argc, char **argv) {
         }
     printf("\ntarget hr_gemm >= %.1fx OpenBLAS on every case: %s (%d of %zu below)\n", TARGET,
            missed ? "MISSED" : "MET", missed, nres);
-    if (csv) {
-        FILE *f = fopen(csv, "w");
+    if (o.csv) {
+        FILE *f = fopen(o.csv, "w");
         if (!f) {
-            fprintf(stderr, "bench_gemm: cannot write %s\n", csv);
+            fprintf(stderr, "bench_gemm: cannot write %s\n", o.csv);
             return 2;
         }
         fprintf(f, "case,m,n,k,threads,hardreid_gflops,openblas_gflops,ratio\n");
@@ -194,7 +185,7 @@ int main(int argc, char **argv) {
             fprintf(f, "%s,%zu,%zu,%zu,%d,%.2f,%.2f,%.3f\n", res[i].c->name, res[i].c->m, res[i].c->n,
                     res[i].c->k, res[i].threads, res[i].hr_gf, res[i].blas_gf, res[i].ratio);
         fclose(f);
-        printf("csv: %s\n", csv);
+        printf("csv: %s\n", o.csv);
     }
     free(res);
     return 0;

@@ -65,4 +65,36 @@ static void cpu_model(char *out, size_t cap) {
     fclose(f);
 }
 
+/* The options bench_gemm and bench_conv share:
+     [--quick] [--threads 1,2] [--csv FILE]
+   Returns 0, or prints the usage and returns 2. */
+typedef struct {
+    int quick;
+    int threads[4], nth;
+    const char *csv;
+} bench_opts;
+
+static inline int bench_parse(bench_opts *o, int argc, char **argv) {
+    o->quick = 0;
+    o->threads[0] = 1;
+    o->threads[1] = 2;
+    o->nth = 2;
+    o->csv = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            o->quick = 1;
+        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            o->csv = argv[++i];
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            o->nth = sscanf(argv[++i], "%d,%d,%d,%d", &o->threads[0], &o->threads[1],
+                            &o->threads[2], &o->threads[3]);
+            if (o->nth < 1) o->nth = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--csv FILE]\n", argv[0]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
 #endif
