@@ -1,0 +1,456 @@
+/* model.c - three small backbones as lists of layers, with forward and
+   backward passes over them (llm.c style: each layer a forward/backward
+   pair; backward ACCUMULATES into gradients; parameters, gradients and
+   activations each live in one allocation, tensors are offsets into it).
+
+   Convolutions and the FC layer run on hardreid.h (hr_conv2d_*, hr_fc_*);
+   the elementwise layers (batch norm, ReLU, residual add, channel shuffle,
+   global average pooling) are here. Everything is NHWC: channels innermost.
+
+     res      3x3 stem, then three residual blocks (16, 32 s2, 64 s2 channels)
+     mobile   3x3 stem, then depthwise-separable blocks (dw 3x3 + 1x1)
+     shuffle  3x3 stem, then ShuffleNet units (grouped 1x1, channel shuffle,
+              depthwise 3x3, grouped 1x1, residual)
+   All end in global average pooling and an FC layer to the embedding; the
+   classifier W (classes x emb) is the last parameter tensor. */
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE ((size_t)-1)
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+const char *net_name(net_kind k)
+{
+    return k == NET_RES ? "res" : k == NET_MOBILE ? "mobile" : "shuffle";
+}
+
+/* ---- building the layer list -------------------------------------------- */
+
+static int new_tensor(net *m, size_t h, size_t w, size_t c)
+{
+    tensor *t = &m->t[m->nt];
+    t->off = m->nacts; t->h = h; t->w = w; t->c = c;
+    m->nacts += m->max_batch * h * w * c;
+    return m->nt++;
+}
+
+static size_t new_param(net *m, size_t size, int decay, const char *name)
+{
+    ptensor *p = &m->p[m->np++];
+    p->off = m->nparams; p->size = size; p->decay = decay; p->name = name;
+    m->nparams += size;
+    return p->off;
+}
+
+static op *new_op(net *m, op_kind kind, int in)
+{
+    op *o = &m->ops[m->nops++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind; o->in = in; o->in2 = -1; o->b = NONE; o->w = NONE;
+    return o;
+}
+
+static int conv(net *m, int in, size_t cout, size_t k, size_t stride, size_t groups)
+{
+    const tensor *x = &m->t[in];
+    op *o = new_op(m, OP_CONV, in);
+    size_t oh, ow;
+    o->cd.h = x->h; o->cd.w = x->w; o->cd.n = 1;
+    o->cd.c_in = x->c; o->cd.c_out = cout;
+    o->cd.kh = o->cd.kw = k;
+    o->cd.stride_h = o->cd.stride_w = stride;
+    o->cd.pad_h = o->cd.pad_w = k / 2;
+    o->cd.groups = groups;
+    if (hr_conv2d_out_size(&o->cd, &oh, &ow) != HR_OK) {
+        fprintf(stderr, "train: bad conv shape in the network definition\n");
+        exit(1);
+    }
+    o->w = new_param(m, cout * k * k * (x->c / groups), 1, "conv.w");
+    o->out = new_tensor(m, oh, ow, cout);
+    return o->out;
+}
+
+/* zero_gamma: the last BN of a residual branch starts at 0, so every block
+   starts as the identity (the "zero-init residual" trick) */
+static int bn_(net *m, int in, int zero_gamma)
+{
+    const tensor *x = &m->t[in];
+    op *o = new_op(m, OP_BN, in);
+    o->w = new_param(m, x->c, 0, zero_gamma ? "bn.gamma0" : "bn.gamma");
+    o->b = new_param(m, x->c, 0, "bn.beta");
+    o->stat = m->nstate;
+    m->nstate += 2 * x->c;
+    o->save = m->nbn_save;
+    m->nbn_save += 2 * x->c;
+    o->out = new_tensor(m, x->h, x->w, x->c);
+    return o->out;
+}
+static int bn(net *m, int in) { return bn_(m, in, 0); }
+
+static int relu(net *m, int in)
+{
+    const tensor *x = &m->t[in];
+    op *o = new_op(m, OP_RELU, in);
+    o->out = new_tensor(m, x->h, x->w, x->c);
+    return o->out;
+}
+
+static int add(net *m, int a, int b)
+{
+    const tensor *x = &m->t[a];
+    op *o = new_op(m, OP_ADD, a);
+    o->in2 = b;
+    o->out = new_tensor(m, x->h, x->w, x->c);
+    return o->out;
+}
+
+static int shuffle(net *m, int in, size_t groups)
+{
+    const tensor *x = &m->t[in];
+    op *o = new_op(m, OP_SHUFFLE, in);
+    o->groups = groups;
+    o->out = new_tensor(m, x->h, x->w, x->c);
+    return o->out;
+}
+
+static int gap(net *m, int in)
+{
+    op *o = new_op(m, OP_GAP, in);
+    o->out = new_tensor(m, 1, 1, m->t[in].c);
+    return o->out;
+}
+
+static int fc(net *m, int in, size_t out)
+{
+    const size_t cin = m->t[in].c;
+    op *o = new_op(m, OP_FC, in);
+    o->w = new_param(m, out * cin, 1, "fc.w");
+    o->b = new_param(m, out, 0, "fc.b");
+    o->out = new_tensor(m, 1, 1, out);
+    return o->out;
+}
+
+static int cbr(net *m, int in, size_t cout, size_t k, size_t stride, size_t groups)
+{
+    return relu(m, bn(m, conv(m, in, cout, k, stride, groups)));
+}
+
+static int res_block(net *m, int in, size_t cout, size_t stride)
+{
+    int y = cbr(m, in, cout, 3, stride, 1);
+    int sc = in;
+    y = bn_(m, conv(m, y, cout, 3, 1, 1), 1);
+    if (stride != 1 || m->t[in].c != cout) sc = bn(m, conv(m, in, cout, 1, stride, 1));
+    return relu(m, add(m, y, sc));
+}
+
+static int dws_block(net *m, int in, size_t cout, size_t stride)
+{
+    int y = cbr(m, in, m->t[in].c, 3, stride, m->t[in].c); /* depthwise */
+    return cbr(m, y, cout, 1, 1, 1);                      /* pointwise */
+}
+
+#define SHUFFLE_GROUPS 4
+static int shuffle_unit(net *m, int in, size_t cout, size_t stride)
+{
+    const size_t cin = m->t[in].c, mid = cout / 2, g = SHUFFLE_GROUPS;
+    int y = cbr(m, in, mid, 1, 1, g);
+    int sc = in;
+    y = shuffle(m, y, g);
+    y = bn(m, conv(m, y, mid, 3, stride, mid));          /* depthwise */
+    y = bn_(m, conv(m, y, cout, 1, 1, g), stride == 1 && cin == cout);
+    if (stride != 1 || cin != cout) /* ShuffleNet v2's downsampling branch */
+        sc = bn(m, conv(m, bn(m, conv(m, in, cin, 3, stride, cin)), cout, 1, 1, 1));
+    return relu(m, add(m, y, sc));
+}
+
+int net_build(net *m, net_kind kind, size_t h, size_t w, size_t emb, size_t classes,
+              size_t max_batch)
+{
+    int x;
+    memset(m, 0, sizeof *m);
+    m->kind = kind; m->h = h; m->w = w; m->emb = emb; m->classes = classes;
+    m->max_batch = max_batch;
+    x = new_tensor(m, h, w, 3); /* tensor 0: the input images */
+    switch (kind) {
+    case NET_RES:
+        x = cbr(m, x, 16, 3, 1, 1);
+        x = res_block(m, x, 16, 1);
+        x = res_block(m, x, 32, 2);
+        x = res_block(m, x, 64, 2);
+        break;
+    case NET_MOBILE:
+        x = cbr(m, x, 16, 3, 1, 1);
+        x = dws_block(m, x, 32, 1);
+        x = dws_block(m, x, 64, 2);
+        x = dws_block(m, x, 64, 1);
+        x = dws_block(m, x, 128, 2);
+        x = dws_block(m, x, 128, 1);
+        break;
+    case NET_SHUFFLE:
+        x = cbr(m, x, 24, 3, 1, 1);
+        x = shuffle_unit(m, x, 24, 1);
+        x = shuffle_unit(m, x, 48, 2);
+        x = shuffle_unit(m, x, 48, 1);
+        x = shuffle_unit(m, x, 96, 2);
+        x = shuffle_unit(m, x, 96, 1);
+        break;
+    }
+    x = gap(m, x);
+    fc(m, x, emb);
+    m->head_w = new_param(m, classes * emb, 1, "head.w");
+    return 0;
+}
+
+/* ---- allocation and initialization ---------------------------------------- */
+
+static float normal(hr_rng *r)
+{
+    const double u1 = ((double)(hr_rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    const double u2 = (double)(hr_rng_next(r) >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+int net_alloc(net *m, uint64_t seed)
+{
+    hr_rng r;
+    int i;
+    m->params = (float *)calloc(m->nparams, sizeof(float));
+    m->grads = (float *)calloc(m->nparams, sizeof(float));
+    m->state = (float *)calloc(m->nstate + 1, sizeof(float));
+    m->acts = (float *)calloc(m->nacts, sizeof(float));
+    m->dacts = (float *)calloc(m->nacts, sizeof(float));
+    m->bn_save = (float *)calloc(m->nbn_save + 1, sizeof(float));
+    if (!m->params || !m->grads || !m->state || !m->acts || !m->dacts || !m->bn_save) {
+        fprintf(stderr, "train: out of memory for the network (%zu parameters, %zu activations)\n",
+                m->nparams, m->nacts);
+        return -1;
+    }
+    hr_rng_seed(&r, seed ^ 0x1417ull);
+    for (i = 0; i < m->nops; i++) { /* He init for conv / FC, BN gamma 1 (or 0) */
+        const op *o = &m->ops[i];
+        size_t j, fan_in = 0, size = 0;
+        if (o->kind == OP_CONV) {
+            fan_in = o->cd.kh * o->cd.kw * (o->cd.c_in / (o->cd.groups ? o->cd.groups : 1));
+            size = o->cd.c_out * fan_in;
+        } else if (o->kind == OP_FC) {
+            fan_in = m->t[o->in].c;
+            size = m->t[o->out].c * fan_in;
+        } else if (o->kind == OP_BN) {
+            const size_t c = m->t[o->in].c;
+            int zero = 0, k;
+            for (k = 0; k < m->np; k++)
+                if (m->p[k].off == o->w) zero = strcmp(m->p[k].name, "bn.gamma0") == 0;
+            for (j = 0; j < c; j++) {
+                m->params[o->w + j] = zero ? 0.0f : 1.0f;
+                m->state[o->stat + c + j] = 1.0f; /* running var */
+            }
+            continue;
+        } else {
+            continue;
+        }
+        for (j = 0; j < size; j++)
+            m->params[o->w + j] = normal(&r) * (float)sqrt(2.0 / (double)fan_in);
+    }
+    for (i = 0; i < (int)(m->classes * m->emb); i++)
+        m->params[m->head_w + (size_t)i] = 0.01f * normal(&r);
+    return 0;
+}
+
+void net_free(net *m)
+{
+    free(m->params); free(m->grads); free(m->state);
+    free(m->acts); free(m->dacts); free(m->bn_save);
+    m->params = m->grads = m->state = m->acts = m->dacts = m->bn_save = NULL;
+}
+
+/* ---- elementwise layers: forward / backward pairs ------------------------------ */
+
+/* Batch norm over rows of c channels (rows = n h w). train: batch
+   statistics (mean and 1/std saved for the backward; running averages
+   updated), else the running ones. Sums in double, in row order. */
+static void bn_forward(float *y, float *save, float *run, const float *x, const float *gamma,
+                       const float *beta, size_t rows, size_t c, int train)
+{
+    float *mean = save, *istd = save + c;
+    size_t i, j;
+    if (train) {
+        double *s = (double *)calloc(2 * c, sizeof(double));
+        if (!s) { fprintf(stderr, "train: out of memory\n"); exit(1); }
+        for (i = 0; i < rows; i++)
+            for (j = 0; j < c; j++) { const double v = x[i * c + j]; s[j] += v; s[c + j] += v * v; }
+        for (j = 0; j < c; j++) {
+            const double mu = s[j] / (double)rows;
+            double var = s[c + j] / (double)rows - mu * mu;
+            if (var < 0.0) var = 0.0;
+            mean[j] = (float)mu;
+            istd[j] = (float)(1.0 / sqrt(var + BN_EPS));
+            run[j] = (1.0f - BN_MOMENTUM) * run[j] + BN_MOMENTUM * (float)mu;
+            run[c + j] = (1.0f - BN_MOMENTUM) * run[c + j] +
+                         BN_MOMENTUM * (float)(rows > 1 ? var * (double)rows / (double)(rows - 1) : var);
+        }
+        free(s);
+    } else {
+        for (j = 0; j < c; j++) { mean[j] = run[j]; istd[j] = 1.0f / sqrtf(run[c + j] + BN_EPS); }
+    }
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < c; j++)
+            y[i * c + j] = (x[i * c + j] - mean[j]) * istd[j] * gamma[j] + beta[j];
+}
+
+static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                        const float *save, const float *gamma, size_t rows, size_t c)
+{
+    const float *mean = save, *istd = save + c;
+    double *s = (double *)calloc(2 * c, sizeof(double)); /* sum dy, sum dy xhat */
+    size_t i, j;
+    if (!s) { fprintf(stderr, "train: out of memory\n"); exit(1); }
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < c; j++) {
+            const double g = dy[i * c + j];
+            s[j] += g;
+            s[c + j] += g * (double)((x[i * c + j] - mean[j]) * istd[j]);
+        }
+    for (j = 0; j < c; j++) { dbeta[j] += (float)s[j]; dgamma[j] += (float)s[c + j]; }
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < c; j++) {
+            const float xh = (x[i * c + j] - mean[j]) * istd[j];
+            const float mdy = (float)(s[j] / (double)rows), mdyx = (float)(s[c + j] / (double)rows);
+            dx[i * c + j] += gamma[j] * istd[j] * (dy[i * c + j] - mdy - xh * mdyx);
+        }
+    free(s);
+}
+
+/* channel shuffle: c = g x (c/g) viewed as (c/g) x g; out channel
+   j*g + i = in channel i*(c/g) + j */
+static void shuffle_forward(float *y, const float *x, size_t rows, size_t c, size_t g)
+{
+    const size_t cg = c / g;
+    size_t r, i, j;
+    for (r = 0; r < rows; r++)
+        for (i = 0; i < g; i++)
+            for (j = 0; j < cg; j++) y[r * c + j * g + i] = x[r * c + i * cg + j];
+}
+
+static void shuffle_backward(float *dx, const float *dy, size_t rows, size_t c, size_t g)
+{
+    const size_t cg = c / g;
+    size_t r, i, j;
+    for (r = 0; r < rows; r++)
+        for (i = 0; i < g; i++)
+            for (j = 0; j < cg; j++) dx[r * c + i * cg + j] += dy[r * c + j * g + i];
+}
+
+static void check(hr_status s, const char *what)
+{
+    if (s != HR_OK) die_hr(what, s);
+}
+
+/* ---- the passes ------------------------------------------------------------------ */
+
+#define ACT(i) (m->acts + m->t[i].off)
+#define DACT(i) (m->dacts + m->t[i].off)
+#define ROWS(i) (n * m->t[i].h * m->t[i].w)
+
+const float *net_forward(net *m, const float *x, size_t n, int train)
+{
+    int i;
+    size_t j;
+    memcpy(ACT(0), x, n * m->h * m->w * 3 * sizeof(float));
+    for (i = 0; i < m->nops; i++) {
+        op *o = &m->ops[i];
+        float *y = ACT(o->out);
+        const float *in = ACT(o->in);
+        const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
+        switch (o->kind) {
+        case OP_CONV:
+            o->cd.n = n;
+            check(hr_conv2d_forward(&o->cd, y, in, m->params + o->w, NULL), "hr_conv2d_forward");
+            break;
+        case OP_BN:
+            bn_forward(y, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
+                       m->params + o->b, rows, c, train);
+            break;
+        case OP_RELU:
+            for (j = 0; j < len; j++) y[j] = in[j] > 0.0f ? in[j] : 0.0f;
+            break;
+        case OP_ADD: {
+            const float *in2 = ACT(o->in2);
+            for (j = 0; j < len; j++) y[j] = in[j] + in2[j];
+            break;
+        }
+        case OP_SHUFFLE: shuffle_forward(y, in, rows, c, o->groups); break;
+        case OP_GAP: {
+            const size_t hw = m->t[o->in].h * m->t[o->in].w;
+            size_t b, p;
+            for (b = 0; b < n; b++) {
+                for (j = 0; j < c; j++) y[b * c + j] = 0.0f;
+                for (p = 0; p < hw; p++)
+                    for (j = 0; j < c; j++) y[b * c + j] += in[(b * hw + p) * c + j];
+                for (j = 0; j < c; j++) y[b * c + j] /= (float)hw;
+            }
+            break;
+        }
+        case OP_FC:
+            check(hr_fc_forward(y, in, m->params + o->w, m->params + o->b, n, c, m->t[o->out].c),
+                  "hr_fc_forward");
+            break;
+        }
+    }
+    return ACT(m->ops[m->nops - 1].out);
+}
+
+void net_backward(net *m, const float *demb, size_t n)
+{
+    int i;
+    size_t j;
+    const int last = m->ops[m->nops - 1].out;
+    memset(m->dacts, 0, m->nacts * sizeof(float)); /* cheap next to the convs */
+    memcpy(DACT(last), demb, n * m->emb * sizeof(float));
+    for (i = m->nops - 1; i >= 0; i--) {
+        const op *o = &m->ops[i];
+        const float *dy = DACT(o->out), *y = ACT(o->out), *in = ACT(o->in);
+        float *dx = DACT(o->in);
+        const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
+        switch (o->kind) {
+        case OP_CONV:
+            check(hr_conv2d_backward_weight(&o->cd, m->grads + o->w, NULL, dy, in),
+                  "hr_conv2d_backward_weight");
+            if (o->in != 0) /* no gradient for the images */
+                check(hr_conv2d_backward_data(&o->cd, dx, dy, m->params + o->w),
+                      "hr_conv2d_backward_data");
+            break;
+        case OP_BN:
+            bn_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
+                        m->params + o->w, rows, c);
+            break;
+        case OP_RELU:
+            for (j = 0; j < len; j++) dx[j] += y[j] > 0.0f ? dy[j] : 0.0f;
+            break;
+        case OP_ADD: {
+            float *dx2 = DACT(o->in2);
+            for (j = 0; j < len; j++) { dx[j] += dy[j]; dx2[j] += dy[j]; }
+            break;
+        }
+        case OP_SHUFFLE: shuffle_backward(dx, dy, rows, c, o->groups); break;
+        case OP_GAP: {
+            const size_t hw = m->t[o->in].h * m->t[o->in].w;
+            size_t b, p;
+            for (b = 0; b < n; b++)
+                for (p = 0; p < hw; p++)
+                    for (j = 0; j < c; j++) dx[(b * hw + p) * c + j] += dy[b * c + j] / (float)hw;
+            break;
+        }
+        case OP_FC:
+            check(hr_fc_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->params + o->w,
+                                 n, c, m->t[o->out].c),
+                  "hr_fc_backward");
+            break;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+/* train.h - what the trainer's files share: the data set, the network and
+   a few helpers. See train.c for the program and README there for usage. */
+#ifndef TRAIN_H
+#define TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../../hardreid.h"
+
+/* ---- data (data.c) ------------------------------------------------------ */
+
+/* A set of images, NHWC floats, already normalized for the network. */
+typedef struct rd_set {
+    size_t n, h, w;     /* images, height, width (3 channels)          */
+    float *img;         /* n x h x w x 3                               */
+    int32_t *pid;       /* person id; -1 junk, 0 distractor (Market)   */
+    int32_t *cam;       /* camera, 1-based                             */
+} rd_set;
+
+typedef struct rd_data {
+    rd_set train, query, gallery;
+} rd_data;
+
+/* The embedded procedural data set: everything follows from these. */
+typedef struct rd_config {
+    uint64_t seed;
+    size_t ids_train, ids_test;   /* disjoint identities                     */
+    size_t imgs_per_id;           /* images of one identity, over its cameras */
+    size_t cams;                  /* cameras (an identity is seen by >= 2)    */
+    size_t distractors;           /* gallery images of people outside the sets */
+    size_t junk;                  /* gallery images labelled -1 (ignored)     */
+    float twins;                  /* share of identities that have a near twin */
+    size_t h, w;                  /* image size                               */
+} rd_config;
+
+rd_config rd_default_config(void);
+/* Generate train/query/gallery. 0 on success, -1 (message printed) if out
+   of memory. Bitwise the same for a config on any machine with IEEE floats. */
+int rd_generate(rd_data *d, const rd_config *cfg);
+/* Load a Market-1501 directory (bounding_box_train/, query/,
+   bounding_box_test/), resized to h x w. skip_bad: skip (and count) images
+   that cannot be read or named, instead of failing. 0 or -1 (printed). */
+int rd_load_market(rd_data *d, const char *dir, size_t h, size_t w, int skip_bad);
+void rd_free(rd_data *d);
+/* FNV-1a of a set's images and labels (checkpoints check the data). */
+uint64_t rd_hash(const rd_set *s, uint64_t h);
+uint64_t fnv1a(const void *p, size_t n, uint64_t h);
+#define FNV_SEED 0xcbf29ce484222325ull
+
+/* ---- network (model.c) -------------------------------------------------- */
+
+typedef enum { NET_RES = 0, NET_MOBILE = 1, NET_SHUFFLE = 2 } net_kind;
+
+/* A tensor in the activation arena: n x h x w x c (NHWC); n is the batch. */
+typedef struct tensor { size_t off, h, w, c; } tensor;
+
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_ADD, OP_SHUFFLE, OP_GAP, OP_FC } op_kind;
+
+typedef struct op {
+    op_kind kind;
+    int in, in2, out;       /* tensor indices (in2: OP_ADD's second input)   */
+    hr_conv2d cd;           /* OP_CONV (n set per call)                      */
+    size_t w, b;            /* parameter offsets (b: SIZE_MAX = none)        */
+    size_t stat;            /* OP_BN: offset of running mean, var in state   */
+    size_t save;            /* OP_BN: offset of batch mean, 1/std in bn_save */
+    size_t groups;          /* OP_SHUFFLE                                    */
+} op;
+
+/* A parameter tensor: a slice of the one parameter allocation. */
+typedef struct ptensor { size_t off, size; int decay; const char *name; } ptensor;
+
+#define NET_MAX_OPS 96
+#define NET_MAX_TENSORS 96
+#define NET_MAX_PARAMS 96
+
+typedef struct net {
+    net_kind kind;
+    size_t h, w, emb, classes, max_batch;
+    op ops[NET_MAX_OPS];        int nops;
+    tensor t[NET_MAX_TENSORS];  int nt;
+    ptensor p[NET_MAX_PARAMS];  int np;
+    size_t nparams;             /* floats in params (head W included)       */
+    size_t head_w;              /* offset of the head's W (classes x emb)    */
+    size_t nstate;              /* BN running statistics (floats)            */
+    size_t nacts;               /* floats of one activation arena            */
+    float *params, *grads;      /* nparams each                              */
+    float *state;               /* nstate                                    */
+    float *acts, *dacts;        /* nacts each (max_batch images)             */
+    float *bn_save;             /* per BN op: batch mean, inv std (2c each)  */
+    size_t nbn_save;
+} net;
+
+/* Lay out the network (no allocation), then allocate and initialize it. */
+int net_build(net *m, net_kind kind, size_t h, size_t w, size_t emb,
+              size_t classes, size_t max_batch);
+int net_alloc(net *m, uint64_t seed);
+void net_free(net *m);
+/* Forward of n images x (n x h x w x 3) to the embeddings; train: BN with
+   batch statistics (and running averages updated), else running ones.
+   Returns a pointer to the n x emb embeddings (inside the arena). */
+const float *net_forward(net *m, const float *x, size_t n, int train);
+/* Backward from d(embeddings) (n x emb): grads += (call after forward). */
+void net_backward(net *m, const float *demb, size_t n);
+const char *net_name(net_kind k);
+
+/* ---- misc --------------------------------------------------------------- */
+double now_s(void);
+void die_hr(const char *what, hr_status s);
+
+#endif
