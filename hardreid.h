@@ -452,7 +452,7 @@ typedef enum hr_trans {
    propagate); alpha == 0 or k == 0: C = beta C, A and B not read.
    Packed, register-blocked (the Gram micro-kernel), on all OpenMP threads;
    each element is the same sum in the same order for any thread count.
-   Extra memory: one packed B block (<= 2 MiB) + per thread an A block
+   Extra memory: one packed B block (<= 4 MiB) + per thread an A block
    (<= 0.5 MiB). Errors: HR_EINVAL (bad trans, NULL with elements, a stride
    too small), HR_EOVERFLOW, HR_ENOMEM; C untouched on error. */
 HRDEF hr_status hr_gemm(hr_trans ta, hr_trans tb, size_t m, size_t n,
@@ -3070,40 +3070,36 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
                                  classes, x, d, norm ? 0.0f : 1.0f, dw, d)) != HR_OK) return s;
     gbytes = gz.bytes > gx.bytes ? gz.bytes : gx.bytes;
     gbytes = gbytes > gw.bytes ? gbytes : gw.bytes;
-#define HR__TAKE(count, type) \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), &ok), HR__ALIGN), &ok)
-    HR__TAKE(zsz, float);                              /* Z, then dZ   */
-    if (norm) {
-        HR__TAKE(batch * d, float);                    /* xn           */
-        HR__TAKE(classes * d, float);                  /* wn, then dwn */
-        HR__TAKE(batch * d, float);                    /* dxn          */
-        HR__TAKE(d, float);                            /* vrow         */
-        HR__TAKE(batch + classes, double);             /* inverse norms */
-    }
-    bytes = hr__add(hr__add(off, gbytes, &ok), HR__ALIGN, &ok);
-#undef HR__TAKE
-    if (!ok) return HR_EOVERFLOW;
-    if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
-    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
-    off = 0;
-#define HR__AT(count, type) \
-    ((type *)(void *)(base + (off += hr__round_up((count) * sizeof(type), HR__ALIGN)) - \
-                      hr__round_up((count) * sizeof(type), HR__ALIGN)))
-    Z = HR__AT(zsz, float);
-    if (norm) {
-        xn = HR__AT(batch * d, float);
-        wn = HR__AT(classes * d, float);
-        dxn = HR__AT(batch * d, float);
-        vrow = HR__AT(d, float);
-        xinv = HR__AT(batch + classes, double);
-        winv = xinv + batch;
-        if ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
-            (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK) {
-            HR_FREE(mem);
-            return s;
+    { /* one allocation: Z (then dZ); for the normalized heads xn, wn (then
+         dwn), dxn, one row of scratch and the inverse norms; then the
+         largest GEMM's packing memory. Each part 64-byte aligned; the
+         products were checked above. */
+        const size_t zb = hr__round_up(zsz * sizeof(float), HR__ALIGN);
+        const size_t xb = norm ? hr__round_up(batch * d * sizeof(float), HR__ALIGN) : 0;
+        const size_t wb = norm ? hr__round_up(classes * d * sizeof(float), HR__ALIGN) : 0;
+        const size_t vb = norm ? hr__round_up(d * sizeof(float), HR__ALIGN) : 0;
+        const size_t ib = norm ? hr__round_up((batch + classes) * sizeof(double), HR__ALIGN) : 0;
+        off = hr__add(hr__add(hr__add(zb, xb, &ok), hr__add(wb, xb, &ok), &ok),
+                      hr__add(vb, ib, &ok), &ok);
+        bytes = hr__add(hr__add(off, gbytes, &ok), HR__ALIGN, &ok);
+        if (!ok) return HR_EOVERFLOW;
+        if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
+        base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+        Z = (float *)(void *)base;
+        if (norm) {
+            xn = (float *)(void *)(base + zb);
+            wn = (float *)(void *)(base + zb + xb);
+            dxn = (float *)(void *)(base + zb + xb + wb);
+            vrow = (float *)(void *)(base + zb + 2 * xb + wb);
+            xinv = (double *)(void *)(base + zb + 2 * xb + wb + vb);
+            winv = xinv + batch;
+            if ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
+                (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK) {
+                HR_FREE(mem);
+                return s;
+            }
         }
     }
-#undef HR__AT
     /* Z = xn wn^T (or x w^T) */
     gz.a = norm ? xn : x;
     gz.b = norm ? wn : w;
