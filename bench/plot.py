@@ -3,13 +3,16 @@
 
 usage: plot.py difficulty CSV OUT.svg   GFLOP/s vs N per method, FMA peak drawn in
        plot.py sampling CSV OUT.svg     ns/draw and build ns/category vs n
+       plot.py gemm CSV OUT.svg         hr_gemm vs OpenBLAS GFLOP/s and ratio per case, 0.9x target
+       plot.py conv CSV OUT.svg         hardreid/oneDNN ratio per layer (fwd, fwd+bwd), 1.0x target
 
-The CSVs are the ones bench_difficulty / bench_sampling write (--csv); the
-difficulty one may carry the extra 'source' column of the README's merged
-table. The chart title says where the numbers come from: the README table,
-a full run, or a smoke run (seconds-long, not representative). The data go
-into the gnuplot script as inline data blocks, so the script is
-self-contained (written next to the SVG as .gp for inspection).
+The CSVs are the ones bench_difficulty / bench_sampling / bench_gemm /
+bench_conv write (--csv); the difficulty one may carry the extra 'source'
+column of the README's merged table. The chart title says where the numbers
+come from: the README table, a full run, or a smoke run (seconds-long, not
+representative). The data go into the gnuplot script as inline data blocks,
+so the script is self-contained (written next to the SVG as .gp for
+inspection).
 Standard library only; needs gnuplot (Debian gnuplot-nox).
 """
 import csv
@@ -20,7 +23,8 @@ import sys
 import time
 
 COLORS = {"hardreid": "#d62728", "blas": "#1f77b4", "faiss": "#2ca02c",
-          "gsl": "#1f77b4", "cumsum": "#2ca02c", "batched": "#ff7f0e", "batched_scalar": "#9467bd"}
+          "gsl": "#1f77b4", "cumsum": "#2ca02c", "batched": "#ff7f0e", "batched_scalar": "#9467bd",
+          "hardreid2": "#ff9896", "blas2": "#aec7e8", "fwdbwd": "#ff7f0e", "fwdbwd2": "#ffbb78"}
 LABELS = {"hardreid": "hardreid", "blas": "OpenBLAS sgemm blocks + max", "faiss": "FAISS knn_inner_product k=2"}
 
 
@@ -135,8 +139,135 @@ def sampling(path, out):
          "unset multiplot"]
     gnuplot("\n".join(s) + "\n", out)
 
+RATIO_CAP = 3.0   # ratio bars are clipped here (noisy smoke runs reach 10x); labels keep the value
+
+
+def clipped(cap):
+    return f"; bars clipped at {cap:.0f}x, labels unclipped" if cap else ""
+
+
+def ratio_kind(path, names):
+    """provenance() for the GEMM / conv CSVs (no date, cpu or N columns): the
+    smoke cases are few and named so, or the file is."""
+    when = time.strftime("%Y-%m-%d", time.gmtime(os.path.getmtime(path)))
+    if "smoke" in os.path.basename(path) or len(names) <= 2 or any("smoke" in n for n in names):
+        return "fresh smoke run (seconds-long, tiny shapes: not representative)", when
+    return "a full run", when
+
+
+def xtic(name):
+    """A case / layer name on two lines: before ' on ' (conv layers), else at
+    the space nearest its middle."""
+    cut = [i for i, c in enumerate(name) if c == " "]
+    if len(name) > 12 and cut:
+        i = name.find(" on ") if " on " in name else min(cut, key=lambda i: abs(i - len(name) / 2))
+        name = name[:i] + "\\n" + name[i + 1:]
+    return '"' + name.replace('"', "'") + '"'
+
+
+def bars(names, series, width=0.8, cap=None):
+    """Grouped bars: one data block per series (x height label), x = group index
+    plus the series' offset, heights clipped at cap (the label keeps the value);
+    returns (blocks, box width, xtics command)."""
+    w = width / len(series)
+    blocks = []
+    for j, (key, vals) in enumerate(series):
+        body = "\n".join(f"{i + (j - (len(series) - 1) / 2) * w:.4f} {v if cap is None else min(v, cap)} {v:.2f}"
+                         for i, v in enumerate(vals) if v is not None) or "nan nan nan"
+        blocks.append(f"${key} << EOD\n{body}\nEOD\n")
+    tics = "set xtics (" + ", ".join(f"{xtic(n)} {i}" for i, n in enumerate(names)) + ") font ',9'"
+    return blocks, w, tics
+
+
+def bar_plot(series, w, labels=True):
+    out = []
+    for key, title, color in series:
+        out.append(f"${key} using 1:2:({w * 0.95:.4f}) with boxes fs solid 0.85 noborder "
+                   f"lc rgb '{color}' title '{title}'")
+        if labels:
+            out.append(f"${key} using 1:2:3 with labels offset 0,0.6 font ',7' notitle")
+    return out
+
+
+def gemm(path, out):
+    rows = [r for r in csv.DictReader(open(path)) if r.get("ratio")]
+    if not rows:
+        sys.exit(f"plot.py: no usable rows in {path}")
+    names = list(dict.fromkeys(r["case"] for r in rows))
+    ts = sorted({int(r["threads"]) for r in rows})
+    kind, when = ratio_kind(path, names)
+
+    def col(c, t):
+        by = {r["case"]: float(r[c]) for r in rows if int(r["threads"]) == t}
+        return [by.get(n) for n in names]
+
+    sfx = {t: "" if i == 0 else "2" for i, t in enumerate(ts)}
+    thr = {t: f"{t} thread{'s' if t > 1 else ''}" for t in ts}
+    gf = [(f"gf{m}{t}", col(c, t), f"{lab}, {thr[t]}", COLORS[m + sfx[t]])
+          for t in ts for m, c, lab in (("hardreid", "hardreid_gflops", "hr_gemm"),
+                                        ("blas", "openblas_gflops", "OpenBLAS cblas_sgemm"))]
+    rt = [(f"ratio{t}", col("ratio", t), thr[t], COLORS["hardreid" + sfx[t]]) for t in ts]
+    ratios = [float(r["ratio"]) for r in rows]
+    cap = RATIO_CAP if max(ratios) > RATIO_CAP else None
+    gblocks, gw, tics = bars(names, [(k, v) for k, v, _, _ in gf])
+    rblocks, rw, _ = bars(names, [(k, v) for k, v, _, _ in rt], cap=cap)
+    gmax = max(float(r[c]) for r in rows for c in ("hardreid_gflops", "openblas_gflops"))
+    rmax = max(1.2, min(max(ratios), RATIO_CAP) * 1.12)
+    title = (f"hr_gemm vs OpenBLAS cblas_sgemm: GFLOP/s = 2mnk / s, median of 7 samples\\n"
+             f"{kind} ({os.path.basename(path)}, written {when}); target: hr_gemm >= 0.9x OpenBLAS on every case")
+    s = ["set terminal svg size 1400,900 dynamic noenhanced font 'sans,11' background '#ffffff'",
+         f"set output '{out}'", *gblocks, *rblocks,
+         tics, f"set xrange [-0.6:{len(names) - 0.4}]", "set grid ytics", "set bmargin 4",
+         "set key top left font ',9' samplen 2 maxrows 2",
+         f"set multiplot layout 2,1 title \"{title}\" font ',12'",
+         "set title 'GFLOP/s per case (higher is better)'", "set ylabel 'GFLOP/s'",
+         f"set yrange [0:{gmax * 1.15:.1f}]",
+         "plot " + ", \\\n     ".join(bar_plot([(k, lab, c) for k, _, lab, c in gf], gw, labels=False)),
+         f"set title 'ratio hr_gemm / OpenBLAS (dashed: 0.9x target{clipped(cap)})'", "set ylabel 'ratio'",
+         f"set yrange [0:{rmax:.2f}]",
+         "plot " + ", \\\n     ".join(bar_plot([(k, lab, c) for k, _, lab, c in rt], rw) +
+                                     ["0.9 with lines dt 2 lw 1.5 lc rgb '#555555' title 'target 0.9x'",
+                                      "1.0 with lines dt 3 lw 1 lc rgb '#999999' title 'parity'"]),
+         "unset multiplot"]
+    gnuplot("\n".join(s) + "\n", out)
+
+
+def conv(path, out):
+    rows = [r for r in csv.DictReader(open(path)) if r.get("fwd_ratio") and r.get("fwdbwd_ratio")]
+    if not rows:
+        sys.exit(f"plot.py: no usable rows in {path}")
+    names = list(dict.fromkeys(r["layer"] for r in rows))
+    ts = sorted({int(r["threads"]) for r in rows})
+    kind, when = ratio_kind(path, names)
+
+    def col(c, t):
+        by = {r["layer"]: float(r[c]) for r in rows if int(r["threads"]) == t}
+        return [by.get(n) for n in names]
+
+    sfx = {t: "" if i == 0 else "2" for i, t in enumerate(ts)}
+    thr = {t: f"{t} thread{'s' if t > 1 else ''}" for t in ts}
+    rt = [(f"{p}{t}", col(f"{p}_ratio", t), f"{lab}, {thr[t]}", COLORS[("hardreid" if p == "fwd" else p) + sfx[t]])
+          for p, lab in (("fwd", "forward"), ("fwdbwd", "forward + backward")) for t in ts]
+    ratios = [float(r[c]) for r in rows for c in ("fwd_ratio", "fwdbwd_ratio")]
+    cap = RATIO_CAP if max(ratios) > RATIO_CAP else None
+    blocks, w, tics = bars(names, [(k, v) for k, v, _, _ in rt], cap=cap)
+    rmax = max(1.3, min(max(ratios), RATIO_CAP) * 1.12)
+    title = (f"hr_conv2d vs oneDNN (its preferred blocked layouts, primitives only): ratio of GFLOP/s, "
+             f"median of 7 samples\\n{kind} ({os.path.basename(path)}, written {when})\\n"
+             f"target: hardreid >= 1.0x oneDNN on every layer, forward and forward + backward{clipped(cap)}")
+    s = ["set terminal svg size 1100,580 dynamic noenhanced font 'sans,11' background '#ffffff'",
+         f"set output '{out}'", *blocks,
+         tics, f"set xrange [-0.6:{len(names) - 0.4}]", f"set yrange [0:{rmax:.2f}]", "set grid ytics",
+         "set bmargin 4", "set tmargin 5",
+         "set key top left font ',9' samplen 2 maxrows 2",
+         f"set title \"{title}\" font ',12'", "set ylabel 'ratio hardreid / oneDNN (higher is better)'",
+         "plot " + ", \\\n     ".join(bar_plot([(k, lab, c) for k, _, lab, c in rt], w) +
+                                     ["1.0 with lines dt 2 lw 1.5 lc rgb '#555555' title 'target 1.0x'"])]
+    gnuplot("\n".join(s) + "\n", out)
+
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("difficulty", "sampling"):
+    charts = {"difficulty": difficulty, "sampling": sampling, "gemm": gemm, "conv": conv}
+    if len(sys.argv) != 4 or sys.argv[1] not in charts:
         sys.exit(__doc__)
-    {"difficulty": difficulty, "sampling": sampling}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    charts[sys.argv[1]](sys.argv[2], sys.argv[3])
