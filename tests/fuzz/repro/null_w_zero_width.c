@@ -10,11 +10,14 @@
    hr_normalize_rows (documented: NULL rejected only when n*d > 0) does the
    same arithmetic on NULL in and out for d == 0, n > 0.
 
+   Fixed in ddaee56 (NULL w with n > 0 is HR_EINVAL whatever d; no
+   offset of a null pointer); kept as a regression check.
+
    Build and run (exit status 1 while the bug is present; under
    -fsanitize=undefined -fno-sanitize-recover=all it stops at the UB):
-     cc -std=c99 -I. -g tests/fuzz/repro/null_w_zero_width.c -o r -lm && ./r
+     cc -std=c99 -I. -g tests/fuzz/repro/null_w_zero_width.c -o r -lsleef -lm && ./r
      clang -std=c99 -I. -g -fsanitize=undefined -fno-sanitize-recover=all \
-       tests/fuzz/repro/null_w_zero_width.c -o r -lm && ./r */
+       tests/fuzz/repro/null_w_zero_width.c -o r -lsleef -lm && ./r */
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 
