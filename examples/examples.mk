@@ -7,5 +7,30 @@ $(BUILD)/difficulty_demo: examples/difficulty_demo.c hardreid.h | $(BUILD)
 
 demo:
 	@sh scripts/deps.sh demo
-	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo
+	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo $(BUILD)/train
 	$(BUILD)/difficulty_demo $(DEMO_ARGS)
+	$(BUILD)/train --compare $(TRAIN_DEMO_SAMPLERS) $(TRAIN_DEMO_ARGS)
+
+# ---- the re-ID trainer (examples/train/) ----------------------------------
+#   make train        build/train (see build/train --help)
+#   make train-smoke  seconds: every sampler, reproducibility, resume,
+#                     refused checkpoints, the Market-1501 reader (CI)
+# make demo then compares a baseline sampler with a hardness-aware one on
+# the embedded data (same network, same seed): TRAIN_DEMO_SAMPLERS picks
+# them, TRAIN_DEMO_ARGS passes anything else (e.g. "--steps 100").
+TRAIN_SRC = examples/train/train.c examples/train/model.c examples/train/data.c \
+            examples/train/market.c
+TRAIN_DEMO_SAMPLERS ?= pk,hardpk
+TRAIN_DEMO_ARGS ?=
+
+.PHONY: train train-smoke
+
+$(BUILD)/train: $(TRAIN_SRC) examples/train/train.h hardreid.h | $(BUILD)
+	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $(TRAIN_SRC) $(HR_LIBS)
+
+train:
+	@sh scripts/deps.sh demo
+	@$(MAKE) --no-print-directory $(BUILD)/train
+
+train-smoke: train
+	sh examples/train/smoke.sh $(BUILD)/train

@@ -271,22 +271,50 @@ void net_free(net *m)
 
 /* ---- elementwise layers: forward / backward pairs ------------------------------ */
 
+/* Elementwise loops run on all OpenMP threads; reductions add fixed row
+   chunks (partial sums in float), then the chunks in order in double, so
+   every result is the same for any thread count. */
+#ifdef _OPENMP /* a loop parallel when `par` (in scope) says it is worth a fork */
+#define PARALLEL_FOR _Pragma("omp parallel for schedule(static) if(par)")
+#else
+#define PARALLEL_FOR
+#endif
+#define PAR_MIN 32768 /* floats */
+#define CHUNKS 32
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) { fprintf(stderr, "train: out of memory\n"); exit(1); }
+    return p;
+}
+
 /* Batch norm over rows of c channels (rows = n h w). train: batch
    statistics (mean and 1/std saved for the backward; running averages
-   updated), else the running ones. Sums in double, in row order. */
+   updated), else the running ones. */
 static void bn_forward(float *y, float *save, float *run, const float *x, const float *gamma,
                        const float *beta, size_t rows, size_t c, int train)
 {
     float *mean = save, *istd = save + c;
-    size_t i, j;
+    float *a = (float *)xcalloc(2 * c, sizeof(float)), *b = a + c;
+    const int par = rows * c >= PAR_MIN;
+    (void)par;
+    long k;
+    size_t j;
     if (train) {
-        double *s = (double *)calloc(2 * c, sizeof(double));
-        if (!s) { fprintf(stderr, "train: out of memory\n"); exit(1); }
-        for (i = 0; i < rows; i++)
-            for (j = 0; j < c; j++) { const double v = x[i * c + j]; s[j] += v; s[c + j] += v * v; }
+        float *part = (float *)xcalloc(CHUNKS * 2 * c, sizeof(float));
+        PARALLEL_FOR
+        for (k = 0; k < CHUNKS; k++) { /* sum x, sum x^2 per chunk */
+            float *s = part + (size_t)k * 2 * c;
+            size_t i, jj;
+            for (i = rows * (size_t)k / CHUNKS; i < rows * (size_t)(k + 1) / CHUNKS; i++)
+                for (jj = 0; jj < c; jj++) { const float v = x[i * c + jj]; s[jj] += v; s[c + jj] += v * v; }
+        }
         for (j = 0; j < c; j++) {
-            const double mu = s[j] / (double)rows;
-            double var = s[c + j] / (double)rows - mu * mu;
+            double s1 = 0, s2 = 0, mu, var;
+            for (k = 0; k < CHUNKS; k++) { s1 += part[(size_t)k * 2 * c + j]; s2 += part[(size_t)k * 2 * c + c + j]; }
+            mu = s1 / (double)rows;
+            var = s2 / (double)rows - mu * mu;
             if (var < 0.0) var = 0.0;
             mean[j] = (float)mu;
             istd[j] = (float)(1.0 / sqrt(var + BN_EPS));
@@ -294,36 +322,63 @@ static void bn_forward(float *y, float *save, float *run, const float *x, const 
             run[c + j] = (1.0f - BN_MOMENTUM) * run[c + j] +
                          BN_MOMENTUM * (float)(rows > 1 ? var * (double)rows / (double)(rows - 1) : var);
         }
-        free(s);
+        free(part);
     } else {
         for (j = 0; j < c; j++) { mean[j] = run[j]; istd[j] = 1.0f / sqrtf(run[c + j] + BN_EPS); }
     }
-    for (i = 0; i < rows; i++)
-        for (j = 0; j < c; j++)
-            y[i * c + j] = (x[i * c + j] - mean[j]) * istd[j] * gamma[j] + beta[j];
+    for (j = 0; j < c; j++) { a[j] = istd[j] * gamma[j]; b[j] = beta[j] - mean[j] * a[j]; }
+    PARALLEL_FOR
+    for (k = 0; k < (long)rows; k++) {
+        const float *xi = x + (size_t)k * c;
+        float *yi = y + (size_t)k * c;
+        size_t jj;
+        for (jj = 0; jj < c; jj++) yi[jj] = xi[jj] * a[jj] + b[jj];
+    }
+    free(a);
 }
 
+/* dx += gamma istd (dy - mean(dy) - xhat mean(dy xhat)); dgamma, dbeta += */
 static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                         const float *save, const float *gamma, size_t rows, size_t c)
 {
     const float *mean = save, *istd = save + c;
-    double *s = (double *)calloc(2 * c, sizeof(double)); /* sum dy, sum dy xhat */
-    size_t i, j;
-    if (!s) { fprintf(stderr, "train: out of memory\n"); exit(1); }
-    for (i = 0; i < rows; i++)
-        for (j = 0; j < c; j++) {
-            const double g = dy[i * c + j];
-            s[j] += g;
-            s[c + j] += g * (double)((x[i * c + j] - mean[j]) * istd[j]);
+    float *part = (float *)xcalloc(CHUNKS * 2 * c, sizeof(float));
+    float *a = (float *)xcalloc(3 * c, sizeof(float)), *mdy = a + c, *mdyx = a + 2 * c;
+    const int par = rows * c >= PAR_MIN;
+    (void)par;
+    long k;
+    size_t j;
+    PARALLEL_FOR
+    for (k = 0; k < CHUNKS; k++) { /* sum dy, sum dy xhat per chunk */
+        float *s = part + (size_t)k * 2 * c;
+        size_t i, jj;
+        for (i = rows * (size_t)k / CHUNKS; i < rows * (size_t)(k + 1) / CHUNKS; i++)
+            for (jj = 0; jj < c; jj++) {
+                const float g = dy[i * c + jj];
+                s[jj] += g;
+                s[c + jj] += g * (x[i * c + jj] - mean[jj]) * istd[jj];
+            }
+    }
+    for (j = 0; j < c; j++) {
+        double s1 = 0, s2 = 0;
+        for (k = 0; k < CHUNKS; k++) { s1 += part[(size_t)k * 2 * c + j]; s2 += part[(size_t)k * 2 * c + c + j]; }
+        dbeta[j] += (float)s1;
+        dgamma[j] += (float)s2;
+        mdy[j] = (float)(s1 / (double)rows);
+        mdyx[j] = (float)(s2 / (double)rows);
+        a[j] = gamma[j] * istd[j];
+    }
+    PARALLEL_FOR
+    for (k = 0; k < (long)rows; k++) {
+        const size_t o = (size_t)k * c;
+        size_t jj;
+        for (jj = 0; jj < c; jj++) {
+            const float xh = (x[o + jj] - mean[jj]) * istd[jj];
+            dx[o + jj] += a[jj] * (dy[o + jj] - mdy[jj] - xh * mdyx[jj]);
         }
-    for (j = 0; j < c; j++) { dbeta[j] += (float)s[j]; dgamma[j] += (float)s[c + j]; }
-    for (i = 0; i < rows; i++)
-        for (j = 0; j < c; j++) {
-            const float xh = (x[i * c + j] - mean[j]) * istd[j];
-            const float mdy = (float)(s[j] / (double)rows), mdyx = (float)(s[c + j] / (double)rows);
-            dx[i * c + j] += gamma[j] * istd[j] * (dy[i * c + j] - mdy - xh * mdyx);
-        }
-    free(s);
+    }
+    free(part);
+    free(a);
 }
 
 /* channel shuffle: c = g x (c/g) viewed as (c/g) x g; out channel
@@ -367,6 +422,8 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
         float *y = ACT(o->out);
         const float *in = ACT(o->in);
         const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
+        const int par = len >= PAR_MIN;
+        (void)par;
         switch (o->kind) {
         case OP_CONV:
             o->cd.n = n;
@@ -376,12 +433,17 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
             bn_forward(y, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
                        m->params + o->b, rows, c, train);
             break;
-        case OP_RELU:
-            for (j = 0; j < len; j++) y[j] = in[j] > 0.0f ? in[j] : 0.0f;
+        case OP_RELU: {
+            long q;
+            PARALLEL_FOR
+            for (q = 0; q < (long)len; q++) y[q] = in[q] > 0.0f ? in[q] : 0.0f;
             break;
+        }
         case OP_ADD: {
             const float *in2 = ACT(o->in2);
-            for (j = 0; j < len; j++) y[j] = in[j] + in2[j];
+            long q;
+            PARALLEL_FOR
+            for (q = 0; q < (long)len; q++) y[q] = in[q] + in2[q];
             break;
         }
         case OP_SHUFFLE: shuffle_forward(y, in, rows, c, o->groups); break;
@@ -417,6 +479,8 @@ void net_backward(net *m, const float *demb, size_t n)
         const float *dy = DACT(o->out), *y = ACT(o->out), *in = ACT(o->in);
         float *dx = DACT(o->in);
         const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
+        const int par = len >= PAR_MIN;
+        (void)par;
         switch (o->kind) {
         case OP_CONV:
             check(hr_conv2d_backward_weight(&o->cd, m->grads + o->w, NULL, dy, in),
@@ -429,12 +493,17 @@ void net_backward(net *m, const float *demb, size_t n)
             bn_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
                         m->params + o->w, rows, c);
             break;
-        case OP_RELU:
-            for (j = 0; j < len; j++) dx[j] += y[j] > 0.0f ? dy[j] : 0.0f;
+        case OP_RELU: {
+            long q;
+            PARALLEL_FOR
+            for (q = 0; q < (long)len; q++) dx[q] += y[q] > 0.0f ? dy[q] : 0.0f;
             break;
+        }
         case OP_ADD: {
             float *dx2 = DACT(o->in2);
-            for (j = 0; j < len; j++) { dx[j] += dy[j]; dx2[j] += dy[j]; }
+            long q;
+            PARALLEL_FOR
+            for (q = 0; q < (long)len; q++) { dx[q] += dy[q]; dx2[q] += dy[q]; }
             break;
         }
         case OP_SHUFFLE: shuffle_backward(dx, dy, rows, c, o->groups); break;

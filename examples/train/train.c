@@ -54,12 +54,13 @@ typedef struct opts {
     int head_set_s, head_set_m;
     int adam;
     float lr, wd, momentum, warmup;
-    size_t steps, P, K, emb, refresh, eval_every, hard_nearest;
+    size_t steps, stop_at, P, K, emb, refresh, eval_every, hard_nearest;
     hr_weighting weighting;
     float temp, eps;
     uint64_t seed;
     int threads, skip_bad, quiet;
-    const char *csv, *save, *resume, *data_dir, *compare;
+    const char *csv, *save, *resume, *data_dir, *compare, *export_dir;
+    int export_jpeg;
     rd_config data;
 } opts;
 
@@ -86,6 +87,8 @@ static void usage(FILE *f)
 "                                (adam, lr 2e-3 (sgd 0.05), wd 5e-4, 0.9, 0.1);\n"
 "                                linear warmup, then cosine decay to 0\n"
 "  --steps N  --P P  --K K       steps (600), identities x images per batch (16 x 4)\n"
+"  --stop-at N                   stop after step N (the schedule still spans --steps):\n"
+"                                with --save, then --resume, the same run in two parts\n"
 "  --emb D                       embedding size (64)\n"
 "  --seed S                      training seed (1): init, sampling, augmentation\n"
 "  --threads T                   OpenMP threads (results do not depend on it)\n"
@@ -98,7 +101,9 @@ static void usage(FILE *f)
 "  --cams N (4)  --distractors N (100)  --twins F (0.3)  --size HxW (32x16)\n"
 "data (Market-1501 layout instead):\n"
 "  --data DIR                    bounding_box_train/, query/, bounding_box_test/\n"
-"  --skip-bad                    skip (and count) unreadable or misnamed images\n");
+"  --skip-bad                    skip (and count) unreadable or misnamed images\n"
+"  --export DIR | --export-jpg DIR  write the embedded data set in that layout\n"
+"                                (PNG or JPEG) and exit\n");
 }
 
 static int find_name(const char *s, const char *const *names, int n)
@@ -166,6 +171,7 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--momentum")) o->momentum = (float)num(a, v, 0.0, 0.9999);
         else if (FLAG("--warmup")) o->warmup = (float)num(a, v, 0.0, 1.0);
         else if (FLAG("--steps")) o->steps = (size_t)num(a, v, 1, 1e9);
+        else if (FLAG("--stop-at")) o->stop_at = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--P")) o->P = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--K")) o->K = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--emb")) o->emb = (size_t)num(a, v, 2, 4096);
@@ -181,6 +187,8 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--save")) { if (!v) bad_arg(a, v); o->save = v; }
         else if (FLAG("--resume")) { if (!v) bad_arg(a, v); o->resume = v; }
         else if (FLAG("--data")) { if (!v) bad_arg(a, v); o->data_dir = v; }
+        else if (FLAG("--export")) { if (!v) bad_arg(a, v); o->export_dir = v; }
+        else if (FLAG("--export-jpg")) { if (!v) bad_arg(a, v); o->export_dir = v; o->export_jpeg = 1; }
         else if (FLAG("--data-seed")) o->data.seed = (uint64_t)num(a, v, 0, 9007199254740992.0);
         else if (FLAG("--ids-train")) o->data.ids_train = (size_t)num(a, v, 2, 1e6);
         else if (FLAG("--ids-test")) o->data.ids_test = (size_t)num(a, v, 2, 1e6);
@@ -698,13 +706,15 @@ static void train(trainer *t)
     FILE *csv = NULL;
     double t0 = now_s(), tlast = t0, loss_acc = 0, acc_acc = 0;
     size_t nacc = 0, imgs_since = 0;
+    const size_t stop = o->stop_at && o->stop_at < o->steps ? o->stop_at : o->steps;
     float cmean = 0, cmax = 0;
+    int have_stats = 0;
     if (o->csv) {
         csv = fopen(o->csv, t->step ? "a" : "w");
         if (!csv) { perror(o->csv); exit(1); }
         if (!t->step) fprintf(csv, "step,loss,acc,lr,c_mean,c_max,img_s\n");
     }
-    while (t->step < o->steps) {
+    while (t->step < stop) {
         hr_head h = o->head;
         float loss, lr = lr_at(o, t->step);
         double acc = 0;
@@ -713,9 +723,11 @@ static void train(trainer *t)
         /* difficulty: every R steps (and always for the CSV's statistics) */
         if (t->step % o->refresh == 0) {
             refresh(t);
-            cmean = 0; cmax = -1;
-            for (i = 0; i < N; i++) { cmean += t->c[i] / (float)N; if (t->c[i] > cmax) cmax = t->c[i]; }
             if (o->sampler == S_PROP || o->sampler == S_HARDPK) build_table(t);
+        }
+        if (t->step % o->refresh == 0 || !have_stats) { /* (a resumed run: the saved c) */
+            cmean = 0; cmax = -1; have_stats = 1;
+            for (i = 0; i < N; i++) { cmean += t->c[i] / (float)N; if (t->c[i] > cmax) cmax = t->c[i]; }
         }
         if (!t->alias_ok && (o->sampler == S_UPROP || uses_difficulty(o->sampler)) && o->sampler != S_HARD)
             build_table(t);
@@ -743,10 +755,9 @@ static void train(trainer *t)
         loss_acc += loss; acc_acc += acc; nacc++;
         if (csv) fprintf(csv, "%zu,%.6f,%.4f,%.6g,%.5f,%.5f,%.1f\n", t->step, loss, acc, lr, cmean, cmax,
                          (double)imgs_since / (now_s() - tlast + 1e-9));
-        if (!o->quiet && (t->step % log_every == 0 || t->step == o->steps || (tty && t->step % 5 == 0))) {
+        if (!o->quiet && (t->step % log_every == 0 || t->step == stop || (tty && t->step % 5 == 0))) {
             const double tn = now_s(), ips = (double)imgs_since / (tn - tlast);
-            progress(t, loss_acc / (double)nacc, acc_acc / (double)nacc, ips, tty,
-                     t->step == o->steps);
+            progress(t, loss_acc / (double)nacc, acc_acc / (double)nacc, ips, tty, t->step == stop);
             if (!tty || t->step % log_every == 0) { loss_acc = acc_acc = 0; nacc = 0; }
             tlast = tn; imgs_since = 0;
         }
@@ -798,6 +809,14 @@ int main(int argc, char **argv)
 #ifdef _OPENMP
     if (o.threads) omp_set_num_threads(o.threads);
 #endif
+    if (o.export_dir) {
+        rd_data d;
+        if (rd_generate(&d, &o.data) || rd_save_market(&d, o.export_dir, o.export_jpeg)) return 1;
+        printf("wrote %zu train, %zu query, %zu gallery images to %s\n", d.train.n, d.query.n, d.gallery.n,
+               o.export_dir);
+        rd_free(&d);
+        return 0;
+    }
     if (!o.compare) {
         result r = run_one(&o, "training");
         print_metrics("test (all)", &r.all);

@@ -41,6 +41,8 @@ int rd_generate(rd_data *d, const rd_config *cfg);
    bounding_box_test/), resized to h x w. skip_bad: skip (and count) images
    that cannot be read or named, instead of failing. 0 or -1 (printed). */
 int rd_load_market(rd_data *d, const char *dir, size_t h, size_t w, int skip_bad);
+/* Write d in the Market-1501 layout under dir (PNG, or JPEG quality 95). */
+int rd_save_market(const rd_data *d, const char *dir, int jpeg);
 void rd_free(rd_data *d);
 /* FNV-1a of a set's images and labels (checkpoints check the data). */
 uint64_t rd_hash(const rd_set *s, uint64_t h);
