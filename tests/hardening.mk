@@ -133,11 +133,13 @@ hr-test-valgrind:
 	@echo "valgrind: clean"
 
 # ---- allocation failure and size limits (part of make test) -------------------------
-# needs only the C compiler (and OpenMP for the team case), as make test does
+# needs only what the demo needs (the C compiler, OpenMP for the team case)
 $(HB)/alloc_fail: tests/alloc_fail.c hardreid.h | $(HB)
 	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ tests/alloc_fail.c $(HR_LIBS)
 
-test-alloc: $(HB)/alloc_fail
+test-alloc:
+	@sh scripts/deps.sh demo
+	@$(MAKE) --no-print-directory $(HB)/alloc_fail
 	@echo "== allocation failure and size limits =="
 	$(HB)/alloc_fail
 
