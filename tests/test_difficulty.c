@@ -302,12 +302,13 @@ static void sweep(const size_t *ns, size_t nn, const size_t *ds, size_t nd) {
     for (a = 0; a < nn; a++)
         for (b = 0; b < nd; b++) {
             size_t n = ns[a], d = ds[b];
-            float *v = (float *)hr_t_alloc((n * d) * sizeof(float));
+            float *v;
             ref_t ref;
             sweep_ctx x;
 #ifdef HR_TEST_QUICK /* emulated runs: n = 1000, d = 1000 alone takes ~20 s */
-            if (n * n * d > 1000u * 1000u * 300u) continue;
+            if (n * n * d > 1000u * 1000u * 300u) continue; /* before allocating */
 #endif
+            v = (float *)hr_t_alloc((n * d) * sizeof(float));
             gen_rows(v, n, d, 0xD1FF + 1000 * n + d);
             {
                 float *w0 = make_w(v, n, d, d);
