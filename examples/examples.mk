@@ -20,7 +20,7 @@ demo:
 # them, TRAIN_DEMO_ARGS passes anything else (e.g. "--steps 100").
 TRAIN_SRC = examples/train/train.c examples/train/model.c examples/train/data.c \
             examples/train/market.c
-TRAIN_DEMO_SAMPLERS ?= pk,hardpk
+TRAIN_DEMO_SAMPLERS ?= shuffle,uniform-prop,prop
 TRAIN_DEMO_ARGS ?=
 
 .PHONY: train train-smoke

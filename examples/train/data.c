@@ -24,10 +24,10 @@ rd_config rd_default_config(void)
     memset(&c, 0, sizeof c);
     c.seed = 1;
     c.ids_train = 200;
-    c.ids_test = 100;
+    c.ids_test = 200;
     c.imgs_per_id = 16;
     c.cams = 4;
-    c.distractors = 100;
+    c.distractors = 200;
     c.junk = 20;
     c.twins = 0.3f;
     c.h = 32;

@@ -45,6 +45,11 @@ void die_hr(const char *what, hr_status s)
 /* ---- options ------------------------------------------------------------ */
 
 typedef enum { S_SHUFFLE, S_PK, S_HARD, S_PROP, S_HARDPK, S_UPROP, S_COUNT } sampler_kind;
+static const char *head_name(hr_head_kind k)
+{
+    return k == HR_HEAD_SOFTMAX ? "softmax" : k == HR_HEAD_SPHEREFACE ? "sphere" : k == HR_HEAD_COSFACE ? "cos" : "arc";
+}
+
 static const char *SAMPLERS[S_COUNT] = {"shuffle", "pk", "hard", "prop", "hardpk", "uniform-prop"};
 
 typedef struct opts {
@@ -84,7 +89,7 @@ static void usage(FILE *f)
 "  --nearest 0|1                 mode A adds the nearest identity's images (1)\n"
 "  --head softmax|sphere|cos|arc --s S --m M --ls EPS  margin head (cos, s 16, m 0.2)\n"
 "  --opt sgd|adam  --lr LR  --wd WD  --momentum MU  --warmup FRAC\n"
-"                                (adam, lr 2e-3 (sgd 0.05), wd 5e-4, 0.9, 0.1);\n"
+"                                (sgd, lr 0.1 (adam 2e-3), wd 5e-4, 0.9, 0.1);\n"
 "                                linear warmup, then cosine decay to 0\n"
 "  --steps N  --P P  --K K       steps (600), identities x images per batch (16 x 4)\n"
 "  --stop-at N                   stop after step N (the schedule still spans --steps):\n"
@@ -97,8 +102,8 @@ static void usage(FILE *f)
 "  --save FILE  --resume FILE    checkpoint at the end / continue from one\n"
 "  --quiet                       only the final results\n"
 "data (embedded, generated from a seed):\n"
-"  --data-seed S (1)  --ids-train N (200)  --ids-test N (100)  --imgs N (16)\n"
-"  --cams N (4)  --distractors N (100)  --twins F (0.3)  --size HxW (32x16)\n"
+"  --data-seed S (1)  --ids-train N (200)  --ids-test N (200)  --imgs N (16)\n"
+"  --cams N (4)  --distractors N (200)  --twins F (0.3)  --size HxW (32x16)\n"
 "data (Market-1501 layout instead):\n"
 "  --data DIR                    bounding_box_train/, query/, bounding_box_test/\n"
 "  --skip-bad                    skip (and count) unreadable or misnamed images\n"
@@ -140,7 +145,7 @@ static void parse(opts *o, int argc, char **argv)
     o->net = NET_RES;
     o->sampler = S_PK;
     o->head = hr_head_default(HR_HEAD_COSFACE);
-    o->adam = 1;
+    o->adam = 0;
     o->wd = 5e-4f; o->momentum = 0.9f; o->warmup = 0.1f;
     o->steps = 600; o->P = 16; o->K = 4; o->emb = 64; o->refresh = 1;
     o->hard_nearest = 1;
@@ -206,7 +211,11 @@ static void parse(opts *o, int argc, char **argv)
         else { fprintf(stderr, "train: unknown option '%s' (see --help)\n", a); exit(2); }
 #undef FLAG
     }
-    if (!lr_set) o->lr = o->adam ? 2e-3f : 0.05f;
+    if (!lr_set) o->lr = o->adam ? 2e-3f : 0.1f;
+    if (o->P < 2 && (o->sampler == S_HARD || (o->compare && strstr(o->compare, "hard")))) {
+        fprintf(stderr, "train: mode A (--sampler hard) needs --P >= 2 (K images of the target, the rest random)\n");
+        exit(2);
+    }
     if (o->head.kind == HR_HEAD_COSFACE || o->head.kind == HR_HEAD_ARCFACE) {
         if (!o->head_set_s) o->head.s = 16.0f; /* the demo net's defaults (see README) */
         if (!o->head_set_m) o->head.m = o->head.kind == HR_HEAD_COSFACE ? 0.2f : 0.3f;
@@ -256,10 +265,9 @@ static void shuffle_perm(trainer *t)
 
 static void trainer_init(trainer *t, const opts *o)
 {
-    const size_t B = o->P * o->K, n = 0;
+    const size_t B = o->P * o->K;
     size_t i, k;
     hr_status s;
-    (void)n;
     memset(t, 0, sizeof *t);
     t->o = *o;
     if (o->data_dir) {
@@ -347,7 +355,7 @@ static void next_batch(trainer *t)
         break;
     case S_PK: s = hr_batch_pk(t->batch, P, K, &t->ix, NULL, &t->r_sample); break;
     case S_HARD: {
-        const size_t nk = t->o.hard_nearest ? K : 0;
+        const size_t nk = t->o.hard_nearest && P >= 2 ? K : 0; /* parse() keeps P >= 2 here */
         s = hr_batch_hardest(t->batch, &t->ix, t->c, K, B - K - nk, t->nearest, nk, &t->r_sample);
         break;
     }
@@ -783,15 +791,13 @@ static result run_one(const opts *o, const char *label)
     trainer_init(t, o);
     if (!o->quiet)
         fprintf(stderr, "train: %s, net %s (%zu parameters), %u identities, %u images, sampler %s, "
-                        "head %d s %.3g m %.3g, %s lr %.3g, %zu steps of %zu x %zu, isa %s\n",
+                        "head %s s %.3g m %.3g, %s lr %.3g, %zu steps of %zu x %zu, isa %s\n",
                 label, net_name(o->net), t->m.nparams - t->m.classes * t->m.emb, t->ix.nids,
-                t->ix.nsamples, SAMPLERS[o->sampler], (int)o->head.kind, o->head.s, o->head.m,
+                t->ix.nsamples, SAMPLERS[o->sampler], head_name(o->head.kind), o->head.s, o->head.m,
                 o->adam ? "adam" : "sgd", o->lr, o->steps, o->P, o->K, hr_isa_name(hr_get_isa()));
     if (o->resume) {
         load_ckpt(t, o->resume);
         if (!o->quiet) fprintf(stderr, "train: resumed %s at step %zu\n", o->resume, t->step);
-        if (t->step % o->refresh && t->o.sampler != S_HARD && uses_difficulty(t->o.sampler))
-            build_table(t); /* the table of the saved difficulties */
     }
     train(t);
     if (o->save) save_ckpt(t, o->save);
@@ -838,12 +844,16 @@ int main(int argc, char **argv)
         if (o.save || o.resume) { fprintf(stderr, "train: --compare takes no --save/--resume\n"); return 2; }
         for (i = 0; i < n; i++) {
             opts oi = o;
+            char csv[4096];
             oi.sampler = (sampler_kind)which[i];
+            if (o.csv) { /* one log per sampler: FILE.sampler */
+                if (snprintf(csv, sizeof csv, "%s.%s", o.csv, SAMPLERS[which[i]]) >= (int)sizeof csv) bad_arg("--csv", o.csv);
+                oi.csv = csv;
+            }
             res[i] = run_one(&oi, SAMPLERS[which[i]]);
         }
         printf("\nnet %s, head %s s %g m %g, %s, %zu steps of %zu x %zu, refresh R = %zu, seed %llu\n",
-               net_name(o.net), o.head.kind == HR_HEAD_SOFTMAX ? "softmax" : o.head.kind == HR_HEAD_SPHEREFACE ? "sphere" :
-               o.head.kind == HR_HEAD_COSFACE ? "cos" : "arc", o.head.s, o.head.m, o.adam ? "adam" : "sgd",
+               net_name(o.net), head_name(o.head.kind), o.head.s, o.head.m, o.adam ? "adam" : "sgd",
                o.steps, o.P, o.K, o.refresh, (unsigned long long)o.seed);
         printf("| sampler | rank-1 | rank-5 | mAP | hard-10%% rank-1 | hard-10%% mAP | time s |\n");
         printf("|---|---:|---:|---:|---:|---:|---:|\n");
