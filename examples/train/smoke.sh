@@ -1,6 +1,6 @@
 #!/bin/sh
 # examples/train/smoke.sh - seconds-long checks of the trainer (make train-smoke):
-# every sampler runs; a run is bitwise reproducible for any thread count and
+# every sampler, net and head runs; a run is bitwise reproducible for any thread count and
 # when split by --stop-at/--save/--resume; a corrupt or mismatched checkpoint is
 # refused with its name; the Market-1501 reader takes an exported data set and
 # names a bad file.
@@ -17,6 +17,11 @@ $bin $tiny --steps 8 --compare shuffle,pk,hard,prop,hardpk,uniform-prop > "$tmp/
     { cat "$tmp/cmp.txt"; fail "--compare"; }
 grep -q '^| uniform-prop ' "$tmp/cmp.txt" || fail "comparison table"
 tail -9 "$tmp/cmp.txt"
+for n in mobile shuffle; do
+    $bin $tiny --steps 4 --net $n --head arc --opt adam > "$tmp/net.txt" 2>&1 || { cat "$tmp/net.txt"; fail "--net $n"; }
+done
+$bin $tiny --steps 4 --head sphere > /dev/null 2>&1 || fail "--head sphere"
+$bin $tiny --steps 4 --head softmax > /dev/null 2>&1 || fail "--head softmax"
 
 # 2. reproducible: 1 vs 2 threads; straight vs split and resumed
 $bin $tiny --steps 12 --sampler hardpk --refresh 5 --threads 1 --csv "$tmp/a.csv" --save "$tmp/a.ckpt" > "$tmp/a.txt"

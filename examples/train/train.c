@@ -96,7 +96,8 @@ static void usage(FILE *f)
 "                                with --save, then --resume, the same run in two parts\n"
 "  --emb D                       embedding size (64)\n"
 "  --seed S                      training seed (1): init, sampling, augmentation\n"
-"  --threads T                   OpenMP threads (results do not depend on it)\n"
+"  --threads T                   OpenMP threads (default: as many as the load\n"
+"                                leaves idle; results do not depend on it)\n"
 "  --eval-every N                evaluate every N steps too (0: at the end)\n"
 "  --csv FILE                    per-step log: step,loss,acc,lr,c_mean,c_max,img_s\n"
 "  --save FILE  --resume FILE    checkpoint at the end / continue from one\n"
@@ -813,7 +814,12 @@ int main(int argc, char **argv)
     opts o;
     parse(&o, argc, argv);
 #ifdef _OPENMP
+    /* Without --threads, let the runtime shrink teams while the machine is
+       busy (libgomp: online CPUs minus the load average). A team waiting on
+       a descheduled thread at every barrier is many times slower than one
+       thread; results do not depend on the team size either way. */
     if (o.threads) omp_set_num_threads(o.threads);
+    else omp_set_dynamic(1);
 #endif
     if (o.export_dir) {
         rd_data d;
