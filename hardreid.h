@@ -2686,36 +2686,42 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
     return HR_OK;
 }
 
-/* dw += sum over pixels (in order) of dy x: threads split the channels into
-   fixed 16-wide blocks; each element's sum runs over the same pixels in the
-   same order whoever computes it. */
+/* dw += sum over pixels of dy x, one dw_dot per (output row, tap) across
+   all channels. The batch is cut into at most 64 chunks of whole images (a
+   cut fixed by n alone); each chunk sums its images into its own partial
+   while they are in cache, in parallel, and the partials are added in
+   chunk order: the same sums in the same order for any thread count. */
 static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const float *dy,
                                         const float *x)
 {
     const hr__kernels *K = hr__kernels_get();
-    const size_t C = c->ci, nb = (C + 15) / 16;
-    float *dwt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
-    size_t ch, t;
-    long b;
-    if (!dwt) return HR_ENOMEM;
-    memset(dwt, 0, c->taps * C * sizeof(float));
+    const size_t C = c->ci, TC = c->taps * C;
+    const size_t nch = c->n < 64 ? c->n : 64, per = (c->n + nch - 1) / nch;
+    float *part = (float *)HR_MALLOC(nch * TC * sizeof(float));
+    size_t ch, t, q;
+    long k;
+    if (!part) return HR_ENOMEM;
+    memset(part, 0, nch * TC * sizeof(float));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (nb > 1 && c->ysz * c->taps > 65536)
+#pragma omp parallel for schedule(static) if (nch > 1 && c->ysz * c->taps > 65536)
 #endif
-    for (b = 0; b < (long)nb; b++) {
-        const size_t c0 = (size_t)b * 16, cn = C - c0 < 16 ? C - c0 : 16;
+    for (k = 0; k < (long)nch; k++) {
+        const size_t i0 = (size_t)k * per, i1 = i0 + per < c->n ? i0 + per : c->n;
+        float *acc = part + (size_t)k * TC;
         size_t img, oy;
-        for (img = 0; img < c->n; img++)
+        for (img = i0; img < i1; img++)
             for (oy = 0; oy < c->oh; oy++) {
-                const float *g = dy + (img * c->oh + oy) * c->ow * C + c0;
+                const float *g = dy + (img * c->oh + oy) * c->ow * C;
                 HR__DW_TAPS(c, img, oy,
-                            K->dw_dot(dwt + t_ * C + c0, g + lo_ * C, C, x + xo_ + c0,
-                                      c->sw * C, cn, hi_ - lo_););
+                            K->dw_dot(acc + t_ * C, g + lo_ * C, C, x + xo_, c->sw * C, C,
+                                      hi_ - lo_););
             }
     }
+    for (q = 1; q < nch; q++) /* chunk order */
+        for (t = 0; t < TC; t++) part[t] += part[q * TC + t];
     for (ch = 0; ch < C; ch++)
-        for (t = 0; t < c->taps; t++) dw[ch * c->taps + t] += dwt[t * C + ch];
-    HR_FREE(dwt);
+        for (t = 0; t < c->taps; t++) dw[ch * c->taps + t] += part[t * C + ch];
+    HR_FREE(part);
     return HR_OK;
 }
 
