@@ -284,6 +284,10 @@ static void trainer_init(trainer *t, const opts *o)
         fprintf(stderr, "train: %u training identities, need at least max(2, P = %zu)\n", t->ix.nids, o->P);
         exit(1);
     }
+    if (o->sampler == S_SHUFFLE && B > t->ix.nsamples) {
+        fprintf(stderr, "train: batch of %zu images, the training set has %u\n", B, t->ix.nsamples);
+        exit(1);
+    }
     t->cls = (int32_t *)xmalloc(t->data.train.n * sizeof(int32_t));
     for (i = 0; i < t->data.train.n; i++) t->cls[i] = hr_ids_find(&t->ix, t->data.train.pid[i]);
     net_build(&t->m, o->net, t->data.train.h, t->data.train.w, o->emb, t->ix.nids, B < 128 ? 128 : B);
@@ -867,6 +871,9 @@ int main(int argc, char **argv)
             printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", SAMPLERS[which[i]],
                    100 * res[i].all.r1, 100 * res[i].all.r5, 100 * res[i].all.map,
                    100 * res[i].hard.r1, 100 * res[i].hard.map, res[i].secs);
+        printf("shuffle, pk, uniform-prop ignore difficulty; hard, prop, hardpk draw by it (hr_difficulty\n"
+               "every R steps). Controls: uniform-prop for prop, pk for hardpk. One seed: differences\n"
+               "of a few points can be seed noise (--seed).\n");
     }
     return 0;
 }
