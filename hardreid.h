@@ -2323,6 +2323,13 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t
 #ifdef _OPENMP
     g->nt = omp_get_max_threads();
     if ((double)m * (double)n * (double)k < 1e6 || g->nt < 1) g->nt = 1; /* not worth a team */
+    if (g->nt > 1 && m > g->mc) { /* row blocks in a multiple of the team, of
+                                     near-equal size (which rows a tile holds
+                                     never changes a sum) */
+        const size_t nb = (m + g->mc - 1) / g->mc, nt = (size_t)g->nt;
+        const size_t nbal = (nb + nt - 1) / nt * nt;
+        g->mc = hr__round_up((m + nbal - 1) / nbal, mr);
+    }
 #endif
     /* the shared B block, then per thread an A block and a tile buffer,
        each 64-byte aligned */

@@ -217,6 +217,7 @@ static void fill(float *p, size_t n, uint64_t seed) {
 /* median seconds per call of body, calibrated to >= 0.1 s per sample */
 #define TIME(out, body) do { \
     long reps_ = 1; double ts_[SAMPLES]; \
+    pause_s(0.2); /* the other library's spinning workers go idle */ \
     for (;;) { double t0_ = now_s(); for (long i_ = 0; i_ < reps_; i_++) { body; } \
                if (now_s() - t0_ >= 0.1) { break; } reps_ *= 2; } \
     for (int s_ = 0; s_ < SAMPLES; s_++) { double t0_ = now_s(); \

@@ -51,12 +51,6 @@ void openblas_set_num_threads(int);
 /* >>util ---------------------------------------------------------------*/
 
 
-static void pause_s(double s) { /* let spinning BLAS/OpenMP workers sleep */
-    struct timespec ts;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);
-}
 
 static void set_threads(int t) {
     omp_set_num_threads(t);

@@ -10,7 +10,8 @@
 
    Each figure: the median of 7 samples, each sample as many calls as take
    >= 0.1 s (calibrated once per case); methods alternate within a sample
-   round so that drift hits both. GFLOP/s = 2 m n k / s. The result of each
+   round so that drift hits both, with a 0.2 s pause before each so that the
+   other library's spinning worker threads have gone idle. GFLOP/s = 2 m n k / s. The result of each
    method is checked against the other first (max |diff| / (k * max|C|)).
    Target (issue 4): hr_gemm >= 0.9x OpenBLAS on every case, printed
    MET/MISSED; the exit status is 0 either way (a benchmark, not a test),
@@ -118,10 +119,13 @@ static result run_case(const gcase *c, int threads) {
         if (now_s() - t0 >= 0.1) break;
         reps *= 2;
     }
-    for (int s = 0; s < SAMPLES; s++) {
-        double t0 = now_s();
+    for (int s = 0; s < SAMPLES; s++) { /* idle workers before each method */
+        double t0;
+        pause_s(0.2);
+        t0 = now_s();
         for (long i = 0; i < reps; i++) run_hr(c, a, b, c1);
         t_hr[s] = (now_s() - t0) / (double)reps;
+        pause_s(0.2);
         t0 = now_s();
         for (long i = 0; i < reps; i++) run_blas(c, a, b, c2);
         t_bl[s] = (now_s() - t0) / (double)reps;
