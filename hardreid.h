@@ -2334,7 +2334,10 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t
     /* the shared B block, then per thread an A block and a tile buffer,
        each 64-byte aligned */
     bbytes = hr__round_up(hr__mul(hr__mul(g->nc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
-    g->abytes = hr__round_up(hr__mul(hr__mul(g->mc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
+    /* sized for the unbalanced block (>= g->mc), so that the bytes never
+       decrease with m: hr_conv2d plans its largest chunk for all of them */
+    g->abytes = hr__round_up(hr__mul(hr__mul(m < g->K->mc ? hr__round_up(m, mr) : g->K->mc,
+                                             g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
     tbytes = hr__add(g->abytes, hr__round_up(mr * nr * sizeof(float), HR__ALIGN), &ok);
     g->bbytes = bbytes;
     g->tbytes = tbytes;
