@@ -2244,7 +2244,9 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
             const size_t t0 = (size_t)tid * ntask / (size_t)nt;
             const size_t t1 = ((size_t)tid + 1) * ntask / (size_t)nt;
             size_t task, last_ic = (size_t)-1;
-            for (q = (size_t)tid; q < npan; q += (size_t)nt) {
+            /* each thread packs a contiguous run of panels: with a column
+               split (njs == nt) exactly the panels it then computes */
+            for (q = (size_t)tid * npan / (size_t)nt; q < ((size_t)tid + 1) * npan / (size_t)nt; q++) {
                 const size_t j = q * nr, w = jn - j < nr ? jn - j : nr;
                 K->pack(g->bpack + q * nr * kb, g->b + (jc + j) * g->bcs + pc * g->brs,
                         g->bcs, g->brs, w, kb, nr);
