@@ -50,7 +50,10 @@ LSAN_DIR  := $(HB)/lsan-$(notdir $(ASAN_CC))
 UBSAN_DIR := $(HB)/ubsan-$(notdir $(UBSAN_CC))
 FUZZ_CFLAGS := -std=c99 -O1 -g $(WARN) -I. -Itests/fuzz \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_NAMES := alias neighbors ids weights
+FUZZ_NAMES := alias neighbors ids weights npy market ckpt
+# harnesses that link more than their own file (fuzz_ckpt includes the
+# trainer's train.c; the rest of the trainer beside it)
+FUZZ_EXTRA_ckpt := examples/train/data.c examples/train/model.c examples/train/market.c
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(HB)/fuzz_%)
 # the demo under memcheck: small (one thread), then a team (>= 1e6 pairs)
 VALGRIND_ARGS ?= 300 32 7
@@ -144,11 +147,14 @@ test-alloc:
 	$(HB)/alloc_fail
 
 # ---- fuzzing ------------------------------------------------------------------------
+$(HB)/fuzz_npy: examples/npy.h
+$(HB)/fuzz_market: examples/train/market.c examples/train/train.h
+$(HB)/fuzz_ckpt: examples/train/train.c examples/train/train.h $(FUZZ_EXTRA_ckpt)
 $(HB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h hardreid.h | $(HB)
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' | \
 	  $(FUZZ_CC) -x c - -fsanitize=fuzzer -o /dev/null 2>/dev/null || { echo \
 	  "$(FUZZ_CC) cannot link libFuzzer: install clang and libclang-rt-dev"; exit 1; }
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(HR_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_EXTRA_$*) $(HR_LIBS)
 
 hr-fuzz-build: $(FUZZ_BINS)
 
