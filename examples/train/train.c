@@ -678,6 +678,18 @@ static void load_ckpt(trainer *t, const char *path)
     if (fgetc(f) != EOF) ckpt_refuse(path, "trailing bytes after the payload");
     fclose(f);
     if (sum != stored) ckpt_refuse(path, "checksum mismatch (corrupt file)");
+    { /* the values the loop indexes with: a checksum does not vouch for them
+         (a crafted file matches it) */
+        const uint32_t *perm = (const uint32_t *)buf[5];
+        const int32_t *near = (const int32_t *)buf[4];
+        size_t k;
+        if (hd.cursor > t->ix.nsamples) ckpt_refuse(path, "sampler cursor out of range");
+        for (k = 0; k < t->ix.nsamples; k++)
+            if (perm[k] >= t->data.train.n) ckpt_refuse(path, "shuffle order holds an image index out of range");
+        for (k = 0; k < t->ix.nids; k++)
+            if (near[k] < -1 || near[k] >= (int32_t)t->ix.nids)
+                ckpt_refuse(path, "nearest identity out of range");
+    }
     for (i = 0; i < n; i++) { memcpy(ch[i].p, buf[i], ch[i].n); free(buf[i]); }
     t->step = hd.step; t->cursor = hd.cursor;
     t->r_sample = hd.r_sample; t->r_aug = hd.r_aug;
