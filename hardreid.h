@@ -1335,26 +1335,24 @@ static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
     const __m256 mx = _mm256_set1_ps(zmax);
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     double lanes[4];
-    size_t i = 0;
-    for (;; i += 8) {
-        float in[8], out[8];
-        __m256 e;
-        size_t k, left = n - i;
-        if (left >= 8) {
-            e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), mx));
-            _mm256_storeu_ps(p + i, e);
-        } else if (left) {
-            for (k = 0; k < 8; k++) in[k] = k < left ? z[i + k] : -INFINITY;
-            e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(in), mx));
-            _mm256_storeu_ps(out, e);
-            for (k = 0; k < left; k++) p[i + k] = out[k];
-        } else {
-            break;
-        }
-        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-        if (left <= 8) break;
+    float in[8], out[8];
+    size_t i = 0, k;
+    __m256 e;
+#define HR__ACC(e) s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e))); \
+                   s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    for (; i + 8 <= n; i += 8) {
+        e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), mx));
+        _mm256_storeu_ps(p + i, e);
+        HR__ACC(e)
     }
+    if (i < n) {
+        for (k = 0; k < 8; k++) in[k] = i + k < n ? z[i + k] : -INFINITY;
+        e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(in), mx));
+        _mm256_storeu_ps(out, e);
+        for (k = 0; i + k < n; k++) p[i + k] = out[k];
+        HR__ACC(e)
+    }
+#undef HR__ACC
     _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
     return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
@@ -1638,26 +1636,24 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 {
     const float32x4_t mx = vdupq_n_f32(zmax);
     float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
-    size_t i = 0;
-    for (;; i += 4) {
-        float in[4], out[4];
-        float32x4_t e;
-        size_t k, left = n - i;
-        if (left >= 4) {
-            e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(z + i), mx));
-            vst1q_f32(p + i, e);
-        } else if (left) {
-            for (k = 0; k < 4; k++) in[k] = k < left ? z[i + k] : -INFINITY;
-            e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(in), mx));
-            vst1q_f32(out, e);
-            for (k = 0; k < left; k++) p[i + k] = out[k];
-        } else {
-            break;
-        }
-        s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
-        s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
-        if (left <= 4) break;
+    float in[4], out[4];
+    size_t i = 0, k;
+    float32x4_t e;
+#define HR__ACC(e) s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e))); \
+                   s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
+    for (; i + 4 <= n; i += 4) {
+        e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(z + i), mx));
+        vst1q_f32(p + i, e);
+        HR__ACC(e)
     }
+    if (i < n) {
+        for (k = 0; k < 4; k++) in[k] = i + k < n ? z[i + k] : -INFINITY;
+        e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(in), mx));
+        vst1q_f32(out, e);
+        for (k = 0; i + k < n; k++) p[i + k] = out[k];
+        HR__ACC(e)
+    }
+#undef HR__ACC
     s0 = vaddq_f64(s0, s1);
     return vgetq_lane_f64(s0, 0) + vgetq_lane_f64(s0, 1);
 }
