@@ -1881,19 +1881,20 @@ static void hr__pack(float *HR__RESTRICT dst, const hr__job *jb, size_t row0,
 {
     size_t p, k, np = (rows + (size_t)mr - 1) / (size_t)mr;
     int r;
+    if (!jb->inv) { /* unit rows: a plain transposing pack, hr_gemm's kernel */
+        jb->K->pack(dst, jb->w + row0 * jb->ldw + pc, jb->ldw, 1, rows, kc, (size_t)mr);
+        return;
+    }
     for (p = 0; p < np; p++, dst += (size_t)mr * kc)
         for (r = 0; r < mr; r++) {
             size_t row = p * (size_t)mr + (size_t)r;
-            const float *src = tmp;
             if (row >= rows) {
                 for (k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
                 continue;
             }
-            if (jb->inv) /* the ISA's scale kernel, then a plain transpose */
-                jb->K->scale(tmp, jb->w + (row0 + row) * jb->ldw + pc, kc, jb->inv[row0 + row]);
-            else
-                src = jb->w + (row0 + row) * jb->ldw + pc;
-            for (k = 0; k < kc; k++) dst[k * mr + r] = src[k];
+            /* the ISA's scale kernel, then a plain transpose */
+            jb->K->scale(tmp, jb->w + (row0 + row) * jb->ldw + pc, kc, jb->inv[row0 + row]);
+            for (k = 0; k < kc; k++) dst[k * mr + r] = tmp[k];
         }
 }
 
