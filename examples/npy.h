@@ -19,6 +19,8 @@
      next to reading the file, and refusing a valid file helps nobody).
      float64 values are rounded to float32; one beyond float32's range
      becomes +-Inf, which the caller's finiteness check then reports.
+     npy_read_rows_file reads one slice of rows, seeking past the rest (one
+     slice per MPI rank: examples/mpi/), after npy_read_header_file's checks.
 
    WHAT IT NEVER TRUSTS
      Every length in the file is checked against the bytes actually there:
@@ -113,6 +115,26 @@ NPYDEF npy_status npy_read_matrix_mem(const void *buf, size_t len, float **out,
 NPYDEF npy_status npy_read_matrix_file(const char *path, float **out,
                                        size_t *rows, size_t *cols, npy_info *info);
 
+/* Only the header of a file: npy_parse_header, then the checks
+   npy_read_matrix_file makes before it reads any data (2-D, float32 or
+   float64, the file exactly as long as the header says). The same errors
+   as npy_read_matrix_file for the same file, except those only the data
+   could cause; reads the header bytes only. */
+NPYDEF npy_status npy_read_header_file(const char *path, npy_info *info);
+/* Rows row0 .. row0 + nrows - 1 of a 2-D float32/float64 array in a .npy
+   file (either byte order, C or Fortran order) -> *out = malloc'd
+   nrows x cols float32, row-major, converted as npy_read_matrix_file does;
+   *rows = shape[0] (all the rows), *cols = shape[1]. Seeks to the rows and
+   reads nothing else (C order: one run; Fortran order: one run per column),
+   so P processes can each read their own slice of one file. The header is
+   checked as npy_read_header_file does: a file that one slice finds
+   truncated is truncated for every slice. NPY_EINVAL if row0 + nrows >
+   shape[0] (info is then filled: call it with nrows = 0 to learn the
+   shape). On error *out is NULL. info may be NULL. */
+NPYDEF npy_status npy_read_rows_file(const char *path, size_t row0, size_t nrows,
+                                     float **out, size_t *rows, size_t *cols,
+                                     npy_info *info);
+
 /* Write an array of ndim (1 or 2) dimensions shape[] with dtype descr (one
    of "<f4" "<f8" "<i4" "<i8" "<u4"; data in host byte order, C order) to
    an open stream. Errors: NPY_EINVAL, NPY_EOVERFLOW, NPY_EIO. */
@@ -129,6 +151,7 @@ NPYDEF npy_status npy_write(FILE *f, const char *descr, int ndim,
 #ifndef NPY_IMPLEMENTATION_DONE
 #define NPY_IMPLEMENTATION_DONE
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,6 +474,124 @@ done:
     fclose(f);
     if (s != NPY_OK) { free(*out); *out = NULL; }
     return s;
+}
+
+/* ---- header and row ranges from a file (a slice per process) ---------- */
+
+/* Open path and check its header as npy_read_header_file documents; on
+   NPY_OK *fp is the open stream. */
+static npy_status npy__open_checked(const char *path, npy_info *info, FILE **fp)
+{
+    unsigned char pre[12], *hdr = NULL;
+    npy_status s;
+    size_t got, hlen, avail;
+    long fsize = -1;
+    FILE *f;
+
+    *fp = NULL;
+    memset(info, 0, sizeof *info);
+    if (!(f = fopen(path, "rb"))) return NPY_EIO;
+    if (fseek(f, 0, SEEK_END) == 0) fsize = ftell(f);
+    if (fseek(f, 0, SEEK_SET) != 0) fsize = -1;
+    got = fread(pre, 1, sizeof pre, f);
+    if (ferror(f)) { s = NPY_EIO; goto done; }
+    /* a prefix says how long the header is (as npy_read_matrix_file) */
+    s = npy_parse_header(pre, got, info);
+    if (s != NPY_OK && !(s == NPY_ETRUNCATED && info->data_offset > got)) goto done;
+    hlen = info->data_offset > got ? info->data_offset : got;
+    if (!(hdr = (unsigned char *)malloc(hlen))) { s = NPY_ENOMEM; goto done; }
+    memcpy(hdr, pre, got);
+    if (hlen > got) {
+        got += fread(hdr + got, 1, hlen - got, f);
+        if (ferror(f)) { s = NPY_EIO; goto done; }
+    }
+    if ((s = npy_parse_header(hdr, got, info)) != NPY_OK) goto done;
+    if ((s = npy__check_matrix(info)) != NPY_OK) goto done;
+    /* a slice reader seeks, so the length must be known: it is what makes
+       every slice agree on a truncated or overlong file */
+    if (fsize < 0) { s = NPY_EIO; goto done; }
+    avail = (size_t)fsize >= info->data_offset ? (size_t)fsize - info->data_offset : 0;
+    if (avail < info->nbytes) { s = NPY_ETRUNCATED; goto done; }
+    if (avail > info->nbytes) { s = NPY_ETRAILING; goto done; }
+    s = NPY_OK;
+done:
+    free(hdr);
+    if (s == NPY_OK) *fp = f;
+    else fclose(f);
+    return s;
+}
+
+NPYDEF npy_status npy_read_header_file(const char *path, npy_info *info)
+{
+    FILE *f;
+    npy_status s;
+    if (!path || !info) return NPY_EINVAL;
+    if ((s = npy__open_checked(path, info, &f)) == NPY_OK) fclose(f);
+    return s;
+}
+
+/* Read n elements at byte offset off of f and convert them, as elements
+   first .. first + n - 1 of the nrows x cols slice described by sub, into
+   out. */
+static npy_status npy__read_run(FILE *f, size_t off, float *out, size_t first, size_t n,
+                                const npy_info *sub)
+{
+    unsigned char chunk[65536];
+    size_t done = 0;
+    if (off > (size_t)LONG_MAX) return NPY_EOVERFLOW;
+    if (fseek(f, (long)off, SEEK_SET) != 0) return NPY_EIO;
+    while (done < n) {
+        size_t want = sizeof chunk / sub->elsize, got;
+        if (want > n - done) want = n - done;
+        got = fread(chunk, sub->elsize, want, f);
+        if (ferror(f)) return NPY_EIO;
+        if (got < want) return NPY_ETRUNCATED; /* shrank since the check */
+        npy__convert(out, chunk, first + done, got, sub);
+        done += got;
+    }
+    return NPY_OK;
+}
+
+NPYDEF npy_status npy_read_rows_file(const char *path, size_t row0, size_t nrows,
+                                     float **out, size_t *rows, size_t *cols,
+                                     npy_info *info)
+{
+    npy_info local, sub;
+    npy_status s;
+    size_t n, c, j, bytes;
+    int ok = 1;
+    FILE *f;
+
+    if (!info) info = &local;
+    if (!path || !out || !rows || !cols) return NPY_EINVAL;
+    *out = NULL;
+    if ((s = npy__open_checked(path, info, &f)) != NPY_OK) return s;
+    n = (size_t)info->shape[0];
+    c = (size_t)info->shape[1];
+    if (row0 > n || nrows > n - row0) { fclose(f); return NPY_EINVAL; }
+    /* the slice as a matrix of its own: npy__convert then places element
+       p of a run (C: row-major within the slice; Fortran: column-major)
+       where it belongs in out */
+    sub = *info;
+    sub.shape[0] = nrows;
+    sub.count = npy__mul(nrows, c, &ok);
+    bytes = npy__mul(sub.count, sizeof(float), &ok);
+    if (!ok) { fclose(f); return NPY_EOVERFLOW; }
+    if (!(*out = (float *)malloc(bytes ? bytes : 1))) { fclose(f); return NPY_ENOMEM; }
+    if (!info->fortran_order) {
+        /* offsets cannot overflow: they lie inside a file whose length,
+           data_offset + nbytes, was representable */
+        s = npy__read_run(f, info->data_offset + row0 * c * info->elsize, *out, 0, sub.count, &sub);
+    } else {
+        for (j = 0; j < c && s == NPY_OK && nrows; j++)
+            s = npy__read_run(f, info->data_offset + (j * n + row0) * info->elsize,
+                              *out, j * nrows, nrows, &sub);
+    }
+    fclose(f);
+    if (s != NPY_OK) { free(*out); *out = NULL; return s; }
+    *rows = n;
+    *cols = c;
+    return NPY_OK;
 }
 
 /* ---- writer ------------------------------------------------------------- */
