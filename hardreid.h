@@ -216,6 +216,77 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
                                   const float *w, size_t n, size_t d,
                                   size_t ldw, unsigned flags);
 
+/* >>scale-api ------------------------------------------------------------*/
+/* Difficulty in pieces: for W split into row blocks (one per MPI rank or
+   per machine), and for refreshing a few changed rows between full runs.
+   hr_difficulty itself is hr_maxima_reset + hr_difficulty_pairs(a, NULL)
+   on one block holding all of W: the same driver, not a second copy.
+
+   Running maxima: c[r] is the largest cosine found so far for row r and
+   nearest[r] its global row index; (-INFINITY, -1) before anything is found.
+   A candidate (v, j) replaces (c, i) when v > c, or v == c and j < i. This is
+   a total order on candidates, so folding any set of pairs in any order, in
+   any number of calls, over any split of the work, gives the same maxima:
+   those hr_difficulty returns, bit for bit, on the same ISA path (every pair's
+   cosine is one fixed rounding chain, whichever side of a call holds it). A
+   maximum equal to zero is stored as +0.0f, so MPI's MAXLOC (larger value,
+   then smaller index) merges these maxima exactly as hr_maxima_merge does. */
+
+/* Consecutive rows first .. first + n - 1 of a larger W (global indices),
+   stored at w with row stride ld (>= d), and their running maxima
+   c[0..n), nearest[0..n). */
+typedef struct hr_block {
+    const float *w;
+    size_t n, ld;
+    size_t first;          /* global index of row 0; first + n <= INT32_MAX + 1 */
+    float *c;
+    int32_t *nearest;
+} hr_block;
+
+/* c[i] = -INFINITY, nearest[i] = -1 for i < n (a block before its first call). */
+HRDEF void hr_maxima_reset(float *c, int32_t *nearest, size_t n);
+
+/* Fold the cosines of pairs of rows into the blocks' running maxima.
+   b == NULL (or b == a): every pair i < j within a, once. Otherwise every
+   pair (i in a, j in b); a's and b's global ranges must not overlap. Rows
+   are normalized on the fly as in hr_difficulty (flags: 0 or HR_UNIT_ROWS).
+   Cost: n_a n_b d flops (n_a (n_a - 1) d / 2 for b == NULL); memory as
+   hr_difficulty's. Errors: HR_EINVAL (NULL pointers with rows, ld < d,
+   overlapping ranges, a global index past INT32_MAX, a non-unit row under
+   HR_UNIT_ROWS), HR_ENONFINITE, HR_EOVERFLOW, HR_ENOMEM; both blocks'
+   maxima untouched on error. */
+HRDEF hr_status hr_difficulty_pairs(const hr_block *a, const hr_block *b,
+                                    size_t d, unsigned flags);
+
+/* (c[i], nearest[i]) = the better of it and (c2[i], nearest2[i]), i < n:
+   the merge of two partial results over the same rows (e.g. from two
+   machines). Errors: HR_EINVAL (NULL with n > 0). */
+HRDEF hr_status hr_maxima_merge(float *c, int32_t *nearest, const float *c2,
+                                const int32_t *nearest2, size_t n);
+
+/* Incremental refresh. c, nearest: hr_difficulty's output for an earlier W
+   that differs from w (n x d, stride ldw) only in the rows listed in
+   changed[0..nchanged) (any order, duplicates allowed). Afterwards c and
+   nearest are exactly hr_difficulty(w)'s, bit for bit:
+     - a changed row is recomputed against all n rows;
+     - an unchanged row i whose nearest[i] is unchanged keeps its maximum
+       unless a changed row now beats it (the old maximum is still a real
+       cosine, and every other unchanged pair is as before);
+     - an unchanged row whose nearest[i] changed may have lost its maximum
+       (the cosine went down), and the runner-up was never stored: that row
+       is recomputed against all n rows too.
+   So the call computes the rows R = changed + {i : nearest[i] changed}
+   against everyone: |R| n d flops instead of n (n - 1) d. *recomputed (may
+   be NULL) receives |R|. When |R| > n / 2 the rectangle would cost more
+   than a full run: the call runs hr_difficulty instead and reports n.
+   Errors: as hr_difficulty, plus HR_EINVAL for changed NULL with
+   nchanged > 0, an index >= n, or a nearest[i] outside -1..n-1; c and
+   nearest untouched on error. */
+HRDEF hr_status hr_difficulty_update(float *c, int32_t *nearest, const float *w,
+                                     size_t n, size_t d, size_t ldw,
+                                     const int32_t *changed, size_t nchanged,
+                                     unsigned flags, size_t *recomputed);
+
 /* >>sampling-api ---------------------------------------------------------*/
 /* Turning difficulties into the next batch (DESIGN.md section 1, steps 4-5):
    a seedable RNG, a Walker/Vose alias sampler, an identity index over
@@ -662,20 +733,26 @@ extern float32x4_t Sleef_expf4_u10advsimd(float32x4_t);
 /* >>kernel-signatures -----------------------------------------------------*/
 
 /* Where a Gram tile's fused epilogue folds its maxima. The tile covers rows
-   row0..row0+mr-1 and columns col0..col0+nr-1 of W W^T (global indices).
-   A pair (row, col) counts only if row < col < n: the lower triangle, the
-   diagonal and the padding past n are masked; `masked` is zero when the
-   driver knows no element of the tile needs it.
+   row0..row0+mr-1 (positions in the packed A rows) and columns
+   col0..col0+nr-1 (positions in the B rows). Element (r, j), col = col0 + j,
+   counts only if col < n and col lies outside row r's excluded interval
+   lo[r]..hi[r]: the driver excludes col <= row for the triangle of a block
+   with itself (lo = INT32_MIN, hi = row), the row's own column when it is
+   also a B row, everything for padding rows (lo = INT32_MIN, hi =
+   INT32_MAX), nothing otherwise (hi = -1). `masked` is zero when the driver
+   knows no element of the tile is excluded; lo/hi are then not set.
    rbest/ridx: mr rows x HR__LANES lanes of running row maxima; a kernel may
    use lanes 0..L-1 any way it likes (lane l of row r holding the best of
    some subset of columns) as long as it updates with strict > while the
    driver feeds columns in increasing order, so ties keep the smaller index.
+   ridx holds column positions (col0 + j).
    cbest/cidx: nr running column maxima, updated with strict > as rows come
-   in increasing order. The driver reduces and merges both with the full
-   tie rule, so kernels never see it. */
+   in increasing order; cidx holds row positions (row0 + r). The driver
+   reduces and merges both with the full tie rule, so kernels never see it. */
 typedef struct hr__ep {
     int32_t row0, col0, n;
     int masked;
+    int32_t lo[HR__MAX_TILE], hi[HR__MAX_TILE];
     float *rbest;
     int32_t *ridx;
     float *cbest;
@@ -780,7 +857,7 @@ static void hr__fold_max_ref(const float *t, int mr, int nr, const hr__ep *ep)
         for (j = 0; j < nr; j++) {
             int32_t row = ep->row0 + r, col = ep->col0 + j;
             float v = t[r * nr + j];
-            if (col <= row || col >= ep->n) continue;
+            if (col >= ep->n || (ep->masked && col >= ep->lo[r] && col <= ep->hi[r])) continue;
             if (v > ep->rbest[r * HR__LANES]) {
                 ep->rbest[r * HR__LANES] = v;
                 ep->ridx[r * HR__LANES] = col;
@@ -941,18 +1018,19 @@ static void hr__gram_avx2(size_t kc, const float *a, const float *b, float *t,
         const __m256i j1 = _mm256_add_epi32(j0, _mm256_set1_epi32(8));
         __m256 g, m, old, mi, oi;
         int v;
-        if (ep->masked) { /* keep (row, col) only where row < col < n */
+        if (ep->masked) { /* keep col < n outside [lo[r], hi[r]] */
             const __m256 ninf = _mm256_set1_ps(-INFINITY);
             const __m256i nv = _mm256_set1_epi32(ep->n);
             const __m256i ok0 = _mm256_cmpgt_epi32(nv, j0), ok1 = _mm256_cmpgt_epi32(nv, j1);
-            __m256i rv;
-#define HR__M(r) rv = _mm256_set1_epi32(ep->row0 + (r)); \
-                 c[r][0] = _mm256_blendv_ps(ninf, c[r][0], _mm256_castsi256_ps( \
-                     _mm256_and_si256(_mm256_cmpgt_epi32(j0, rv), ok0))); \
-                 c[r][1] = _mm256_blendv_ps(ninf, c[r][1], _mm256_castsi256_ps( \
-                     _mm256_and_si256(_mm256_cmpgt_epi32(j1, rv), ok1)));
+            __m256i lo, hi;
+#define HR__KEEP(j, ok) _mm256_castsi256_ps(_mm256_and_si256(_mm256_or_si256( \
+                     _mm256_cmpgt_epi32(lo, j), _mm256_cmpgt_epi32(j, hi)), ok))
+#define HR__M(r) lo = _mm256_set1_epi32(ep->lo[r]); hi = _mm256_set1_epi32(ep->hi[r]); \
+                 c[r][0] = _mm256_blendv_ps(ninf, c[r][0], HR__KEEP(j0, ok0)); \
+                 c[r][1] = _mm256_blendv_ps(ninf, c[r][1], HR__KEEP(j1, ok1));
             HR__AVX2_ROWS(HR__M)
 #undef HR__M
+#undef HR__KEEP
         }
         /* rows: the tile's 16 columns folded to 8 lanes, then into the scratch */
 #define HR__R(r) g = _mm256_cmp_ps(c[r][1], c[r][0], _CMP_GT_OQ); \
@@ -1414,13 +1492,14 @@ static void hr__gram_neon(size_t kc, const float *a, const float *b, float *t,
         jv[0] = vaddq_s32(vdupq_n_s32(ep->col0), vld1q_s32(iota));
         jv[1] = vaddq_s32(jv[0], vdupq_n_s32(4));
         jv[2] = vaddq_s32(jv[0], vdupq_n_s32(8));
-        if (ep->masked) { /* keep (row, col) only where row < col < n */
+        if (ep->masked) { /* keep col < n outside [lo[r], hi[r]] */
             const float32x4_t ninf = vdupq_n_f32(-INFINITY);
             const int32x4_t nv = vdupq_n_s32(ep->n);
             for (r = 0; r < 8; r++) {
-                const int32x4_t rv = vdupq_n_s32(ep->row0 + r);
+                const int32x4_t lo = vdupq_n_s32(ep->lo[r]), hi = vdupq_n_s32(ep->hi[r]);
                 for (v = 0; v < 3; v++)
-                    c[r][v] = vbslq_f32(vandq_u32(vcgtq_s32(jv[v], rv), vcltq_s32(jv[v], nv)),
+                    c[r][v] = vbslq_f32(vandq_u32(vorrq_u32(vcltq_s32(jv[v], lo), vcgtq_s32(jv[v], hi)),
+                                                  vcltq_s32(jv[v], nv)),
                                         c[r][v], ninf);
             }
         }
@@ -1814,37 +1893,55 @@ HRDEF hr_status hr_normalize_rows(float *out, size_t ldo, const float *in,
     return HR_OK;
 }
 
-/* --- The blocked symmetric Gram driver ----------------------------------
-   Loops, outside in (BLIS's, restricted to one triangle):
-     column block J (nc columns of W W^T): its rows of W packed once per
+/* --- The blocked Gram driver ----------------------------------------------
+   One driver for every difficulty call: the rows of A against the rows of
+   B, where B is either A itself (the triangle of a block with itself:
+   hr_difficulty, hr_neighbors_topk, hr_difficulty_pairs(a, NULL)) or other
+   rows (a rectangle: hr_difficulty_pairs(a, b); hr_difficulty_update's
+   rows to recompute, gathered from W, against all of W).
+   Loops, outside in (BLIS's; in the triangle restricted to row < col):
+     column block J (nc columns of A B^T): its rows of B packed once per
        thread into nr-row panels, all of k (a few MiB: L2/L3),
-     row block I (mc rows) with some pair row < col in (I, J): a task,
+     row block I (mc rows) with some pair to compute in (I, J): a task,
        k block (kc deep): the A panels of I packed (L2),
-         jr (nr columns), ir (mr rows): micro-kernel; a micro-tile whose
-           columns all lie at or left of its rows is skipped, one that
-           straddles the diagonal or n is masked by index.
+         jr (nr columns), ir (mr rows): micro-kernel. In the triangle a
+           micro-tile whose columns all lie at or left of its rows is
+           skipped; a tile that straddles the diagonal, holds a row's own
+           column, or reaches past A's or B's rows is masked by index.
    Partial sums over k blocks wait in a per-thread C buffer; the last k block
    folds the tile into running maxima (difficulty) or hands the stored tile
-   to the top-k fold. Each unordered pair (i, j) is computed exactly once, in
-   one tile, and offered to both i's and j's maxima.
+   to the top-k fold. Each pair is computed in one tile and offered to both
+   its row's and its column's maxima.
    Threads: tasks are cut into contiguous runs of equal pair count; each
-   thread keeps private maxima, merged at the end with the full tie rule.
-   The max under a total order does not depend on who found what, so the
-   result is bitwise the same for any thread count.
+   thread keeps private maxima (global indices), merged at the end with the
+   full tie rule. The max under a total order does not depend on who found
+   what, so the result is bitwise the same for any thread count, and for
+   any split of the pairs over calls (hr_difficulty_pairs).
    Early reject (skip a tile whose Cauchy-Schwarz bound cannot beat the
    current maxima) is deliberately absent: for unit rows the only a-priori
    bound is 1, and partial-k bounds (partial + |a_rest||b_rest|) stay above
    typical maxima until the last k block, so the test would never fire. */
 
+typedef struct hr__side {  /* the rows on one side of A B^T */
+    const float *w;
+    size_t n, ld;          /* n rows (positions 0..n-1), row stride ld */
+    const int32_t *pick;   /* NULL: position p is row p of w; else row
+                              pick[p] (ascending, so positions keep the
+                              order of global indices) */
+    const double *inv;     /* scale of each row of w; NULL: HR_UNIT_ROWS */
+    size_t first;          /* global index of w's row 0 */
+} hr__side;
+
 typedef struct hr__job {
     const hr__kernels *K;
-    const float *w;
-    size_t n, d, ldw;
-    const double *inv;     /* per-row scale, NULL for HR_UNIT_ROWS */
+    hr__side a, b;         /* rows x columns */
+    int tri;               /* b is a: pairs row < col only */
+    int self;              /* some row of a is also a row of b: mask it */
+    size_t d;
     size_t mc, nc, kc, nk; /* block sizes; nk = number of k blocks */
     size_t ncb;            /* number of column blocks */
-    size_t k;              /* 0: difficulty (max); else top-k */
-    double total;          /* pairs in the triangle, for the thread split */
+    size_t k;              /* 0: difficulty (max); else top-k (triangle) */
+    double total;          /* pairs to compute, for the thread split */
 } hr__job;
 
 typedef struct hr__ws {    /* one thread's memory, one allocation */
@@ -1852,9 +1949,23 @@ typedef struct hr__ws {    /* one thread's memory, one allocation */
     float *bpack, *apack, *cbuf, *tmp;
     float *rbest, *cbest;  /* task scratch: mc x HR__LANES rows, nc cols */
     int32_t *ridx, *cidx;
-    float *val;            /* n (max) or n*k (top-k) running results */
-    int32_t *idx;
+    float *val, *valb;     /* running results of a's rows (n, or n*k for
+                              top-k) and of b's (valb == val in the
+                              triangle), with global indices */
+    int32_t *idx, *idxb;
 } hr__ws;
+
+static int32_t hr__gid(const hr__side *s, size_t p)
+{
+    return (int32_t)(s->first + (s->pick ? (size_t)s->pick[p] : p));
+}
+
+/* Position in b of a's row p, or (size_t)-1 when b does not hold it. */
+static size_t hr__self_col(const hr__job *jb, size_t p)
+{
+    const size_t g = (size_t)hr__gid(&jb->a, p);
+    return g >= jb->b.first && g - jb->b.first < jb->b.n ? g - jb->b.first : (size_t)-1;
+}
 
 /* Pairs (r, c) with r < c inside rows [i0, i1) x columns [j0, j1). */
 static double hr__pairs(size_t i0, size_t i1, size_t j0, size_t j1)
@@ -1866,36 +1977,42 @@ static double hr__pairs(size_t i0, size_t i1, size_t j0, size_t j1)
     return p;
 }
 
-/* Row blocks of column block J that hold a pair row < col. */
+static double hr__task_pairs(const hr__job *jb, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    return jb->tri ? hr__pairs(i0, i1, j0, j1) : (double)(i1 - i0) * (double)(j1 - j0);
+}
+
+/* Row blocks of column block J that hold a pair to compute. */
 static size_t hr__row_blocks(const hr__job *jb, size_t J)
 {
-    size_t jend = (J + 1) * jb->nc < jb->n ? (J + 1) * jb->nc : jb->n;
+    size_t jend = (J + 1) * jb->nc < jb->b.n ? (J + 1) * jb->nc : jb->b.n;
+    if (!jb->tri) return (jb->a.n + jb->mc - 1) / jb->mc;
     return jend >= 2 ? (jend - 1 + jb->mc - 1) / jb->mc : 0;
 }
 
-/* Pack rows [row0, row0 + rows) x columns [pc, pc + kc) of W, scaled to unit
-   length as hr_normalize_rows would, into panels of mr rows, k-major:
-   dst[p*mr*kc + k*mr + r]; rows past `rows` up to a multiple of mr are 0. */
-static void hr__pack(float *HR__RESTRICT dst, const hr__job *jb, size_t row0,
-                     size_t rows, int mr, size_t pc, size_t kc, float *HR__RESTRICT tmp)
+/* Pack positions [row0, row0 + rows) x columns [pc, pc + kc) of a side,
+   scaled to unit length as hr_normalize_rows would, into panels of mr
+   rows, k-major: dst[p*mr*kc + k*mr + r]; rows past `rows` up to a multiple
+   of mr are 0. Unit rows in place go straight to the ISA's pack kernel
+   (hr_gemm's); scaled or gathered rows are first scaled into tmp (mr x kc),
+   one panel at a time, then packed by the same kernel. */
+static void hr__pack(float *HR__RESTRICT dst, const hr__kernels *K, const hr__side *s,
+                     size_t row0, size_t rows, size_t mr, size_t pc, size_t kc,
+                     float *HR__RESTRICT tmp)
 {
-    size_t p, k, np = (rows + (size_t)mr - 1) / (size_t)mr;
-    int r;
-    if (!jb->inv) { /* unit rows: a plain transposing pack, hr_gemm's kernel */
-        jb->K->pack(dst, jb->w + row0 * jb->ldw + pc, jb->ldw, 1, rows, kc, (size_t)mr);
+    size_t p, r;
+    if (!s->inv && !s->pick) {
+        K->pack(dst, s->w + row0 * s->ld + pc, s->ld, 1, rows, kc, mr);
         return;
     }
-    for (p = 0; p < np; p++, dst += (size_t)mr * kc)
-        for (r = 0; r < mr; r++) {
-            size_t row = p * (size_t)mr + (size_t)r;
-            if (row >= rows) {
-                for (k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
-                continue;
-            }
-            /* the ISA's scale kernel, then a plain transpose */
-            jb->K->scale(tmp, jb->w + (row0 + row) * jb->ldw + pc, kc, jb->inv[row0 + row]);
-            for (k = 0; k < kc; k++) dst[k * mr + r] = tmp[k];
+    for (p = 0; p < rows; p += mr, dst += mr * kc) {
+        const size_t pr = rows - p < mr ? rows - p : mr;
+        for (r = 0; r < pr; r++) {
+            const size_t row = s->pick ? (size_t)s->pick[row0 + p + r] : row0 + p + r;
+            K->scale(tmp + r * kc, s->w + row * s->ld + pc, kc, s->inv ? s->inv[row] : 1.0);
         }
+        K->pack(dst, tmp, kc, 1, pr, kc, mr);
+    }
 }
 
 /* Is (v, j) better than (bv, bj)? Larger value; on ties the smaller index;
@@ -1903,6 +2020,26 @@ static void hr__pack(float *HR__RESTRICT dst, const hr__job *jb, size_t row0,
 static int hr__better(float v, int32_t j, float bv, int32_t bj)
 {
     return v > bv || (v == bv && (uint32_t)j < (uint32_t)bj);
+}
+
+/* Fold candidates (v[i], ix[i]) into running maxima (c[i], nearest[i]), or
+   with merge == 0 overwrite them (nearest may then be NULL). A zero is
+   stored as +0.0f, so that merging by value (MPI's MAXLOC) never sees the
+   sign of a zero. */
+static void hr__fold_out(float *c, int32_t *nearest, const float *v, const int32_t *ix,
+                         size_t n, int merge)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const float x = v[i] + 0.0f; /* -0 + +0 = +0; everything else as is */
+        if (!merge) {
+            c[i] = x;
+            if (nearest) nearest[i] = ix[i];
+        } else if (ix[i] >= 0 && hr__better(x, ix[i], c[i], nearest[i])) {
+            c[i] = x;
+            nearest[i] = ix[i];
+        }
+    }
 }
 
 static void hr__topk_insert(float *val, int32_t *idx, size_t k, float v, int32_t j)
@@ -1917,7 +2054,8 @@ static void hr__topk_insert(float *val, int32_t *idx, size_t k, float v, int32_t
     idx[p] = j;
 }
 
-/* Top-k fold of a stored tile (the generic epilogue of the top-k mode).
+/* Top-k fold of a stored tile (the generic epilogue of the top-k mode, in
+   the triangle of one block starting at global index 0).
    Most elements beat neither list's current k-th entry: test against
    thresholds read once per tile (stale ones only let extra candidates
    through to hr__topk_insert, which decides exactly). */
@@ -1925,20 +2063,42 @@ static void hr__fold_topk(const float *t, int mr, int nr, int32_t row0,
                           int32_t col0, const hr__job *jb, hr__ws *ws)
 {
     float rth[HR__MAX_TILE], cth[HR__MAX_TILE];
-    const size_t k = jb->k;
+    const size_t k = jb->k, n = jb->a.n;
     int r, j;
     for (r = 0; r < mr; r++)
-        rth[r] = (size_t)(row0 + r) < jb->n ? ws->val[(size_t)(row0 + r) * k + k - 1] : INFINITY;
+        rth[r] = (size_t)(row0 + r) < n ? ws->val[(size_t)(row0 + r) * k + k - 1] : INFINITY;
     for (j = 0; j < nr; j++)
-        cth[j] = (size_t)(col0 + j) < jb->n ? ws->val[(size_t)(col0 + j) * k + k - 1] : INFINITY;
+        cth[j] = (size_t)(col0 + j) < n ? ws->val[(size_t)(col0 + j) * k + k - 1] : INFINITY;
     for (r = 0; r < mr; r++)
         for (j = 0; j < nr; j++) {
             const int32_t row = row0 + r, col = col0 + j;
             const float v = t[r * nr + j];
-            if (!(v >= rth[r] || v >= cth[j]) || col <= row || (size_t)col >= jb->n) continue;
+            if (!(v >= rth[r] || v >= cth[j]) || col <= row || (size_t)col >= n) continue;
             hr__topk_insert(ws->val + (size_t)row * k, ws->idx + (size_t)row * k, k, v, col);
             hr__topk_insert(ws->val + (size_t)col * k, ws->idx + (size_t)col * k, k, v, row);
         }
+}
+
+/* The excluded columns of each row of the tile at (row0, col0), in ep;
+   0 when the tile excludes nothing (see hr__ep). */
+static int hr__mask(const hr__job *jb, hr__ep *ep, size_t row0, size_t col0)
+{
+    const size_t mr = (size_t)jb->K->mr, nr = (size_t)jb->K->nr;
+    size_t r, s;
+    int any = row0 + mr > jb->a.n || col0 + nr > jb->b.n || (jb->tri && col0 < row0 + mr);
+    for (r = 0; r < mr && !any && jb->self; r++)
+        any = (s = hr__self_col(jb, row0 + r)) >= col0 && s - col0 < nr;
+    if (!any) return 0;
+    for (r = 0; r < mr; r++) {
+        const size_t p = row0 + r;
+        ep->lo[r] = INT32_MIN;
+        ep->hi[r] = -1;                                   /* nothing */
+        if (p >= jb->a.n) ep->hi[r] = INT32_MAX;          /* everything */
+        else if (jb->tri) ep->hi[r] = (int32_t)p;         /* col <= row */
+        else if (jb->self && (s = hr__self_col(jb, p)) != (size_t)-1)
+            ep->lo[r] = ep->hi[r] = (int32_t)s;           /* its own column */
+    }
+    return 1;
 }
 
 static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
@@ -1946,8 +2106,8 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
     const hr__kernels *K = jb->K;
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, L = HR__LANES;
     const size_t i0 = I * jb->mc, j0 = J * jb->nc;
-    const size_t im = jb->n - i0 < jb->mc ? jb->n - i0 : jb->mc;
-    const size_t jn = jb->n - j0 < jb->nc ? jb->n - j0 : jb->nc;
+    const size_t im = jb->a.n - i0 < jb->mc ? jb->a.n - i0 : jb->mc;
+    const size_t jn = jb->b.n - j0 < jb->nc ? jb->b.n - j0 : jb->nc;
     const size_t mtiles = (im + mr - 1) / mr;
     size_t p, ir, jr, r;
     if (!jb->k) {
@@ -1958,19 +2118,19 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
         const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
         const float *bp = ws->bpack + pc * hr__round_up(jn, nr);
         const int last = p + 1 == jb->nk;
-        hr__pack(ws->apack, jb, i0, im, K->mr, pc, kc, ws->tmp);
+        hr__pack(ws->apack, K, &jb->a, i0, im, mr, pc, kc, ws->tmp);
         for (jr = 0; jr < jn; jr += nr)
             for (ir = 0; ir < im; ir += mr) {
                 const size_t row0 = i0 + ir, col0 = j0 + jr;
                 float *t = jb->nk == 1 ? ws->cbuf /* one tile at a time */
                                        : ws->cbuf + ((jr / nr) * mtiles + ir / mr) * mr * nr;
-                if (col0 + nr - 1 <= row0) break; /* this and later ir: col <= row */
+                if (jb->tri && col0 + nr - 1 <= row0) break; /* this and later ir: col <= row */
                 if (!last) {
                     K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, NULL);
                 } else if (!jb->k) {
                     hr__ep ep;
-                    ep.row0 = (int32_t)row0; ep.col0 = (int32_t)col0; ep.n = (int32_t)jb->n;
-                    ep.masked = col0 < row0 + mr || row0 + mr > jb->n || col0 + nr > jb->n;
+                    ep.row0 = (int32_t)row0; ep.col0 = (int32_t)col0; ep.n = (int32_t)jb->b.n;
+                    ep.masked = hr__mask(jb, &ep, row0, col0);
                     ep.rbest = ws->rbest + ir * L; ep.ridx = ws->ridx + ir * L;
                     ep.cbest = ws->cbest + jr; ep.cidx = ws->cidx + jr;
                     K->gram(kc, ws->apack + ir * kc, bp + jr * kc, t, p > 0, &ep);
@@ -1980,23 +2140,26 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
                 }
             }
     }
-    if (!jb->k) { /* task scratch -> this thread's maxima, full tie rule */
+    if (!jb->k) { /* task scratch -> this thread's maxima, global indices,
+                     full tie rule */
         size_t l;
         for (r = 0; r < im; r++)
             for (l = 0; l < L; l++) {
-                float v = ws->rbest[r * L + l];
-                int32_t j = ws->ridx[r * L + l];
-                if (j >= 0 && hr__better(v, j, ws->val[i0 + r], ws->idx[i0 + r])) {
-                    ws->val[i0 + r] = v;
-                    ws->idx[i0 + r] = j;
+                const int32_t j = ws->ridx[r * L + l];
+                const int32_t g = (int32_t)(jb->b.first + (size_t)j);
+                if (j >= 0 && hr__better(ws->rbest[r * L + l], g, ws->val[i0 + r], ws->idx[i0 + r])) {
+                    ws->val[i0 + r] = ws->rbest[r * L + l];
+                    ws->idx[i0 + r] = g;
                 }
             }
         for (r = 0; r < jn; r++) {
-            float v = ws->cbest[r];
-            int32_t j = ws->cidx[r];
-            if (j >= 0 && hr__better(v, j, ws->val[j0 + r], ws->idx[j0 + r])) {
-                ws->val[j0 + r] = v;
-                ws->idx[j0 + r] = j;
+            const int32_t j = ws->cidx[r];
+            if (j >= 0) {
+                const int32_t g = hr__gid(&jb->a, (size_t)j);
+                if (hr__better(ws->cbest[r], g, ws->valb[j0 + r], ws->idxb[j0 + r])) {
+                    ws->valb[j0 + r] = ws->cbest[r];
+                    ws->idxb[j0 + r] = g;
+                }
             }
         }
     }
@@ -2010,19 +2173,20 @@ static void hr__worker(const hr__job *jb, hr__ws *ws, int tid, int nt)
     double prefix = 0.0;
     size_t J, I;
     for (J = 0; J < jb->ncb; J++) {
-        const size_t j0 = J * jb->nc, jn = jb->n - j0 < jb->nc ? jb->n - j0 : jb->nc;
+        const size_t j0 = J * jb->nc, jn = jb->b.n - j0 < jb->nc ? jb->b.n - j0 : jb->nc;
         const size_t nI = hr__row_blocks(jb, J);
         int packed = 0;
         for (I = 0; I < nI; I++) {
-            const size_t i0 = I * jb->mc, i1 = i0 + jb->mc < jb->n ? i0 + jb->mc : jb->n;
+            const size_t i0 = I * jb->mc, i1 = i0 + jb->mc < jb->a.n ? i0 + jb->mc : jb->a.n;
             double owner = jb->total > 0 ? prefix / jb->total * nt : 0;
-            prefix += hr__pairs(i0, i1, j0, j0 + jn);
+            prefix += hr__task_pairs(jb, i0, i1, j0, j0 + jn);
             if ((int)owner != tid && !(tid == nt - 1 && (int)owner >= nt)) continue;
             if (!packed) {
                 size_t p;
                 for (p = 0; p < jb->nk; p++) {
                     const size_t pc = p * jb->kc, kc = jb->d - pc < jb->kc ? jb->d - pc : jb->kc;
-                    hr__pack(ws->bpack + pc * hr__round_up(jn, nr), jb, j0, jn, (int)nr, pc, kc, ws->tmp);
+                    hr__pack(ws->bpack + pc * hr__round_up(jn, nr), jb->K, &jb->b, j0, jn, nr,
+                             pc, kc, ws->tmp);
                 }
                 packed = 1;
             }
@@ -2037,7 +2201,8 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
 {
     const size_t mr = (size_t)jb->K->mr, nr = (size_t)jb->K->nr;
     const size_t mcp = hr__round_up(jb->mc, mr), ncp = hr__round_up(jb->nc, nr);
-    const size_t nres = jb->k ? jb->n * jb->k : jb->n; /* checked by caller */
+    const size_t nres = jb->k ? jb->a.n * jb->k : jb->a.n; /* checked by caller */
+    const size_t nresb = jb->tri ? 0 : jb->b.n;
     /* partial tiles wait here between k blocks; with one k block, only the
        tile being folded is stored */
     const size_t ctiles = jb->nk == 1 ? mr * nr : mcp * ncp;
@@ -2052,26 +2217,98 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
     HR__BUF(bpack, hr__mul(ncp, jb->d ? jb->d : 1, &ok), float)
     HR__BUF(apack, mcp * jb->kc, float)
     HR__BUF(cbuf, ctiles, float)
-    HR__BUF(tmp, jb->kc, float)
+    HR__BUF(tmp, (mr > nr ? mr : nr) * jb->kc, float)
     HR__BUF(rbest, mcp * HR__LANES, float)
     HR__BUF(ridx, mcp * HR__LANES, int32_t)
     HR__BUF(cbest, ncp, float)
     HR__BUF(cidx, ncp, int32_t)
     HR__BUF(val, nres, float)
     HR__BUF(idx, nres, int32_t)
+    HR__BUF(valb, nresb, float)
+    HR__BUF(idxb, nresb, int32_t)
 #undef HR__BUF
     off = hr__add(off, HR__ALIGN, &ok); /* room to align the start */
     if (!ok) return 0;
     if (m) {
-        size_t i;
         w.mem = mem;
-        for (i = 0; i < nres; i++) { w.val[i] = -INFINITY; w.idx[i] = -1; }
+        hr_maxima_reset(w.val, w.idx, nres);
+        hr_maxima_reset(w.valb, w.idxb, nresb);
+        if (jb->tri) { w.valb = w.val; w.idxb = w.idx; }
         *ws = w;
     }
     return off;
 }
 
-/* The checks hr_difficulty and hr_neighbors_topk share on W and flags
+/* Run a job whose sides are validated and scaled, on all threads, and fold
+   its results into (va, ia) for a's rows and (vb, ib) for b's (unused in
+   the triangle; top-k: n*k entries), merging (running maxima) or
+   overwriting (ia may then be NULL). Everything that can fail happens
+   before the first output is written. */
+static hr_status hr__run(hr__job *jb, float *va, int32_t *ia, float *vb, int32_t *ib, int merge)
+{
+    const size_t nres = jb->k ? jb->a.n * jb->k : jb->a.n, d = jb->d;
+    hr__ws *ws;
+    size_t t, i, bytes;
+    int nt = 1;
+    jb->mc = jb->K->mc;
+    jb->kc = jb->K->kc;
+    jb->nk = d ? (d + jb->kc - 1) / jb->kc : 1;
+    /* B block: about 2 MiB of packed rows (L3); at least 512 columns so
+       that packing A stays a small fraction of the work. */
+    jb->nc = hr__round_up(((size_t)1 << 19) / (d ? d : 1), (size_t)jb->K->nr);
+    if (jb->nc < 512) jb->nc = 512;
+    if (jb->nc > 2048) jb->nc = 2048;
+    if (jb->nc > hr__round_up(jb->b.n, (size_t)jb->K->nr)) jb->nc = hr__round_up(jb->b.n, (size_t)jb->K->nr);
+    jb->ncb = (jb->b.n + jb->nc - 1) / jb->nc;
+    jb->total = jb->tri ? hr__pairs(0, jb->a.n, 0, jb->a.n) : (double)jb->a.n * (double)jb->b.n;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if (jb->total < 1e6) nt = 1; /* not worth a team */
+    if (nt < 1) nt = 1;
+#endif
+    bytes = hr__ws_layout(NULL, NULL, jb);
+    if (!bytes) return HR_EOVERFLOW;
+    ws = (hr__ws *)HR_MALLOC(sizeof(hr__ws) * (size_t)nt);
+    if (!ws) return HR_ENOMEM;
+    for (t = 0; t < (size_t)nt; t++) {
+        ws[t].mem = HR_MALLOC(bytes);
+        if (!ws[t].mem) {
+            while (t-- > 0) HR_FREE(ws[t].mem);
+            HR_FREE(ws);
+            return HR_ENOMEM;
+        }
+        hr__ws_layout(&ws[t], (char *)ws[t].mem, jb);
+    }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    hr__worker(jb, &ws[omp_get_thread_num()], omp_get_thread_num(), omp_get_num_threads());
+#else
+    hr__worker(jb, &ws[0], 0, 1);
+#endif
+
+    for (t = 1; t < (size_t)nt; t++) { /* merge into thread 0's results */
+        if (!jb->k) {
+            hr__fold_out(ws[0].val, ws[0].idx, ws[t].val, ws[t].idx, jb->a.n, 1);
+            if (!jb->tri) hr__fold_out(ws[0].valb, ws[0].idxb, ws[t].valb, ws[t].idxb, jb->b.n, 1);
+        } else {
+            const size_t k = jb->k;
+            for (i = 0; i < jb->a.n; i++) {
+                size_t r;
+                for (r = 0; r < k && ws[t].idx[i * k + r] >= 0; r++)
+                    hr__topk_insert(ws[0].val + i * k, ws[0].idx + i * k, k,
+                                    ws[t].val[i * k + r], ws[t].idx[i * k + r]);
+            }
+        }
+    }
+    hr__fold_out(va, ia, ws[0].val, ws[0].idx, nres, merge);
+    if (!jb->tri) hr__fold_out(vb, ib, ws[0].valb, ws[0].idxb, jb->b.n, merge);
+    for (t = 0; t < (size_t)nt; t++) HR_FREE(ws[t].mem);
+    HR_FREE(ws);
+    return HR_OK;
+}
+
+/* The checks every difficulty call makes on a matrix of rows and flags
    (w must exist when there are rows, even of width 0). */
 static hr_status hr__check_w(const float *w, size_t n, size_t d, size_t ldw, unsigned flags)
 {
@@ -2080,98 +2317,50 @@ static hr_status hr__check_w(const float *w, size_t n, size_t d, size_t ldw, uns
     return (flags & ~HR_UNIT_ROWS) || n > (size_t)INT32_MAX || (n && !w) ? HR_EINVAL : HR_OK;
 }
 
+/* One pass over n rows: finiteness, the scales inv[i] = 1/||w_i|| (NULL
+   under HR_UNIT_ROWS: no scaling) and HR_UNIT_ROWS's promise (else a
+   product could overflow to Inf). NaN is reported before a broken promise. */
+static hr_status hr__scales(double *inv, const hr__kernels *K, const float *w,
+                            size_t n, size_t d, size_t ld, unsigned flags)
+{
+    size_t i;
+    int off_unit = 0;
+    for (i = 0; i < n; i++) {
+        const double ss = K->sumsq(w + i * ld, d);
+        if (!isfinite(ss)) return HR_ENONFINITE;
+        off_unit |= ss != 0.0 && fabs(ss - 1.0) > 1e-3;
+        inv[i] = hr__inv_norm(ss);
+    }
+    return (flags & HR_UNIT_ROWS) && off_unit ? HR_EINVAL : HR_OK;
+}
+
 /* Shared body of hr_difficulty (k == 0) and hr_neighbors_topk (k >= 1):
-   validate, scale, run the driver, and only then write the outputs. */
+   the triangle of one block holding all of W, overwriting the outputs. */
 static hr_status hr__neighbors(float *val, int32_t *idx, size_t k, const float *w,
                                size_t n, size_t d, size_t ldw, unsigned flags)
 {
-    const size_t kk = k ? k : 1;
     hr__job jb;
-    hr__ws *ws = NULL;
-    double *inv = NULL;
-    size_t i, t, bytes, nres;
-    int nt = 1, ok = 1;
+    double *inv;
+    int ok = 1;
     hr_status s = hr__check_w(w, n, d, ldw, flags);
     if (s != HR_OK) return s;
     if (n && !val) return HR_EINVAL;
-    nres = hr__mul(n, kk, &ok);
-    hr__mul(nres, sizeof(float) + sizeof(int32_t), &ok);
+    hr__mul(hr__mul(n, k ? k : 1, &ok), sizeof(float) + sizeof(int32_t), &ok);
     hr__mul(n, sizeof(double), &ok);
     if (!ok) return HR_EOVERFLOW;
     if (n == 0) return HR_OK;
-
     memset(&jb, 0, sizeof jb);
     jb.K = hr__kernels_get();
-    jb.w = w; jb.n = n; jb.d = d; jb.ldw = ldw; jb.k = k;
-    inv = (double *)HR_MALLOC(n * sizeof(double));
-    if (!inv) return HR_ENOMEM;
-    for (i = 0, t = 0; i < n; i++) { /* one pass: finiteness, the scales,
-                                         and the HR_UNIT_ROWS promise (else
-                                         a product could overflow to Inf) */
-        double ss = jb.K->sumsq(w + i * ldw, d);
-        if (!isfinite(ss)) { HR_FREE(inv); return HR_ENONFINITE; }
-        t |= ss != 0.0 && fabs(ss - 1.0) > 1e-3;
-        inv[i] = hr__inv_norm(ss);
+    jb.d = d; jb.k = k; jb.tri = 1;
+    if (!(inv = (double *)HR_MALLOC(n * sizeof(double)))) return HR_ENOMEM;
+    if ((s = hr__scales(inv, jb.K, w, n, d, ldw, flags)) == HR_OK) {
+        jb.a.w = w; jb.a.n = n; jb.a.ld = ldw;
+        jb.a.inv = (flags & HR_UNIT_ROWS) ? NULL : inv;
+        jb.b = jb.a;
+        s = hr__run(&jb, val, idx, NULL, NULL, 0);
     }
-    if ((flags & HR_UNIT_ROWS) && t) { HR_FREE(inv); return HR_EINVAL; } /* NaN first */
-    jb.inv = (flags & HR_UNIT_ROWS) ? NULL : inv;
-    jb.mc = jb.K->mc;
-    jb.kc = jb.K->kc;
-    jb.nk = d ? (d + jb.kc - 1) / jb.kc : 1;
-    /* B block: about 2 MiB of packed rows (L3); at least 512 columns so
-       that packing A stays a small fraction of the work. */
-    jb.nc = hr__round_up(((size_t)1 << 19) / (d ? d : 1), (size_t)jb.K->nr);
-    if (jb.nc < 512) jb.nc = 512;
-    if (jb.nc > 2048) jb.nc = 2048;
-    if (jb.nc > hr__round_up(n, (size_t)jb.K->nr)) jb.nc = hr__round_up(n, (size_t)jb.K->nr);
-    jb.ncb = (n + jb.nc - 1) / jb.nc;
-    jb.total = hr__pairs(0, n, 0, n);
-
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-    if (jb.total < 1e6) nt = 1; /* not worth a team */
-    if (nt < 1) nt = 1;
-#endif
-    bytes = hr__ws_layout(NULL, NULL, &jb);
-    ws = (hr__ws *)HR_MALLOC(sizeof(hr__ws) * (size_t)nt);
-    if (!bytes || !ws) { HR_FREE(inv); HR_FREE(ws); return bytes ? HR_ENOMEM : HR_EOVERFLOW; }
-    for (t = 0; t < (size_t)nt; t++) {
-        ws[t].mem = HR_MALLOC(bytes);
-        if (!ws[t].mem) {
-            while (t-- > 0) HR_FREE(ws[t].mem);
-            HR_FREE(ws); HR_FREE(inv);
-            return HR_ENOMEM;
-        }
-        hr__ws_layout(&ws[t], (char *)ws[t].mem, &jb);
-    }
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    hr__worker(&jb, &ws[omp_get_thread_num()], omp_get_thread_num(), omp_get_num_threads());
-#else
-    hr__worker(&jb, &ws[0], 0, 1);
-#endif
-
-    for (t = 1; t < (size_t)nt; t++) /* merge into thread 0's results */
-        for (i = 0; i < n; i++) {
-            if (!k) {
-                if (hr__better(ws[t].val[i], ws[t].idx[i], ws[0].val[i], ws[0].idx[i])) {
-                    ws[0].val[i] = ws[t].val[i];
-                    ws[0].idx[i] = ws[t].idx[i];
-                }
-            } else {
-                size_t r;
-                for (r = 0; r < k && ws[t].idx[i * k + r] >= 0; r++)
-                    hr__topk_insert(ws[0].val + i * k, ws[0].idx + i * k, k,
-                                    ws[t].val[i * k + r], ws[t].idx[i * k + r]);
-            }
-        }
-    memcpy(val, ws[0].val, nres * sizeof(float));
-    if (idx) memcpy(idx, ws[0].idx, nres * sizeof(int32_t));
-    for (t = 0; t < (size_t)nt; t++) HR_FREE(ws[t].mem);
-    HR_FREE(ws);
     HR_FREE(inv);
-    return HR_OK;
+    return s;
 }
 
 HRDEF hr_status hr_difficulty(float *c, int32_t *nearest, const float *w,
@@ -2187,6 +2376,152 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
     if (k == 0) /* still validate, so bad input is never silently accepted */
         return hr__check_w(w, n, d, ldw, flags);
     return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
+}
+
+/* --- Difficulty in pieces (>>scale-api) --------------------------------- */
+
+HRDEF void hr_maxima_reset(float *c, int32_t *nearest, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) { c[i] = -INFINITY; nearest[i] = -1; }
+}
+
+HRDEF hr_status hr_maxima_merge(float *c, int32_t *nearest, const float *c2,
+                                const int32_t *nearest2, size_t n)
+{
+    if (n && (!c || !nearest || !c2 || !nearest2)) return HR_EINVAL;
+    hr__fold_out(c, nearest, c2, nearest2, n, 1);
+    return HR_OK;
+}
+
+static hr_status hr__check_block(const hr_block *b, size_t d, unsigned flags)
+{
+    hr_status s = hr__check_w(b->w, b->n, d, b->ld, flags);
+    if (s != HR_OK) return s;
+    if (b->n && (!b->c || !b->nearest)) return HR_EINVAL;
+    /* every global index fits int32_t */
+    return b->first > (size_t)INT32_MAX || b->n > (size_t)INT32_MAX - b->first + 1 ? HR_EINVAL : HR_OK;
+}
+
+HRDEF hr_status hr_difficulty_pairs(const hr_block *a, const hr_block *b,
+                                    size_t d, unsigned flags)
+{
+    hr__job jb;
+    double *inv;
+    size_t na, nb;
+    int ok = 1;
+    hr_status s;
+    if (!a) return HR_EINVAL;
+    if (b == a) b = NULL;
+    if ((s = hr__check_block(a, d, flags)) != HR_OK) return s;
+    if (b && (s = hr__check_block(b, d, flags)) != HR_OK) return s;
+    na = a->n;
+    nb = b ? b->n : 0;
+    if (b && na && nb && a->first < b->first + nb && b->first < a->first + na)
+        return HR_EINVAL; /* overlapping global ranges */
+    hr__mul(hr__add(na, nb, &ok), sizeof(double), &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!na && !nb) return HR_OK;
+    memset(&jb, 0, sizeof jb);
+    jb.K = hr__kernels_get();
+    jb.d = d;
+    if (!(inv = (double *)HR_MALLOC((na + nb) * sizeof(double)))) return HR_ENOMEM;
+    /* both blocks are checked even when there is no pair to compute, so a
+       block's NaN is reported by its first call */
+    s = hr__scales(inv, jb.K, a->w, na, d, a->ld, flags);
+    if (s == HR_OK && b) s = hr__scales(inv + na, jb.K, b->w, nb, d, b->ld, flags);
+    if (s == HR_OK && (b ? na && nb : na > 1)) {
+        jb.a.w = a->w; jb.a.n = na; jb.a.ld = a->ld; jb.a.first = a->first;
+        jb.a.inv = (flags & HR_UNIT_ROWS) ? NULL : inv;
+        jb.tri = !b;
+        jb.b = jb.a;
+        if (b) {
+            jb.b.w = b->w; jb.b.n = nb; jb.b.ld = b->ld; jb.b.first = b->first;
+            jb.b.inv = (flags & HR_UNIT_ROWS) ? NULL : inv + na;
+        }
+        s = hr__run(&jb, a->c, a->nearest, b ? b->c : NULL, b ? b->nearest : NULL, 1);
+    }
+    HR_FREE(inv);
+    return s;
+}
+
+HRDEF hr_status hr_difficulty_update(float *c, int32_t *nearest, const float *w,
+                                     size_t n, size_t d, size_t ldw,
+                                     const int32_t *changed, size_t nchanged,
+                                     unsigned flags, size_t *recomputed)
+{
+    hr__job jb;
+    double *inv;
+    float *cn, *rv;
+    int32_t *nn, *ri, *pick;
+    unsigned char *mark;
+    size_t i, nr = 0, bytes;
+    int ok = 1;
+    hr_status s = hr__check_w(w, n, d, ldw, flags);
+    if (s != HR_OK) return s;
+    if (n && (!c || !nearest)) return HR_EINVAL;
+    if (nchanged && !changed) return HR_EINVAL;
+    for (i = 0; i < nchanged; i++)
+        if (changed[i] < 0 || (size_t)changed[i] >= n) return HR_EINVAL;
+    for (i = 0; i < n; i++) /* a nearest hr_difficulty could have returned */
+        if (nearest[i] < -1 || (nearest[i] >= 0 && (size_t)nearest[i] >= n) ||
+            (size_t)nearest[i] == i)
+            return HR_EINVAL;
+    /* one allocation: scales; the new maxima of all rows (cn, nn) and of the
+       rows recomputed (rv, ri); those rows (pick); marks */
+    bytes = hr__mul(n, sizeof(double) + 2 * sizeof(float) + 3 * sizeof(int32_t) + 1, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (n == 0) {
+        if (recomputed) *recomputed = 0;
+        return HR_OK;
+    }
+    if (!(inv = (double *)HR_MALLOC(bytes))) return HR_ENOMEM;
+    cn = (float *)(inv + n);
+    rv = cn + n;
+    nn = (int32_t *)(rv + n);
+    ri = nn + n;
+    pick = ri + n;
+    mark = (unsigned char *)(pick + n);
+    /* the rows to recompute, ascending: changed ones, and those whose
+       nearest changed or is unknown (-1 although other rows exist) */
+    memset(mark, 0, n);
+    for (i = 0; i < nchanged; i++) mark[changed[i]] = 1;
+    for (i = 0; i < n; i++)
+        if (mark[i] || (nearest[i] < 0 ? n > 1 : mark[nearest[i]])) pick[nr++] = (int32_t)i;
+    if (2 * nr > n) { /* the rectangle would cost more than the triangle */
+        HR_FREE(inv);
+        s = hr_difficulty(c, nearest, w, n, d, ldw, flags);
+        if (s == HR_OK && recomputed) *recomputed = n;
+        return s;
+    }
+    memset(&jb, 0, sizeof jb);
+    jb.K = hr__kernels_get();
+    jb.d = d;
+    s = hr__scales(inv, jb.K, w, n, d, ldw, flags);
+    if (s == HR_OK && nr) {
+        /* the picked rows against all of W (their own column masked): they
+           get fresh maxima; every row's maximum meets the picked rows'
+           cosines, which are all it can have gained */
+        memcpy(cn, c, n * sizeof(float));
+        memcpy(nn, nearest, n * sizeof(int32_t));
+        for (i = 0; i < nr; i++) { cn[pick[i]] = -INFINITY; nn[pick[i]] = -1; }
+        hr_maxima_reset(rv, ri, nr);
+        jb.a.w = w; jb.a.n = nr; jb.a.ld = ldw; jb.a.pick = pick;
+        jb.a.inv = (flags & HR_UNIT_ROWS) ? NULL : inv;
+        jb.b = jb.a;
+        jb.b.n = n; jb.b.pick = NULL;
+        jb.self = 1;
+        s = hr__run(&jb, rv, ri, cn, nn, 1);
+        if (s == HR_OK) {
+            for (i = 0; i < nr; i++)
+                hr__fold_out(cn + pick[i], nn + pick[i], rv + i, ri + i, 1, 1);
+            memcpy(c, cn, n * sizeof(float));
+            memcpy(nearest, nn, n * sizeof(int32_t));
+        }
+    }
+    if (s == HR_OK && recomputed) *recomputed = nr;
+    HR_FREE(inv);
+    return s;
 }
 
 /* >>gemm -----------------------------------------------------------------*/
