@@ -160,6 +160,69 @@ static void alloc_fail_one(size_t n, size_t d, size_t k, unsigned flags, int thr
     free(x0);
 }
 
+/* The scale calls (hr_difficulty_pairs on a block with itself and on two
+   blocks, hr_difficulty_update): every allocation failed in turn leaves the
+   running maxima untouched and nothing leaked; afterwards the call gives
+   the clean run's result. kind 0: pairs(a, NULL); 1: pairs(a, b); 2: update. */
+static hr_status scale_call(int kind, float *c, int32_t *x, const float *w, size_t n,
+                            size_t d, const int32_t *ch, size_t nch) {
+    hr_block a, b;
+    a.w = w; a.n = n / 3; a.ld = d; a.first = 0; a.c = c; a.nearest = x;
+    b.w = w + a.n * d; b.n = n - a.n; b.ld = d; b.first = a.n; b.c = c + a.n; b.nearest = x + a.n;
+    if (kind == 2) return hr_difficulty_update(c, x, w, n, d, d, ch, nch, 0, NULL);
+    return hr_difficulty_pairs(&b, kind ? &a : NULL, d, 0);
+}
+
+static void alloc_fail_scale(int kind, size_t n, size_t d, int threads) {
+    static const char *names[3] = {"pairs(a, NULL)", "pairs(a, b)", "update"};
+    float *w = (float *)malloc(n * d * sizeof(float)), *c = (float *)malloc(n * sizeof(float));
+    float *c0 = (float *)malloc(n * sizeof(float)), *cs = (float *)malloc(n * sizeof(float));
+    int32_t *x = (int32_t *)malloc(n * sizeof(int32_t)), *x0 = (int32_t *)malloc(n * sizeof(int32_t));
+    int32_t *xs = (int32_t *)malloc(n * sizeof(int32_t)), ch[3];
+    size_t i, A, f;
+    hr_status s;
+    for (i = 0; i < n * d; i++) w[i] = unif();
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    /* the starting maxima: a real earlier result for update, reset ones
+       for pairs */
+    if (kind == 2) hr_difficulty(cs, xs, w, n, d, d, 0);
+    else hr_maxima_reset(cs, xs, n);
+    ch[0] = 1; ch[1] = (int32_t)(n / 2); ch[2] = (int32_t)(n - 1);
+    for (i = 0; i < d; i++) w[(n / 2) * d + i] = -w[(n / 2) * d + i];
+    memcpy(c0, cs, n * sizeof(float));
+    memcpy(x0, xs, n * sizeof(int32_t));
+    fa_reset(0);
+    s = scale_call(kind, c0, x0, w, n, d, ch, 3);
+    A = fa_calls;
+    CHECK(s == HR_OK && fa_live == 0 && A >= 1, "%s n=%zu: clean run: status %d, %ld leaked, "
+          "%zu allocations", names[kind], n, (int)s, fa_live, A);
+    for (f = 1; f <= A; f++) {
+        memcpy(c, cs, n * sizeof(float));
+        memcpy(x, xs, n * sizeof(int32_t));
+        fa_reset(f);
+        s = scale_call(kind, c, x, w, n, d, ch, 3);
+        CHECK(s == HR_ENOMEM, "%s n=%zu threads=%d: allocation %zu of %zu fails: status %d",
+              names[kind], n, threads, f, A, (int)s);
+        CHECK(!memcmp(c, cs, n * sizeof(float)) && !memcmp(x, xs, n * sizeof(int32_t)),
+              "%s n=%zu: allocation %zu of %zu fails: maxima written", names[kind], n, f, A);
+        CHECK(fa_live == 0, "%s n=%zu: allocation %zu of %zu fails: %ld leaked",
+              names[kind], n, f, A, fa_live);
+    }
+    memcpy(c, cs, n * sizeof(float));
+    memcpy(x, xs, n * sizeof(int32_t));
+    fa_reset(0);
+    s = scale_call(kind, c, x, w, n, d, ch, 3);
+    CHECK(s == HR_OK && !memcmp(c, c0, n * sizeof(float)) && !memcmp(x, x0, n * sizeof(int32_t)),
+          "%s n=%zu: run after the failures differs", names[kind], n);
+    printf("  %-17s n=%-5zu d=%-4zu threads=%d: %zu allocations, each failed in turn\n",
+           names[kind], n, d, threads, A);
+    free(w); free(c); free(c0); free(cs); free(x); free(x0); free(xs);
+}
+
 /* The calls documented as not allocating make no HR_MALLOC call, even with
    every allocation set to fail. */
 static void no_alloc(void) {
@@ -222,6 +285,23 @@ static void limits(void) {
     LIMIT(hr_normalize_rows(out, SIZE_MAX / 2, w, SIZE_MAX / 2, 1, SIZE_MAX / 2),
           HR_EOVERFLOW, "normalize: d*sizeof(float)");
     LIMIT(hr_normalize_rows(out, 2, w, 1, 4, 2), HR_EINVAL, "normalize: ldi < d");
+    /* the scale calls */
+    {
+        hr_block a, b;
+        int32_t ch = 0;
+        a.w = w; a.n = 2; a.ld = 1; a.first = 0; a.c = c; a.nearest = x;
+        b = a;
+        b.ld = big;
+        LIMIT(hr_difficulty_pairs(&b, NULL, 1, 0), HR_EOVERFLOW, "pairs: n*ld");
+        b.ld = 1;
+        b.first = 2;
+        b.n = (size_t)INT32_MAX; /* first + n past INT32_MAX + 1 */
+        LIMIT(hr_difficulty_pairs(&a, &b, 1, 0), HR_EINVAL, "pairs: global index > INT32_MAX");
+        LIMIT(hr_difficulty_update(c, x, w, 2, 1, big, &ch, 1, 0, NULL), HR_EOVERFLOW,
+              "update: n*ldw");
+        LIMIT(hr_difficulty_update(c, x, w, (size_t)INT32_MAX + 1, 1, 1, &ch, 1, 0, NULL),
+              HR_EINVAL, "update: n > INT32_MAX");
+    }
     /* hr_difficulty / hr_neighbors_topk */
     LIMIT(hr_difficulty(c, x, w, 2, 1, big, 0), HR_EOVERFLOW, "difficulty: n*ldw");
     LIMIT(hr_difficulty(c, x, w, 3, SIZE_MAX / 4, SIZE_MAX / 4, 0), HR_EOVERFLOW,
@@ -804,6 +884,10 @@ int main(void) {
                 alloc_fail_one(shapes[i][0], shapes[i][1], shapes[i][2], 0, threads);
             }
             if (threads == 1) alloc_fail_one(37, 19, 0, HR_UNIT_ROWS, 1);
+            for (i = 0; i < 3; i++) {
+                alloc_fail_scale((int)i, 40, 7, threads);
+                alloc_fail_scale((int)i, 3000, 9, threads); /* a team */
+            }
         }
     }
     hr_set_isa(HR_ISA_AUTO);
