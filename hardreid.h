@@ -1,4 +1,4 @@
-/* hardreid.h - v0.2.0 - hardness-aware identity sampling kernels for re-ID
+/* hardreid.h - v0.3.0 - hardness-aware identity sampling kernels for re-ID
    training. Public domain or MIT (see end of file). No warranty.
 
    ONE-LINE SUMMARY
@@ -24,6 +24,10 @@
      hr_normalize_rows  out[n x d] = in[n x d] scaled to unit L2 rows
      hr_difficulty      c[n], nearest[n] from W[n x d] (fused Gram + row max)
      hr_neighbors_topk  sim[n x k], idx[n x k]: the k nearest other rows
+     hr_difficulty_pairs  the same maxima over row blocks (one block with
+                        itself, or two), global indices: for W split across
+                        machines; hr_maxima_merge joins partial results
+     hr_difficulty_update  refresh c, nearest after a few rows of W changed
      hr_rng_*           xoshiro256** generator: seed, next, jump, below
      hr_alias_build     alias table of w[n] in caller memory, O(n), exact
      hr_alias_draw      one draw, O(1); hr_alias_draw_n: out[m] (SIMD)
@@ -96,6 +100,9 @@
      ISA-free; tests/ run every supported path against the scalar one.
 
    REVISION HISTORY
+     0.3.0 (2026-11-27) difficulty in pieces: hr_block, hr_difficulty_pairs,
+                        hr_maxima_reset/merge, hr_difficulty_update; a zero
+                        maximum is returned as +0.0f.
      0.2.0 (2026-11-27) training kernels: hr_gemm, FC, NHWC conv, margin
                         heads (SLEEF); hr_rng_next and hr_alias_draw inline.
      0.1.0 (2026-11-27) row normalization, fused difficulty, top-k; RNG, alias
@@ -105,9 +112,9 @@
 #define HARDREID_H
 
 #define HARDREID_VERSION_MAJOR 0
-#define HARDREID_VERSION_MINOR 2
+#define HARDREID_VERSION_MINOR 3
 #define HARDREID_VERSION_PATCH 0
-#define HARDREID_VERSION_STRING "0.2.0"
+#define HARDREID_VERSION_STRING "0.3.0"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -53,7 +53,7 @@ static void pieces(float *c, int32_t *nearest, const float *w, size_t n, size_t 
     hr_maxima_reset(c, nearest, n);
     for (p = 0; p < nb; p++) {
         hr_block a = blk(w, bounds[p], bounds[p + 1] - bounds[p], ld, c, nearest);
-        cr_assert_eq(hr_difficulty_pairs(&a, p % 2 ? &a : NULL, d, flags), HR_OK);
+        cr_assert_eq(hr_difficulty_pairs(&a, p % 2 ? &a : NULL, d, flags), HR_OK, "hr_difficulty_pairs(&a, p %% 2 ? &a : NULL, d, flags)");
     }
     {   /* every pair of blocks once, in a shuffled order, roles alternating */
         size_t pq[64][2], m = 0;
@@ -69,7 +69,7 @@ static void pieces(float *c, int32_t *nearest, const float *w, size_t n, size_t 
             hr_block a = blk(w, bounds[pq[t][0]], bounds[pq[t][0] + 1] - bounds[pq[t][0]], ld, c, nearest);
             hr_block b = blk(w, bounds[pq[t][1]], bounds[pq[t][1] + 1] - bounds[pq[t][1]], ld, c, nearest);
             cr_assert_eq(t % 2 ? hr_difficulty_pairs(&a, &b, d, flags)
-                               : hr_difficulty_pairs(&b, &a, d, flags), HR_OK);
+                               : hr_difficulty_pairs(&b, &a, d, flags), HR_OK, "t %% 2 ? hr_difficulty_pairs(&a, &b, d, flags) : hr_difficulty_pairs(&");
         }
     }
 }
@@ -91,7 +91,7 @@ static void split_one(hr_isa isa, void *ctx) {
                 size_t bounds[8], p;
                 uint64_t s = n * 7 + nbk;
                 plant(w, n, d, ld);
-                cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, 0), HR_OK);
+                cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, 0), HR_OK, "hr_difficulty(c0, i0, w, n, d, ld, 0)");
                 /* uneven cuts, some blocks empty */
                 bounds[0] = 0;
                 for (p = 1; p < nbk; p++) bounds[p] = hr_t_below(&s, n + 1);
@@ -121,14 +121,14 @@ static void unit_one(hr_isa isa, void *ctx) {
     const size_t bounds[4] = {0, 100, 101, 300};
     size_t i;
     (void)ctx;
-    cr_assert_eq(hr_normalize_rows(w, ld, w, ld, n, d), HR_OK);
-    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, HR_UNIT_ROWS), HR_OK);
+    cr_assert_eq(hr_normalize_rows(w, ld, w, ld, n, d), HR_OK, "hr_normalize_rows(w, ld, w, ld, n, d)");
+    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, HR_UNIT_ROWS), HR_OK, "hr_difficulty(c0, i0, w, n, d, ld, HR_UNIT_ROWS)");
     pieces(c1, i1, w, n, d, ld, bounds, 3, HR_UNIT_ROWS);
     cr_assert(same_f(c0, c1, n) && same_i(i0, i1, n), "[%s] unit rows", hr_isa_name(isa));
     {   /* rows 100..299 alone: indices in 100..299 */
         hr_block a = blk(w, 100, 200, ld, c1, i1);
         hr_maxima_reset(c1, i1, n);
-        cr_assert_eq(hr_difficulty_pairs(&a, NULL, d, 0), HR_OK);
+        cr_assert_eq(hr_difficulty_pairs(&a, NULL, d, 0), HR_OK, "hr_difficulty_pairs(&a, NULL, d, 0)");
         for (i = 100; i < n; i++)
             cr_assert(i1[i] >= 100 && i1[i] < 300 && (size_t)i1[i] != i, "global index");
         cr_assert_eq(hr_t_count_ne_i(i1, 100, -1), 0, "rows outside the block untouched");
@@ -165,34 +165,34 @@ Test(scale, pairs_errors_leave_outputs) {
     hr_t_fill_i(nb, n, HR_T_SENT_I);
     a = blk(w, 0, 10, d, c, nb);
     b = blk(w, 10, 10, d, c, nb);
-    cr_assert_eq(hr_difficulty_pairs(NULL, &b, d, 0), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_pairs(NULL, &b, d, 0), HR_EINVAL, "hr_difficulty_pairs(NULL, &b, d, 0)");
     b.first = 5; /* overlaps a */
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, 0)");
     b.first = 10;
     b.ld = 4; /* < d */
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, 0)");
     b.ld = d;
     b.c = NULL;
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, 0)");
     b.c = c + 10;
     b.first = (size_t)INT32_MAX - 5; /* rows past INT32_MAX */
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, 0)");
     b.first = 10;
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 4u), HR_EINVAL); /* unknown flag */
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, HR_UNIT_ROWS), HR_EINVAL); /* not unit */
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 4u), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, 4u)"); /* unknown flag */
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, HR_UNIT_ROWS), HR_EINVAL, "hr_difficulty_pairs(&a, &b, d, HR_UNIT_ROWS)"); /* not unit */
     w[17 * d + 2] = NAN; /* in b: reported even though a is fine */
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_ENONFINITE);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_ENONFINITE, "hr_difficulty_pairs(&a, &b, d, 0)");
     {   /* a one-row block has no pair, but its NaN is still reported */
         hr_block one = blk(w, 17, 1, d, c, nb);
-        cr_assert_eq(hr_difficulty_pairs(&one, NULL, d, 0), HR_ENONFINITE);
+        cr_assert_eq(hr_difficulty_pairs(&one, NULL, d, 0), HR_ENONFINITE, "hr_difficulty_pairs(&one, NULL, d, 0)");
     }
     w[17 * d + 2] = INFINITY;
-    cr_assert_eq(hr_difficulty_pairs(&b, NULL, d, 0), HR_ENONFINITE);
+    cr_assert_eq(hr_difficulty_pairs(&b, NULL, d, 0), HR_ENONFINITE, "hr_difficulty_pairs(&b, NULL, d, 0)");
     cr_assert_eq(hr_t_count_ne_f(c, n, HR_T_SENT_F), 0, "c untouched");
     cr_assert_eq(hr_t_count_ne_i(nb, n, HR_T_SENT_I), 0, "nearest untouched");
     /* empty blocks: nothing to do, nothing written */
     a.n = 0; b.n = 0;
-    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_OK);
+    cr_assert_eq(hr_difficulty_pairs(&a, &b, d, 0), HR_OK, "hr_difficulty_pairs(&a, &b, d, 0)");
     cr_assert_eq(hr_t_count_ne_f(c, n, HR_T_SENT_F), 0, "c untouched");
     free(w);
 }
@@ -202,22 +202,22 @@ Test(scale, merge_rule) {
     int32_t i[6] = {7, 7, 7, -1, 2, 9};
     const float c2[6] = {0.5f, 0.5f, 0.75f, 0.125f, -INFINITY, 0.0f};
     const int32_t i2[6] = {3, 9, 8, 4, -1, 10};
-    cr_assert_eq(hr_maxima_merge(c, i, c2, i2, 6), HR_OK);
+    cr_assert_eq(hr_maxima_merge(c, i, c2, i2, 6), HR_OK, "hr_maxima_merge(c, i, c2, i2, 6)");
     cr_assert(c[0] == 0.5f && i[0] == 3, "tie: smaller index");
     cr_assert(c[1] == 0.5f && i[1] == 7, "tie: larger index loses");
     cr_assert(c[2] == 0.75f && i[2] == 8, "larger value");
     cr_assert(c[3] == 0.125f && i[3] == 4, "anything beats empty");
     cr_assert(c[4] == 0.25f && i[4] == 2, "empty never wins");
     cr_assert(c[5] == 0.0f && i[5] == 9, "zeros tie: smaller index");
-    cr_assert_eq(hr_maxima_merge(NULL, i, c2, i2, 6), HR_EINVAL);
-    cr_assert_eq(hr_maxima_merge(c, i, c2, NULL, 6), HR_EINVAL);
-    cr_assert_eq(hr_maxima_merge(NULL, NULL, NULL, NULL, 0), HR_OK);
+    cr_assert_eq(hr_maxima_merge(NULL, i, c2, i2, 6), HR_EINVAL, "hr_maxima_merge(NULL, i, c2, i2, 6)");
+    cr_assert_eq(hr_maxima_merge(c, i, c2, NULL, 6), HR_EINVAL, "hr_maxima_merge(c, i, c2, NULL, 6)");
+    cr_assert_eq(hr_maxima_merge(NULL, NULL, NULL, NULL, 0), HR_OK, "hr_maxima_merge(NULL, NULL, NULL, NULL, 0)");
     {   /* a zero maximum is stored as +0 */
         float z = -INFINITY;
         int32_t zi = -1;
         const float m0 = -0.0f;
         const int32_t one = 1;
-        cr_assert_eq(hr_maxima_merge(&z, &zi, &m0, &one, 1), HR_OK);
+        cr_assert_eq(hr_maxima_merge(&z, &zi, &m0, &one, 1), HR_OK, "hr_maxima_merge(&z, &zi, &m0, &one, 1)");
         cr_assert(z == 0.0f && !signbit(z) && zi == 1, "-0 stored as +0");
     }
 }
@@ -248,7 +248,7 @@ static void update_one(hr_isa isa, void *ctx) {
                 int32_t *ix = (int32_t *)hr_t_alloc(n * 4), *i0 = (int32_t *)hr_t_alloc(n * 4);
                 int32_t ch[40];
                 plant(w, n, d, ld);
-                cr_assert_eq(hr_difficulty(c, ix, w, n, d, ld, 0), HR_OK);
+                cr_assert_eq(hr_difficulty(c, ix, w, n, d, ld, 0), HR_OK, "hr_difficulty(c, ix, w, n, d, ld, 0)");
                 for (round = 0; round < 3; round++) { /* successive updates */
                     size_t k, t, got = 12345, want;
                     for (k = 0; k < nch; k++) {
@@ -261,8 +261,8 @@ static void update_one(hr_isa isa, void *ctx) {
                                           : w[r * ld + t] + (float)(k % 3) * hr_t_unif(&s);
                     }
                     want = expect_recomputed(ix, n, ch, nch);
-                    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, ld, ch, nch, 0, &got), HR_OK);
-                    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, 0), HR_OK);
+                    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, ld, ch, nch, 0, &got), HR_OK, "hr_difficulty_update(c, ix, w, n, d, ld, ch, nch, 0, &got)");
+                    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, ld, 0), HR_OK, "hr_difficulty(c0, i0, w, n, d, ld, 0)");
                     cr_assert(same_f(c, c0, n) && same_i(ix, i0, n),
                               "[%s] n=%zu d=%zu changed=%zu round %zu: update != hr_difficulty",
                               hr_isa_name(isa), n, d, nch, round);
@@ -281,13 +281,13 @@ Test(scale, update_unknown_rows) {
     float *w = rand_w(n, d, 77), c[200], c0[200];
     int32_t ix[200], i0[200];
     size_t got = 0;
-    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, d, 0), HR_OK);
+    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, d, 0), HR_OK, "hr_difficulty(c0, i0, w, n, d, d, 0)");
     memcpy(c, c0, sizeof c);
     memcpy(ix, i0, sizeof ix);
     c[10] = -INFINITY; ix[10] = -1;
     c[11] = 0.0f; ix[11] = -1;
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, NULL, 0, 0, &got), HR_OK);
-    cr_assert_eq(got, 2);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, NULL, 0, 0, &got), HR_OK, "hr_difficulty_update(c, ix, w, n, d, d, NULL, 0, 0, &got)");
+    cr_assert_eq(got, 2, "got");
     cr_assert(same_f(c, c0, n) && same_i(ix, i0, n), "unknown rows recomputed");
     free(w);
 }
@@ -299,7 +299,7 @@ Test(scale, update_thread_invariant) {
     int32_t *ix[3], *iw = (int32_t *)hr_t_alloc(n * 4), ch[5] = {0, 999, 1000, 2999, 1500};
     int keep = omp_get_max_threads(), nt;
     size_t t;
-    cr_assert_eq(hr_difficulty(cw, iw, w, n, d, d, 0), HR_OK);
+    cr_assert_eq(hr_difficulty(cw, iw, w, n, d, d, 0), HR_OK, "hr_difficulty(cw, iw, w, n, d, d, 0)");
     for (t = 0; t < 5 * d; t++) w[(size_t)ch[t / d] * d + t % d] *= -0.5f;
     for (nt = 1; nt <= 3; nt++) {
         c[nt - 1] = (float *)hr_t_alloc(n * 4);
@@ -307,7 +307,7 @@ Test(scale, update_thread_invariant) {
         memcpy(c[nt - 1], cw, n * 4);
         memcpy(ix[nt - 1], iw, n * 4);
         omp_set_num_threads(nt);
-        cr_assert_eq(hr_difficulty_update(c[nt - 1], ix[nt - 1], w, n, d, d, ch, 5, 0, NULL), HR_OK);
+        cr_assert_eq(hr_difficulty_update(c[nt - 1], ix[nt - 1], w, n, d, d, ch, 5, 0, NULL), HR_OK, "hr_difficulty_update(c[nt - 1], ix[nt - 1], w, n, d, d, ch, 5, 0, NULL");
         if (nt > 1)
             cr_assert(same_f(c[0], c[nt - 1], n) && same_i(ix[0], ix[nt - 1], n), "%d threads", nt);
     }
@@ -322,28 +322,28 @@ Test(scale, update_errors_leave_outputs) {
     float *w = rand_w(n, d, 4), c[30], c0[30];
     int32_t ix[30], i0[30], ch[2] = {3, 30};
     size_t got = 77;
-    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, d, 0), HR_OK);
+    cr_assert_eq(hr_difficulty(c0, i0, w, n, d, d, 0), HR_OK, "hr_difficulty(c0, i0, w, n, d, d, 0)");
     memcpy(c, c0, sizeof c);
     memcpy(ix, i0, sizeof ix);
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got), HR_EINVAL); /* 30 >= n */
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got)"); /* 30 >= n */
     ch[1] = -1;
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got), HR_EINVAL);
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, NULL, 2, 0, &got), HR_EINVAL);
-    cr_assert_eq(hr_difficulty_update(NULL, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL);
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d - 1, ch, 1, 0, &got), HR_EINVAL);
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 8u, &got), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 2, 0, &got)");
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, NULL, 2, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, NULL, 2, 0, &got)");
+    cr_assert_eq(hr_difficulty_update(NULL, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL, "hr_difficulty_update(NULL, ix, w, n, d, d, ch, 1, 0, &got)");
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d - 1, ch, 1, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d - 1, ch, 1, 0, &got)");
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 8u, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 8u, &got)");
     ix[4] = 4; /* a row cannot be its own nearest */
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got)");
     ix[4] = 30;
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got)");
     ix[4] = -2;
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_EINVAL, "hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got)");
     ix[4] = i0[4];
     w[8 * d + 1] = NAN; /* in a row that is not even recomputed */
-    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_ENONFINITE);
+    cr_assert_eq(hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got), HR_ENONFINITE, "hr_difficulty_update(c, ix, w, n, d, d, ch, 1, 0, &got)");
     cr_assert(same_f(c, c0, n) && same_i(ix, i0, n), "outputs untouched");
     cr_assert_eq(got, 77, "recomputed untouched");
-    cr_assert_eq(hr_difficulty_update(NULL, NULL, NULL, 0, d, d, NULL, 0, 0, &got), HR_OK);
-    cr_assert_eq(got, 0);
+    cr_assert_eq(hr_difficulty_update(NULL, NULL, NULL, 0, d, d, NULL, 0, 0, &got), HR_OK, "hr_difficulty_update(NULL, NULL, NULL, 0, d, d, NULL, 0, 0, &got)");
+    cr_assert_eq(got, 0, "got");
     free(w);
 }
