@@ -1,0 +1,596 @@
+/* hardreid_mpi.c - hardreid-difficulty over MPI ranks (built as hardreid-mpi).
+ *
+ * The same outputs as the single-process CLI (examples/hardreid_difficulty.c),
+ * byte for byte, for any number of ranks: c_i = max_{j != i} cos(w_i, w_j)
+ * and the nearest j of every row of W (N x d, .npy). Rank r reads only its
+ * rows [r N / P, (r + 1) N / P) and keeps them; the other blocks travel
+ * around a ring so that every pair of rows is computed once, on one rank:
+ *
+ *   step 0        every rank: its own block, pairs i < j within it
+ *   step s, 1 <= s < P/2 (P odd: s <= (P-1)/2)
+ *                 rank r: its block x the block of rank r - s (mod P)
+ *   step P/2, P even
+ *                 ranks r and r + P/2 hold each other's block: one pair of
+ *                 blocks for two ranks, so the lower rank takes its block x
+ *                 the first half of the visitor's rows and the upper rank
+ *                 the second half of its own rows x the whole visitor
+ *
+ * Blocks r and q are d = (r - q) mod P apart one way and P - d the other;
+ * step min(d, P - d) meets them once (twice, split in halves, when d = P/2),
+ * so about half the P - 1 steps of a full ring suffice. Each step's block
+ * goes on to the next rank (MPI_Isend / MPI_Irecv into a second buffer)
+ * while the current one is computed.
+ *
+ * Every rank folds its pairs into running maxima over all N rows
+ * (hr_difficulty_pairs with global row indices); one MPI_MAXLOC reduction
+ * on MPI_FLOAT_INT merges them on rank 0. The library's maxima are a total
+ * order (larger value, then smaller index; zero stored as +0.0f) and a
+ * pair's cosine does not depend on the block it is computed in, so any
+ * split gives hr_difficulty's result bit for bit: see README.md here.
+ *
+ * Errors (unreadable or bad file, NaN, --unit-rows on rows that are not,
+ * out of memory, an unwritable output) are agreed on by all ranks with an
+ * MPI_Allreduce before the ring starts and at the end: every rank exits 1,
+ * the lowest failing rank alone prints one line, no output is left behind.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define HARDREID_IMPLEMENTATION
+#include "../../hardreid.h"
+#define NPY_IMPLEMENTATION
+#include "../npy.h"
+
+#include <mpi.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char usage_text[] =
+"usage: mpirun -np P hardreid-mpi [options] W.npy\n"
+"\n"
+"hardreid-difficulty distributed over P MPI ranks: the same outputs, byte for\n"
+"byte, for any P. W.npy: a 2-D float32 or float64 array (C or Fortran order,\n"
+".npy format 1-3, either byte order) that every rank can read at the same path\n"
+"(a shared file system); rank r reads only its rows [r N/P, (r+1) N/P).\n"
+"\n"
+"Writes on rank 0 (PREFIX defaults to W without its .npy):\n"
+"  PREFIX.difficulty.npy  float32 [N]: c_i = max_{j != i} cos(w_i, w_j)\n"
+"  PREFIX.nearest.npy     int32 [N]: that j (smallest j on ties; -1 if N = 1)\n"
+"\n"
+"options:\n"
+"  --prefix PREFIX      output prefix (see above)\n"
+"  -o, --difficulty P   path of the difficulty .npy (overrides PREFIX)\n"
+"  --nearest P          path of the nearest-identity .npy\n"
+"  --unit-rows          rows are already unit length: skip normalization\n"
+"  --threads T          OpenMP threads per rank (default: OMP_NUM_THREADS, else\n"
+"                       the cores the rank may run on / the ranks on its node,\n"
+"                       at least 1)\n"
+"  --isa NAME           auto, scalar, avx2 or neon (default: auto / HR_ISA)\n"
+"  --hardest M          list the M hardest identities in the summary (10)\n"
+"  -q, --quiet          no summary on stderr\n"
+"  -h, --help           this text\n"
+"\n"
+"The summary on stderr (rank 0) gives N, d, ranks, threads, the slowest rank's\n"
+"time per phase, GFLOP/s counted as N(N-1)d flops (as hardreid-difficulty) and\n"
+"the bytes each rank sends per ring step.\n"
+"Exit status: 0 ok, 1 bad input or failure (one message, from the lowest failing\n"
+"rank; no output is left behind), 2 usage. mpirun adds its own report of the\n"
+"non-zero status unless run as mpirun -q.\n";
+
+#define TOOL "hardreid-mpi"
+
+typedef struct opts {
+    const char *in, *prefix, *path[2], *isa;
+    size_t hardest;
+    int unit_rows, threads, quiet;
+} opts;
+
+/* one rank's view of the run */
+typedef struct ctx {
+    int rank, nranks;
+    char err[1024];       /* this rank's message, printed if it is the lowest to fail */
+    int failed;
+} ctx;
+
+static void fail(ctx *x, const char *fmt, ...)
+{
+    va_list ap;
+    size_t len;
+    if (x->failed) return; /* the first problem is the one to report */
+    x->failed = 1;
+    len = (size_t)snprintf(x->err, sizeof x->err, TOOL ": ");
+    va_start(ap, fmt);
+    vsnprintf(x->err + len, sizeof x->err - len, fmt, ap);
+    va_end(ap);
+}
+
+/* 1 if some rank failed. All ranks call it at the same points; the lowest
+   failing rank prints its message, so a bad input gives one line however
+   many ranks saw it. */
+static int agree_failed(ctx *x)
+{
+    int mine = x->failed ? x->rank : INT_MAX, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == INT_MAX) return 0;
+    if (first == x->rank) {
+        fprintf(stderr, "%s\n", x->err);
+        fflush(stderr);
+    }
+    return 1;
+}
+
+static int parse_size(const char *s, size_t *v)
+{
+    char *end;
+    unsigned long long u;
+    if (!s || !*s || *s == '-') return 0;
+    errno = 0;
+    u = strtoull(s, &end, 10);
+    if (errno || *end || u > (unsigned long long)(size_t)-1) return 0;
+    *v = (size_t)u;
+    return 1;
+}
+
+static int usage_error(int talk, const char *msg, const char *arg)
+{
+    if (talk)
+        fprintf(stderr, TOOL ": %s%s%s\n(run with --help for usage)\n", msg, arg ? ": " : "",
+                arg ? arg : "");
+    return 2;
+}
+
+/* -1 to go on, else an exit status; every rank parses the same argv, only
+   rank 0 (talk) says anything */
+static int parse_args(int argc, char **argv, opts *o, int talk)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->hardest = 10;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t t;
+#define NEEDV() do { if (!v) return usage_error(talk, "missing value after", a); i++; } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            if (talk) fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
+        else if (!strcmp(a, "--prefix")) { NEEDV(); o->prefix = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--difficulty")) { NEEDV(); o->path[0] = v; }
+        else if (!strcmp(a, "--nearest")) { NEEDV(); o->path[1] = v; }
+        else if (!strcmp(a, "--isa")) { NEEDV(); o->isa = v; }
+        else if (!strcmp(a, "--threads")) {
+            NEEDV();
+            if (!parse_size(v, &t) || t == 0 || t > 4096)
+                return usage_error(talk, "--threads needs an integer 1..4096", v);
+            o->threads = (int)t;
+        } else if (!strcmp(a, "--hardest")) {
+            NEEDV();
+            if (!parse_size(v, &o->hardest)) return usage_error(talk, "--hardest needs an integer >= 0", v);
+        } else if (a[0] == '-' && a[1]) return usage_error(talk, "unknown option", a);
+        else if (o->in) return usage_error(talk, "more than one input file", a);
+        else o->in = a;
+#undef NEEDV
+    }
+    if (!o->in) return usage_error(talk, "no input file", NULL);
+    if (o->isa && strcmp(o->isa, "auto") && strcmp(o->isa, "scalar") && strcmp(o->isa, "avx2") &&
+        strcmp(o->isa, "neon"))
+        return usage_error(talk, "--isa must be auto, scalar, avx2 or neon", o->isa);
+    return -1;
+}
+
+/* ---- outputs (rank 0): temp file next to the final path, renamed last --- */
+
+typedef struct outfile {
+    char *path, *tmp;
+    FILE *f;
+} outfile;
+
+static char *cat2(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = (char *)malloc(la + lb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+/* "path.tmp.XXXXXX" in the destination directory (an atomic rename). Made
+   before anything is read, so a bad output path fails in seconds, not after
+   the computation. */
+static int out_open(outfile *o, ctx *x, const char *in)
+{
+    int fd;
+    mode_t mask;
+    if (!(o->tmp = cat2(o->path, ".tmp.XXXXXX"))) { fail(x, "%s: out of memory", in); return -1; }
+    if ((fd = mkstemp(o->tmp)) < 0) {
+        fail(x, "%s: cannot create output %s: %s", in, o->path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    mask = umask(0); /* mkstemp makes 0600; give what fopen would */
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    if (!(o->f = fdopen(fd, "wb"))) {
+        fail(x, "%s: cannot open output %s: %s", in, o->path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void out_discard(outfile *o)
+{
+    if (o->f) { fclose(o->f); o->f = NULL; }
+    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+static const char *dtype_name(const char *descr)
+{
+    if (descr[1] == 'f' && descr[2] == '4') return "float32";
+    if (descr[1] == 'f' && descr[2] == '8') return "float64";
+    return descr;
+}
+
+/* The message hardreid-difficulty gives for the same reader error. */
+static void npy_fail(ctx *x, const char *path, npy_status s, const npy_info *info)
+{
+    char extra[160] = "";
+    int i;
+    if (s == NPY_EIO) {
+        fail(x, "%s: cannot read: %s", path, strerror(errno));
+        return;
+    }
+    if (s == NPY_EDTYPE)
+        sprintf(extra, " (the file has dtype '%.15s')", info->descr);
+    else if (s == NPY_ENDIM) {
+        size_t len = (size_t)sprintf(extra, " (the file has a %d-D array, shape (", info->ndim);
+        for (i = 0; i < info->ndim && i < 4 && len < 100; i++)
+            len += (size_t)sprintf(extra + len, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
+        sprintf(extra + len, "%s))", info->ndim > 4 ? ", ..." : info->ndim == 1 ? "," : "");
+    } else if ((s == NPY_ETRUNCATED || s == NPY_ETRAILING) && info->ndim == 2) {
+        sprintf(extra, " (header: shape (%llu, %llu) of %s = %lu data bytes after a %lu-byte header)",
+                (unsigned long long)info->shape[0], (unsigned long long)info->shape[1],
+                dtype_name(info->descr), (unsigned long)info->nbytes, (unsigned long)info->data_offset);
+    }
+    fail(x, "%s: %s%s", path, npy_status_string(s), extra);
+}
+
+/* first row of block k of P over n rows: balanced, sizes differ by <= 1 */
+static size_t blk_first(size_t k, size_t n, int p)
+{
+    return (size_t)((uint64_t)k * n / (uint64_t)p);
+}
+static size_t blk_rows(size_t k, size_t n, int p)
+{
+    return blk_first(k + 1, n, p) - blk_first(k, n, p);
+}
+
+/* Rows of its visitor that rank q computes with at ring step t, and so
+   receives for it: the whole block, except the lower rank of an antipodal
+   pair (P even, t = P/2), which takes the first half. */
+static size_t step_rows(int q, int t, size_t n, int p)
+{
+    size_t b = (size_t)((q - t % p + p) % p), rows = blk_rows(b, n, p);
+    return p % 2 == 0 && t == p / 2 && q < p / 2 ? rows / 2 : rows;
+}
+
+/* Post ring step t's exchange: src (the block this rank computes with
+   before step t) to rank + 1, which computes with it at step t, and step
+   t's visitor from rank - 1 into dst. Returns the bytes sent. */
+static double post_step(int t, const float *src, float *dst, size_t n, size_t d, int rank, int p,
+                        MPI_Datatype rowtype, MPI_Request req[2])
+{
+    const int next = (rank + 1) % p, prev = (rank + p - 1) % p;
+    const size_t rs = step_rows(next, t, n, p), rr = step_rows(rank, t, n, p);
+    MPI_Irecv(dst, (int)rr, rowtype, prev, t, MPI_COMM_WORLD, &req[0]);
+    MPI_Isend(src, (int)rs, rowtype, next, t, MPI_COMM_WORLD, &req[1]);
+    return (double)rs * (double)d * sizeof(float);
+}
+
+/* the m largest c (ties: smaller index), O(n m) */
+static void hardest(size_t *top, size_t m, const float *c, size_t n)
+{
+    size_t i, k, j;
+    for (k = 0; k < m; k++) top[k] = (size_t)-1;
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < m; k++)
+            if (top[k] == (size_t)-1 || c[i] > c[top[k]]) break;
+        if (k == m) continue;
+        for (j = m - 1; j > k; j--) top[j] = top[j - 1];
+        top[k] = i;
+    }
+}
+
+typedef struct float_int { float v; int i; } float_int; /* MPI_FLOAT_INT */
+
+int main(int argc, char **argv)
+{
+    ctx x;
+    opts o;
+    npy_info info;
+    npy_status ns;
+    hr_status hs = HR_OK;
+    outfile out[2];
+    char *base = NULL;
+    float *own = NULL, *buf[2] = { NULL, NULL }, *cmax = NULL;
+    int32_t *nmax = NULL;
+    float_int *pairs = NULL;
+    size_t n = 0, d = 0, n2 = 0, d2 = 0, row0 = 0, nown = 0, maxrows = 0, i, k;
+    unsigned flags;
+    int rc, status = 1, nsteps = 0, t, threads = 1;
+    MPI_Datatype rowtype = MPI_DATATYPE_NULL;
+    MPI_Request req[2];
+    /* seconds: read, compute, of which waiting for blocks, reduce; bytes
+       sent per full and per half step */
+    double t0, t_read = 0, t_comp = 0, t_wait = 0, t_red = 0, t_write = 0;
+    double sent_full = 0, sent_half = 0;
+    uint64_t npairs = 0;  /* pairs of rows this rank computed */
+
+    MPI_Init(&argc, &argv);
+    memset(&x, 0, sizeof x);
+    memset(out, 0, sizeof out);
+    MPI_Comm_rank(MPI_COMM_WORLD, &x.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &x.nranks);
+    if ((rc = parse_args(argc, argv, &o, x.rank == 0)) >= 0) {
+        MPI_Finalize();
+        return rc;
+    }
+    flags = o.unit_rows ? HR_UNIT_ROWS : 0;
+
+    if (o.isa) {
+        hr_isa want = !strcmp(o.isa, "scalar") ? HR_ISA_SCALAR : !strcmp(o.isa, "avx2") ? HR_ISA_AVX2
+                    : !strcmp(o.isa, "neon") ? HR_ISA_NEON : HR_ISA_AUTO;
+        if ((hs = hr_set_isa(want)) != HR_OK)
+            fail(&x, "--isa %s: %s", o.isa, hr_status_string(hs));
+    }
+#ifdef _OPENMP
+    if (o.threads) omp_set_num_threads(o.threads);
+    else if (!getenv("OMP_NUM_THREADS")) {
+        /* ranks on one node share its cores; omp_get_num_procs is what this
+           rank's binding lets it use */
+        MPI_Comm node;
+        int local;
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+        omp_set_num_threads(omp_get_num_procs() / local > 1 ? omp_get_num_procs() / local : 1);
+    }
+    threads = omp_get_max_threads();
+#else
+    if (o.threads > 1 && x.rank == 0)
+        fprintf(stderr, TOOL ": built without OpenMP: --threads %d ignored, 1 thread per rank\n", o.threads);
+#endif
+
+    /* ---- rank 0: output paths and their temp files -------------------- */
+    if (x.rank == 0 && !x.failed) {
+        static const char *const suffix[2] = { ".difficulty.npy", ".nearest.npy" };
+        size_t len;
+        base = cat2(o.prefix ? o.prefix : o.in, "");
+        if (base && !o.prefix && (len = strlen(base)) > 4 && !strcmp(base + len - 4, ".npy"))
+            base[len - 4] = 0;
+        for (k = 0; k < 2 && base; k++)
+            if (!(out[k].path = o.path[k] ? cat2(o.path[k], "") : cat2(base, suffix[k]))) break;
+        if (!base || k < 2) fail(&x, "%s: out of memory", o.in);
+        for (k = 0; k < 2 && !x.failed; k++)
+            if (!strcmp(out[k].path, o.in)) fail(&x, "%s: an output path equals the input", o.in);
+        for (k = 0; k < 2 && !x.failed; k++) out_open(&out[k], &x, o.in);
+    }
+
+    /* ---- read: the header, then this rank's rows only ------------------ */
+    t0 = MPI_Wtime();
+    if (!x.failed) {
+        ns = npy_read_header_file(o.in, &info);
+        if (ns == NPY_OK) {
+            n = (size_t)info.shape[0];
+            d = (size_t)info.shape[1];
+            if (n == 0 || d == 0)
+                fail(&x, "%s: empty matrix, shape (%lu, %lu): need at least one identity and one feature",
+                     o.in, (unsigned long)n, (unsigned long)d);
+            else if (n > INT32_MAX)
+                fail(&x, "%s: %lu rows: more identities than int32 indices hold", o.in, (unsigned long)n);
+            else if (d > INT_MAX)
+                fail(&x, "%s: %lu columns: more than an MPI count holds", o.in, (unsigned long)d);
+        }
+        if (ns == NPY_OK && !x.failed) {
+            row0 = blk_first((size_t)x.rank, n, x.nranks);
+            nown = blk_rows((size_t)x.rank, n, x.nranks);
+            ns = npy_read_rows_file(o.in, row0, nown, &own, &n2, &d2, &info);
+            if (ns == NPY_OK && (n2 != n || d2 != d)) {
+                fail(&x, "%s: the file changed while it was being read", o.in);
+            }
+        }
+        if (ns != NPY_OK) npy_fail(&x, o.in, ns, &info);
+    }
+    /* say where: hr_difficulty_pairs would only say HR_ENONFINITE */
+    for (i = 0; !x.failed && i < nown * d; i++)
+        if (!isfinite(own[i]))
+            fail(&x, "%s: non-finite value %g at row %lu, column %lu%s", o.in, (double)own[i],
+                 (unsigned long)(row0 + i / d), (unsigned long)(i % d),
+                 info.elsize == 8 && !isnan(own[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
+    if (!x.failed) {
+        /* two visitor buffers (one computed, one arriving), running maxima
+           over all N rows, the reduction's interleaved copy */
+        maxrows = blk_rows(0, n, x.nranks) > blk_rows((size_t)x.nranks - 1, n, x.nranks)
+                ? blk_rows(0, n, x.nranks) : blk_rows((size_t)x.nranks - 1, n, x.nranks);
+        for (k = 0; k < 2; k++) buf[k] = (float *)malloc(maxrows * d * sizeof(float) + 1);
+        cmax = (float *)malloc(n * sizeof *cmax);
+        nmax = (int32_t *)malloc(n * sizeof *nmax);
+        pairs = (float_int *)malloc(n * sizeof *pairs);
+        if (!buf[0] || !buf[1] || !cmax || !nmax || !pairs)
+            fail(&x, "%s: out of memory (rank %d: %lu rows of %lu)", o.in, x.rank,
+                 (unsigned long)nown, (unsigned long)n);
+    }
+    t_read = MPI_Wtime() - t0;
+    if (agree_failed(&x)) goto done;
+    {
+        /* one file for all: a path that is a different file on another node
+           would make the ring's message sizes disagree */
+        uint64_t mine[4] = { n, ~(uint64_t)n, d, ~(uint64_t)d }, all[4];
+        MPI_Allreduce(mine, all, 4, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        if (all[0] != ~all[1] || all[2] != ~all[3]) {
+            if (x.rank == 0)
+                fprintf(stderr, TOOL ": %s: the ranks read different shapes (%llu..%llu rows, %llu..%llu "
+                        "columns): not one file on a shared file system?\n", o.in,
+                        (unsigned long long)~all[1], (unsigned long long)all[0],
+                        (unsigned long long)~all[3], (unsigned long long)all[2]);
+            goto done;
+        }
+    }
+
+    /* ---- compute: own block, then the ring ----------------------------- */
+    t0 = MPI_Wtime();
+    MPI_Type_contiguous((int)d, MPI_FLOAT, &rowtype);
+    MPI_Type_commit(&rowtype);
+    hr_maxima_reset(cmax, nmax, n);
+    nsteps = x.nranks / 2; /* (P-1)/2 full steps, + 1 half step when P is even */
+    {
+        hr_block a, b;
+        double tw, bytes;
+
+        /* the block of rank r - 1 for step 1 arrives while the own block runs */
+        if (nsteps > 0) {
+            bytes = post_step(1, own, buf[1], n, d, x.rank, x.nranks, rowtype, req);
+            *(nsteps == 1 && x.nranks % 2 == 0 ? &sent_half : &sent_full) = bytes;
+        }
+        a.w = own; a.n = nown; a.ld = d; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
+        hs = hr_difficulty_pairs(&a, NULL, d, flags);
+        npairs += (uint64_t)nown * (nown ? nown - 1 : 0) / 2;
+        if (hs != HR_OK)
+            fail(&x, "%s: hr_difficulty_pairs: %s (rows %lu..%lu%s)", o.in, hr_status_string(hs),
+                 (unsigned long)row0, (unsigned long)(row0 + nown - 1),
+                 hs == HR_EINVAL && o.unit_rows ? "; --unit-rows: are they unit length?" : "");
+        tw = MPI_Wtime();
+        if (nsteps > 0) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+        t_wait += MPI_Wtime() - tw;
+        /* the rows are valid everywhere before any rank goes round */
+        if (agree_failed(&x)) goto done;
+
+        for (t = 1; t <= nsteps; t++) {
+            const size_t vb = (size_t)((x.rank - t % x.nranks + x.nranks) % x.nranks);
+            const size_t vrows = step_rows(x.rank, t, n, x.nranks), vfirst = blk_first(vb, n, x.nranks);
+            float *vis = buf[t % 2];
+            if (t < nsteps) {
+                bytes = post_step(t + 1, vis, buf[(t + 1) % 2], n, d, x.rank, x.nranks, rowtype, req);
+                if (t + 1 == nsteps && x.nranks % 2 == 0) sent_half = bytes;
+                else if (bytes > sent_full) sent_full = bytes;
+            }
+            a.w = own; a.n = nown; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
+            b.w = vis; b.n = vrows; b.ld = d; b.first = vfirst; b.c = cmax + vfirst; b.nearest = nmax + vfirst;
+            if (x.nranks % 2 == 0 && t == x.nranks / 2 && x.rank >= x.nranks / 2) {
+                /* upper rank of the antipodal pair: the second half of its
+                   own rows against all of the visitor (the lower rank has
+                   its block x the visitor's first half = our first half) */
+                const size_t h = nown / 2;
+                a.w = own + h * d; a.n = nown - h; a.first = row0 + h;
+                a.c = cmax + row0 + h; a.nearest = nmax + row0 + h;
+            }
+            npairs += (uint64_t)a.n * b.n;
+            if (!x.failed && (hs = hr_difficulty_pairs(&a, &b, d, flags)) != HR_OK)
+                fail(&x, "%s: hr_difficulty_pairs: %s (ring step %d, rows %lu..%lu x %lu..%lu)", o.in,
+                     hr_status_string(hs), t, (unsigned long)a.first, (unsigned long)(a.first + a.n - 1),
+                     (unsigned long)b.first, (unsigned long)(b.first + b.n - 1));
+            tw = MPI_Wtime();
+            if (t < nsteps) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+            t_wait += MPI_Wtime() - tw;
+        }
+    }
+    t_comp = MPI_Wtime() - t0;
+    if (agree_failed(&x)) goto done;
+
+    /* ---- reduce: MAXLOC = the library's order on (value, index) -------- */
+    t0 = MPI_Wtime();
+    for (i = 0; i < n; i++) { pairs[i].v = cmax[i]; pairs[i].i = nmax[i]; }
+    MPI_Reduce(x.rank == 0 ? MPI_IN_PLACE : (void *)pairs, pairs, (int)n, MPI_FLOAT_INT, MPI_MAXLOC, 0,
+               MPI_COMM_WORLD);
+    if (x.rank == 0)
+        for (i = 0; i < n; i++) { cmax[i] = pairs[i].v; nmax[i] = pairs[i].i; }
+    t_red = MPI_Wtime() - t0;
+
+    /* ---- write (rank 0): both temp files, then both renamed ------------ */
+    t0 = MPI_Wtime();
+    if (x.rank == 0) {
+        for (k = 0; k < 2 && !x.failed; k++) {
+            int bad;
+            errno = 0;
+            ns = npy_write(out[k].f, k == 0 ? "<f4" : "<i4", 1, &n, k == 0 ? (const void *)cmax : (const void *)nmax);
+            bad = ns != NPY_OK || ferror(out[k].f);
+            bad |= fclose(out[k].f) != 0;
+            out[k].f = NULL;
+            if (bad)
+                fail(&x, "%s: writing %s failed: %s", o.in, out[k].path, errno ? strerror(errno) : "I/O error");
+        }
+        for (k = 0; k < 2 && !x.failed; k++) {
+            if (rename(out[k].tmp, out[k].path) != 0) {
+                fail(&x, "%s: cannot rename %s to %s: %s", o.in, out[k].tmp, out[k].path, strerror(errno));
+                break;
+            }
+            free(out[k].tmp);
+            out[k].tmp = NULL;
+        }
+    }
+    t_write = MPI_Wtime() - t0;
+    if (agree_failed(&x)) goto done;
+
+    /* ---- summary: the slowest rank's times ----------------------------- */
+    {
+        double mine[8] = { t_read, t_comp, t_wait, t_red, sent_full, sent_half, (double)threads, -(double)threads };
+        double mx[8];
+        /* every pair once: the total, and the busiest and idlest rank */
+        uint64_t pm[3] = { npairs, npairs, ~npairs }, psum = 0, pmax[3];
+        MPI_Reduce(mine, mx, 8, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        MPI_Reduce(pm, &psum, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        MPI_Reduce(pm + 1, pmax + 1, 2, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
+        if (x.rank == 0 && !o.quiet) {
+            const double flops = (double)n * (double)(n - 1) * (double)d;
+            size_t m = o.hardest < n ? o.hardest : n, *top, j;
+            char thr[32];
+            if (mx[6] == -mx[7]) sprintf(thr, "%d thread%s", (int)mx[6], mx[6] == 1 ? "" : "s");
+            else sprintf(thr, "%d-%d threads", (int)-mx[7], (int)mx[6]);
+            fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d rank%s x %s\n",
+                    o.in, (unsigned long)n, (unsigned long)d, dtype_name(info.descr),
+                    info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()), x.nranks,
+                    x.nranks == 1 ? "" : "s", thr);
+            fprintf(stderr, "time: read %.3f s, compute %.3f s (of which waiting for blocks %.3f s), "
+                    "reduce %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
+                    mx[0], mx[1], mx[2], mx[3], t_write, mx[1] > 0 ? flops / mx[1] * 1e-9 : 0.0);
+            fprintf(stderr, "ring: %d step%s (%d full, %d half); bytes sent per rank per step: %.0f full, %.0f half\n",
+                    nsteps, nsteps == 1 ? "" : "s", (x.nranks - 1) / 2, x.nranks % 2 == 0 && x.nranks > 1,
+                    mx[4], mx[5]);
+            fprintf(stderr, "pairs: %llu computed, N(N-1)/2 = %llu; per rank %llu..%llu\n",
+                    (unsigned long long)psum, (unsigned long long)n * (n - 1) / 2,
+                    (unsigned long long)~pmax[2], (unsigned long long)pmax[1]);
+            if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
+                hardest(top, m, cmax, n);
+                fprintf(stderr, "hardest identities (difficulty, nearest):\n");
+                for (j = 0; j < m; j++)
+                    fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)cmax[top[j]],
+                            (long)nmax[top[j]]);
+                free(top);
+            }
+            for (k = 0; k < 2; k++) fprintf(stderr, "wrote %s\n", out[k].path);
+        }
+    }
+    status = 0;
+
+done:
+    for (k = 0; k < 2; k++) { out_discard(&out[k]); free(out[k].path); }
+    if (rowtype != MPI_DATATYPE_NULL) MPI_Type_free(&rowtype);
+    free(base); free(own); free(buf[0]); free(buf[1]); free(cmax); free(nmax); free(pairs);
+    MPI_Finalize();
+    return status;
+}
