@@ -49,6 +49,7 @@
      - Self is masked by index, never by value: two equal rows give 1.0 each,
        pointing at each other. Ties go to the smallest index.
      - n == 1: c = -INFINITY, nearest = -1. n == 0: nothing to do, HR_OK.
+       A maximum equal to zero is returned as +0.0f.
      - Any NaN/Inf in W: HR_ENONFINITE, outputs untouched. Every error
        leaves every output untouched.
      - Results are bitwise identical for any OpenMP thread count. Different
