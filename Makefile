@@ -11,6 +11,7 @@
 #   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
 #   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
 #   make test-tools   CLI, Python and install tests (part of make test)
+#   make mpi / test-mpi / bench-mpi  the difficulty over MPI ranks (examples/mpi/)
 #   make plots        benchmark CSVs -> SVG charts in bench/plots/ (gnuplot)
 #   make bench-cli    hyperfine: the CLI against numpy on one .npy
 #   make test-asan    the test suite under ASan (+ LeakSanitizer, alloc_fail)
@@ -52,9 +53,11 @@ include tests/tests.mk
 include tests/hardening.mk
 include bench/bench.mk
 include bench/sampling.mk
+include bench/scale.mk
 include bench/train.mk
 include examples/examples.mk
 include examples/tools.mk
+include examples/mpi/mpi.mk
 include bench/plots.mk
 
 test:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install (or name) the Debian packages a make target needs.
-#   sh scripts/deps.sh demo|test|bench|plots|hardening ...
+#   sh scripts/deps.sh demo|test|bench|plots|hardening|mpi ...
 # As root on Debian/Ubuntu: apt-get installs what is missing. Otherwise: prints
 # the exact command to run and fails, so nothing half-works silently.
 set -u
@@ -8,11 +8,12 @@ pkgs=""
 for group in "$@"; do
     case "$group" in
     demo)  pkgs="$pkgs gcc make libc6-dev libsleef-dev libstb-dev" ;;
-    test)  pkgs="$pkgs gcc g++ make libc6-dev libsleef-dev libsleef-dev:arm64 clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy pkg-config" ;;
+    test)  pkgs="$pkgs gcc g++ make libc6-dev libsleef-dev libsleef-dev:arm64 clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy pkg-config libopenmpi-dev openmpi-bin" ;;
     bench) pkgs="$pkgs gcc g++ make libsleef-dev libopenblas-dev libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
+    mpi)   pkgs="$pkgs gcc make libc6-dev libsleef-dev libopenmpi-dev openmpi-bin" ;;
     hardening) pkgs="$pkgs gcc make libc6-dev libsleef-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
-    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening, mpi)" >&2; exit 2 ;;
     esac
 done
 missing=""
