@@ -87,6 +87,9 @@ class Library:
         L.hr_set_isa.argtypes = [ctypes.c_int]
         L.hr_difficulty.restype = st
         L.hr_difficulty.argtypes = [_f32p, _i32p, ctypes.c_void_p, _sz, _sz, _sz, ctypes.c_uint]
+        L.hr_difficulty_update.restype = st
+        L.hr_difficulty_update.argtypes = [_f32p, _i32p, ctypes.c_void_p, _sz, _sz, _sz, _i32p, _sz,
+                                           ctypes.c_uint, ctypes.POINTER(_sz)]
         L.hr_neighbors_topk.restype = st
         L.hr_neighbors_topk.argtypes = [_f32p, _i32p, _sz, ctypes.c_void_p, _sz, _sz, _sz, ctypes.c_uint]
         L.hr_weights.restype = st
@@ -144,6 +147,24 @@ class Library:
         self._check(self._lib.hr_difficulty(c, nearest, W.ctypes.data, n, d, ldw,
                                             UNIT_ROWS if unit_rows else 0), "hr_difficulty")
         return c, nearest
+
+    def difficulty_update(self, c, nearest, W, changed, unit_rows=False):
+        """Refresh (c, nearest) in place after the rows `changed` of W moved
+        (hr_difficulty_update): afterwards they equal difficulty(W) bit for
+        bit. c, nearest: a previous difficulty()'s float32 / int32 arrays.
+        Returns the number of rows recomputed against all."""
+        W, ldw = self._matrix(W)
+        n, d = W.shape
+        if not (isinstance(c, np.ndarray) and c.dtype == np.float32 and c.shape == (n,) and c.flags.c_contiguous
+                and isinstance(nearest, np.ndarray) and nearest.dtype == np.int32
+                and nearest.shape == (n,) and nearest.flags.c_contiguous):
+            raise ValueError(f"c and nearest must be contiguous float32 / int32 arrays of shape ({n},)")
+        ch = np.ascontiguousarray(changed, dtype=np.int32).ravel()
+        got = _sz(0)
+        self._check(self._lib.hr_difficulty_update(c, nearest, W.ctypes.data, n, d, ldw, ch, ch.size,
+                                                   UNIT_ROWS if unit_rows else 0, ctypes.byref(got)),
+                    "hr_difficulty_update")
+        return got.value
 
     def neighbors_topk(self, W, k, unit_rows=False):
         """sim[i, r], idx[i, r]: the k most similar other rows, descending."""

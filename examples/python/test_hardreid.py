@@ -83,6 +83,16 @@ def main():
     c64, _ = hr.difficulty(W.astype(np.float64))
     check((c64 == c).all(), "float64 input")
 
+    # incremental refresh: some rows move, the update equals a fresh run
+    W2 = W.copy()
+    moved = np.array([5, 17, 17, 40], np.int32)
+    W2[moved] = rs.standard_normal((moved.size, W.shape[1])).astype(np.float32)
+    cu, nu = c.copy(), nn.copy()
+    got = hr.difficulty_update(cu, nu, W2, moved)
+    cf, nf = hr.difficulty(W2)
+    check((cu == cf).all() and (nu == nf).all(), "difficulty_update != difficulty bitwise")
+    check(3 <= got <= W.shape[0], f"difficulty_update recomputed {got} rows")
+
     # errors raise, with the library's text
     Wbad = W.copy()
     Wbad[3, 4] = np.nan
