@@ -2331,14 +2331,20 @@ static hr_status hr__check_w(const float *w, size_t n, size_t d, size_t ldw, uns
 static hr_status hr__scales(double *inv, const hr__kernels *K, const float *w,
                             size_t n, size_t d, size_t ld, unsigned flags)
 {
-    size_t i;
-    int off_unit = 0;
-    for (i = 0; i < n; i++) {
-        const double ss = K->sumsq(w + i * ld, d);
-        if (!isfinite(ss)) return HR_ENONFINITE;
+    long i;
+    int off_unit = 0, bad = 0;
+    /* a memory pass over W: worth a team from a few MiB (hr_difficulty_update
+       reads all of W for a few rows' work) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(|: off_unit, bad) if ((double)n * (double)d > 1e6)
+#endif
+    for (i = 0; i < (long)n; i++) {
+        const double ss = K->sumsq(w + (size_t)i * ld, d);
+        bad |= !isfinite(ss);
         off_unit |= ss != 0.0 && fabs(ss - 1.0) > 1e-3;
         inv[i] = hr__inv_norm(ss);
     }
+    if (bad) return HR_ENONFINITE;
     return (flags & HR_UNIT_ROWS) && off_unit ? HR_EINVAL : HR_OK;
 }
 
