@@ -425,8 +425,7 @@ int main(int argc, char **argv)
     if (!x.failed) {
         /* two visitor buffers (one computed, one arriving), running maxima
            over all N rows, the reduction's interleaved copy */
-        maxrows = blk_rows(0, n, x.nranks) > blk_rows((size_t)x.nranks - 1, n, x.nranks)
-                ? blk_rows(0, n, x.nranks) : blk_rows((size_t)x.nranks - 1, n, x.nranks);
+        maxrows = blk_rows((size_t)x.nranks - 1, n, x.nranks); /* the last is ceil(N / P) */
         for (k = 0; k < 2; k++) buf[k] = (float *)malloc(maxrows * d * sizeof(float) + 1);
         cmax = (float *)malloc(n * sizeof *cmax);
         nmax = (int32_t *)malloc(n * sizeof *nmax);
