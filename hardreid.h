@@ -287,9 +287,13 @@ HRDEF hr_status hr_maxima_merge(float *c, int32_t *nearest, const float *c2,
    against everyone: |R| n d flops instead of n (n - 1) d. *recomputed (may
    be NULL) receives |R|. When |R| > n / 2 the rectangle would cost more
    than a full run: the call runs hr_difficulty instead and reports n.
+   A nearest[i] of -1 (with n > 1) marks row i as unknown: recomputed too.
+   Rows that changed but are not listed keep stale maxima (in training,
+   momentum and weight decay move every row a little: a full refresh every
+   few steps bounds that drift).
    Errors: as hr_difficulty, plus HR_EINVAL for changed NULL with
-   nchanged > 0, an index >= n, or a nearest[i] outside -1..n-1; c and
-   nearest untouched on error. */
+   nchanged > 0, an index >= n, or a nearest[i] outside -1..n-1 or equal
+   to i; c and nearest untouched on error. */
 HRDEF hr_status hr_difficulty_update(float *c, int32_t *nearest, const float *w,
                                      size_t n, size_t d, size_t ldw,
                                      const int32_t *changed, size_t nchanged,
