@@ -20,6 +20,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* stb_image leaves some of its buffers uninitialized and, given a corrupt
+   JPEG (a scan whose Huffman table was never defined), decodes from them:
+   zeroed allocations make such a file decode the same in every run (the
+   data hash that checkpoints check depends on it). calloc, not malloc +
+   memset: a large block comes zeroed from the kernel, untouched. (What it
+   grows with realloc, zlib output and PNG data, it writes before reading.) */
+static void *stbi_zalloc(size_t n) { return calloc(1, n ? n : 1); }
+#define STBI_MALLOC(n) stbi_zalloc(n)
+#define STBI_FREE(p) free(p)
+#define STBI_REALLOC(p, n) realloc(p, n)
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
@@ -57,6 +67,119 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- decoding: files are read whole, checked, then decoded from memory ----
+   Debian 12's stb_image (2.27) trusts three things a hostile file controls:
+   a JPEG DHT segment's code counts (more than 256 codes write past the
+   Huffman table: heap corruption, fixed upstream in 2.28), a PNG chunk's
+   length (it allocates up to 2 GiB for the chunk before reading it) and an
+   image's declared size (up to 2^24 per side: a 60-byte file asks for
+   gigabytes). All three are checked here first. */
+#define MAX_IMAGE_BYTES ((size_t)64 << 20)
+#ifndef MAX_IMAGE_PIXELS_LOG2 /* 2^25: 32 Mpx; Market's crops are 64 x 128 */
+#define MAX_IMAGE_PIXELS_LOG2 25
+#endif
+#define MARKET_STR_(x) #x
+#define MARKET_STR(x) MARKET_STR_(x)
+
+/* 1 unless a DHT segment stb_image would read defines more than 256 codes.
+   Walks the markers as stb_image does (bytes that are not 0xFF skipped,
+   0xFF00 stuffing and RSTn inside scans, length-prefixed segments) up to
+   EOI; bytes past the end read as 0, as stb_image's reader gives them. */
+static int jpeg_tables_ok(const unsigned char *b, size_t n)
+{
+    size_t i = 2;
+#define AT(k) ((k) < n ? (size_t)b[k] : 0u)
+    if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return 1; /* not a JPEG */
+    while (i + 1 < n) {
+        const size_t m = b[i + 1];
+        if (b[i] != 0xFF || m == 0xFF) { i++; continue; }
+        if (m == 0xD9) break;                                                     /* EOI */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; } /* no length */
+        if (m == 0xC4) {
+            size_t j = i + 4, k, codes;
+            long left = (long)(AT(i + 2) << 8 | AT(i + 3)) - 2;
+            while (left > 0) {
+                for (codes = 0, k = 1; k <= 16; k++) codes += AT(j + k);
+                if (codes > 256) return 0;
+                left -= (long)(17 + codes);
+                j += 17 + codes;
+            }
+        }
+        i += 2 + (AT(i + 2) << 8 | AT(i + 3));
+    }
+#undef AT
+    return 1;
+}
+
+/* 1 unless a PNG chunk claims more bytes than the file has left. */
+static int png_chunks_ok(const unsigned char *b, size_t n)
+{
+    size_t i = 8;
+    if (n < 8 || memcmp(b, "\x89PNG\r\n\x1a\n", 8) != 0) return 1; /* not a PNG */
+    while (i + 8 <= n) {
+        const size_t len = (size_t)b[i] << 24 | (size_t)b[i + 1] << 16 | (size_t)b[i + 2] << 8 | b[i + 3];
+        if (len > n - i - 8) return 0;
+        if (!memcmp(b + i + 4, "IEND", 4)) break;
+        i += 12 + len; /* length, type, data, CRC */
+    }
+    return 1;
+}
+
+/* RGB pixels (stbi_image_free them) of the image in b[0..n), or NULL and
+   *why. */
+static unsigned char *decode_mem(const unsigned char *b, size_t n, int *iw, int *ih, const char **why)
+{
+    int comp;
+    unsigned char *px;
+    if (n > (size_t)INT32_MAX) { *why = "file too large"; return NULL; }
+    /* the tables first: stbi_info reads them too */
+    if (!jpeg_tables_ok(b, n)) { *why = "corrupt JPEG: a Huffman table with more than 256 codes"; return NULL; }
+    if (!png_chunks_ok(b, n)) { *why = "corrupt PNG: a chunk longer than the file"; return NULL; }
+    if (!stbi_info_from_memory(b, (int)n, iw, ih, &comp)) { *why = stbi_failure_reason(); return NULL; }
+    if ((size_t)*iw * (size_t)*ih > (size_t)1 << MAX_IMAGE_PIXELS_LOG2) {
+        *why = "more than 2^" MARKET_STR(MAX_IMAGE_PIXELS_LOG2) " pixels";
+        return NULL;
+    }
+    px = stbi_load_from_memory(b, (int)n, iw, ih, &comp, 3);
+    if (!px) *why = stbi_failure_reason();
+    else if (*iw <= 0 || *ih <= 0) { /* a BMP of height 0 "decodes": no pixel to resize from */
+        stbi_image_free(px);
+        px = NULL;
+        *why = "an image of 0 pixels";
+    }
+    return px;
+}
+
+static unsigned char *decode_file(const char *file, int *iw, int *ih, const char **why)
+{
+    FILE *f = fopen(file, "rb");
+    unsigned char *b = NULL, *px = NULL;
+    size_t n = 0, cap = 0, got;
+    if (!f) { *why = strerror(errno); return NULL; }
+    for (;;) {
+        if (n == cap) {
+            unsigned char *nb;
+            if (cap >= MAX_IMAGE_BYTES) {
+                if (fgetc(f) == EOF && !ferror(f)) break; /* exactly the cap */
+                *why = "file larger than 64 MiB";
+                goto done;
+            }
+            cap = cap ? 2 * cap : 65536;
+            if (!(nb = (unsigned char *)realloc(b, cap))) { *why = "out of memory"; goto done; }
+            b = nb;
+        }
+        got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) *why = strerror(errno);
+    else px = decode_mem(b, n, iw, ih, why);
+done:
+    fclose(f);
+    free(b);
+    return px;
+}
+
 /* Area-average resize of an 8-bit RGB image to h x w, normalized as the
    generator's images are. */
 static void resize_into(float *dst, size_t h, size_t w, const unsigned char *src, size_t H, size_t W)
@@ -78,7 +201,7 @@ static void resize_into(float *dst, size_t h, size_t w, const unsigned char *src
     }
 }
 
-/* which: 0 train, 1 query, 2 gallery */
+/* which: 0 train, 1 query, 2 gallery. Every way out frees the listing. */
 static int load_dir(rd_set *s, const char *root, const char *sub, int which, size_t h, size_t w,
                     int skip_bad, size_t *skipped)
 {
@@ -87,6 +210,7 @@ static int load_dir(rd_set *s, const char *root, const char *sub, int which, siz
     struct dirent *e;
     char **names = NULL;
     size_t n = 0, cap = 0, i, dropped = 0;
+    int rc = -1;
     if (snprintf(path, sizeof path, "%s/%s", root, sub) >= (int)sizeof path) {
         fprintf(stderr, "train: path too long: %s/%s\n", root, sub);
         return -1;
@@ -101,41 +225,50 @@ static int load_dir(rd_set *s, const char *root, const char *sub, int which, siz
         if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue; /* Thumbs.db and the like */
         if (n == cap) {
             char **nn = (char **)realloc(names, (cap = cap ? 2 * cap : 256) * sizeof(char *));
-            if (!nn) { closedir(d); fprintf(stderr, "train: out of memory listing %s\n", path); return -1; }
+            if (!nn) { fprintf(stderr, "train: out of memory listing %s\n", path); goto done; }
             names = nn;
         }
-        if (!(names[n] = (char *)malloc(strlen(e->d_name) + 1))) { closedir(d); return -1; }
+        if (!(names[n] = (char *)malloc(strlen(e->d_name) + 1))) {
+            fprintf(stderr, "train: out of memory listing %s\n", path);
+            goto done;
+        }
         strcpy(names[n++], e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_str); /* directory order is not reproducible */
+    d = NULL;
+    if (n) qsort(names, n, sizeof(char *), cmp_str); /* directory order is not reproducible */
     s->n = 0; s->h = h; s->w = w;
+    if (!h || !w || n > (size_t)-1 / (h * w * 3 * sizeof(float))) {
+        fprintf(stderr, "train: %s: %zu images of %zu x %zu do not fit in memory\n", path, n, h, w);
+        goto done;
+    }
     s->img = (float *)malloc((n ? n : 1) * h * w * 3 * sizeof(float));
     s->pid = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
     s->cam = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
-    if (!s->img || !s->pid || !s->cam) { fprintf(stderr, "train: out of memory loading %s\n", path); return -1; }
+    if (!s->img || !s->pid || !s->cam) { fprintf(stderr, "train: out of memory loading %s\n", path); goto done; }
     for (i = 0; i < n; i++) {
         char file[4096 + 260];
         int32_t pid, cam;
-        int iw, ih, ic;
+        int iw, ih;
+        const char *why = "";
         unsigned char *px;
         if (snprintf(file, sizeof file, "%s/%s", path, names[i]) >= (int)sizeof file) continue;
         if (!parse_name(names[i], &pid, &cam)) {
             if (!skip_bad) {
                 fprintf(stderr, "train: %s: name is not PPPP_cC..._NN.jpg (person, camera); "
                                 "--skip-bad skips such files\n", file);
-                return -1;
+                goto done;
             }
             ++*skipped;
             continue;
         }
         if ((which == 0 && pid <= 0) || (which == 1 && pid <= 0)) { dropped++; continue; }
-        px = stbi_load(file, &iw, &ih, &ic, 3);
+        px = decode_file(file, &iw, &ih, &why);
         if (!px) {
             if (!skip_bad) {
                 fprintf(stderr, "train: %s: cannot decode image (%s); --skip-bad skips such files\n",
-                        file, stbi_failure_reason());
-                return -1;
+                        file, why);
+                goto done;
             }
             ++*skipped;
             continue;
@@ -146,15 +279,18 @@ static int load_dir(rd_set *s, const char *root, const char *sub, int which, siz
         s->cam[s->n] = cam;
         s->n++;
     }
-    for (i = 0; i < n; i++) free(names[i]);
-    free(names);
     if (dropped)
         fprintf(stderr, "train: %s: %zu junk/distractor images left out (protocol)\n", path, dropped);
     if (s->n == 0) {
         fprintf(stderr, "train: %s: no usable images\n", path);
-        return -1;
+        goto done;
     }
-    return 0;
+    rc = 0;
+done:
+    if (d) closedir(d);
+    for (i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
 }
 
 int rd_load_market(rd_data *d, const char *dir, size_t h, size_t w, int skip_bad)
