@@ -6,7 +6,10 @@
 #   3. thread count, top-k's first column, --isa behave as documented;
 #   4. a catalogue of bad files: each fails with exit status 1, a message
 #      naming the file and the problem, and leaves no output (not even a temp
-#      file) behind, and an older output of the same name untouched.
+#      file) behind, and an older output of the same name untouched;
+#   5. the other refusals of README's "Bad input": usage errors (exit 2),
+#      output = input, a directory, --unit-rows on raw rows, a failed
+#      write, HR_ISA naming a path the CPU lacks.
 set -u
 CLI=$1 GEN=$2 DIR=$3
 fail=0 n=0
@@ -142,6 +145,60 @@ if [ $rc = 1 ] && grep -q "cannot create output" "$B/err"; then ok; else bad "mi
 # the second output failing must not leave the first one behind
 "$CLI" -q -o "$B/first.npy" --nearest "$DIR/no/such/dir/n.npy" "$B/good.npy" 2>/dev/null
 if [ $? = 1 ] && [ ! -e "$B/first.npy" ] && ! ls "$B" | grep -q tmp; then ok; else bad "first output left behind"; fi
+
+# 5. more refusals (README "Bad input"): each its exit status and message
+# usage errors: exit status 2, the problem named
+while IFS='|' read -r args want; do
+    [ -n "$args" ] || continue
+    # shellcheck disable=SC2086
+    "$CLI" $args 2>"$B/err" >/dev/null; rc=$?
+    if [ $rc = 2 ] && grep -q -e "$want" "$B/err"; then ok
+    else bad "usage '$args': rc $rc (want 2): $(cat "$B/err")"; fi
+done <<EOF2
+--bogus $B/good.npy|unknown option: --bogus
+$B/good.npy $B/good.npy|more than one input file
+--prefix|missing value after: --prefix
+--topk 1025 $B/good.npy|--topk needs an integer 1..1024
+--topk x $B/good.npy|--topk needs an integer 1..1024
+--threads 0 $B/good.npy|--threads needs an integer 1..4096
+--threads 4097 $B/good.npy|--threads needs an integer 1..4096
+--hardest -1 $B/good.npy|--hardest needs an integer >= 0
+--isa bogus $B/good.npy|--isa must be auto, scalar, avx2 or neon
+EOF2
+"$CLI" --help >"$B/out" 2>&1 && grep -q '^usage: hardreid-difficulty' "$B/out" && ok || bad "--help: not exit 0 with the usage"
+# an output path that is the input: refused before anything is read or written
+cp "$B/good.npy" "$B/same.npy"
+"$CLI" -q -o "$B/same.npy" "$B/same.npy" 2>"$B/err"; rc=$?
+if [ $rc = 1 ] && grep -q "an output path equals the input" "$B/err" && cmp -s "$B/good.npy" "$B/same.npy"; then ok
+else bad "output = input: rc $rc: $(cat "$B/err")"; fi
+# a directory as the input
+"$CLI" -q --prefix "$B/dirin" "$B" 2>"$B/err"; rc=$?
+if [ $rc = 1 ] && grep -q "$B: cannot read" "$B/err" && [ ! -e "$B/dirin.difficulty.npy" ]; then ok
+else bad "directory as input: rc $rc: $(cat "$B/err")"; fi
+# --unit-rows on rows that are not unit length: hr_difficulty's HR_EINVAL
+"$CLI" -q --unit-rows --prefix "$B/unit" "$B/good.npy" 2>"$B/err"; rc=$?
+if [ $rc = 1 ] && grep -q "hr_difficulty: invalid argument" "$B/err" && [ ! -e "$B/unit.difficulty.npy" ]; then ok
+else bad "--unit-rows on raw rows: rc $rc: $(cat "$B/err")"; fi
+"$CLI" -q --unit-rows --topk 2 --prefix "$B/unit" "$B/good.npy" 2>"$B/err"; rc=$?
+if [ $rc = 1 ] && grep -q "hr_neighbors_topk: invalid argument" "$B/err"; then ok
+else bad "--unit-rows --topk on raw rows: rc $rc: $(cat "$B/err")"; fi
+# a write that fails (the file size limit, SIGXFSZ ignored): exit 1, the
+# file and errno named, no output or temp file left, an older output kept
+printf 'old' >"$B/fsz.difficulty.npy"
+(trap '' XFSZ; ulimit -f 1; "$CLI" -q --prefix "$B/fsz" "$DIR/t.npy") 2>"$B/err"; rc=$?
+left=$(ls "$B" | grep -e '^fsz\.nearest' -e '^fsz\..*tmp' | tr '\n' ' ')
+if [ $rc = 1 ] && grep -q "writing $B/fsz.difficulty.npy failed: File too large" "$B/err" &&
+   [ -z "$left" ] && [ "$(cat "$B/fsz.difficulty.npy")" = old ]; then ok
+else bad "failed write: rc $rc, left '$left': $(cat "$B/err")"; fi
+# HR_ISA naming a path this CPU lacks, or nothing known: the best path runs
+best=scalar; grep -q avx2 /proc/cpuinfo 2>/dev/null && grep -q fma /proc/cpuinfo && best=avx2
+[ "$(uname -m)" = aarch64 ] && best=neon
+for v in bogus neon avx2; do
+    HR_ISA=$v "$CLI" --hardest 0 --prefix "$B/isa" "$B/good.npy" 2>"$B/err"; rc=$?
+    want=$best; [ $v = $best ] && want=$v
+    if [ $rc = 0 ] && grep -q "isa $want," "$B/err"; then ok
+    else bad "HR_ISA=$v: rc $rc, want isa $want: $(head -1 "$B/err")"; fi
+done
 
 if [ $fail = 0 ]; then echo "CLI tests: $n passed"; exit 0; fi
 echo "CLI tests: $fail of $n FAILED"; exit 1

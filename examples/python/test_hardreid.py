@@ -5,7 +5,8 @@
   and second-best cosines are further apart than that; on every ISA path;
 - top-k: sorted, its first column equal to difficulty bitwise;
 - a strided view (every other row) is used without a copy and agrees;
-- errors: NaN raises HardReIDError, outputs never half-written;
+- errors: NaN raises HardReIDError, outputs never half-written; each other
+  refusal of README's "Bad input" raises its exception with its text;
 - hr_weights: DESIGN.md's worked example;
 - alias sampler: 400k draws, every frequency within 5 sigma of its
   probability, zero weights never drawn, a seed repeats its draws;
@@ -139,6 +140,30 @@ def main():
     check((who == who[:, :1]).all() and len(set(who[:, 0])) == 8, "P x K: not 8 distinct identities x 4")
     b = ids.batch_proportional(64, table, hr.rng(3))
     check((labels[b] >= 0).all() and b.max() < len(labels), "proportional batch indices")
+
+    # the rest of README's "Bad input" for the wrapper: each its exception
+    def raises(exc, fn, text=""):
+        try:
+            fn()
+        except exc as e:
+            check(text in str(e), f"{exc.__name__} without '{text}': {e}")
+            return
+        check(False, f"no {exc.__name__}")
+    raises(ValueError, lambda: hr.difficulty(np.zeros(5, np.float32)), "2-D")
+    raises(ValueError, lambda: hr.neighbors_topk(np.zeros((2, 3, 4), np.float32), 2), "2-D")
+    raises(KeyError, lambda: hr.set_isa("sse"))
+    raises(KeyError, lambda: hr.weights(c, policy="cubic"))
+    Wi = W.copy()
+    Wi[5, 0] = np.inf
+    raises(hardreid.HardReIDError, lambda: hr.neighbors_topk(Wi, 3), "hr_neighbors_topk: input contains NaN")
+    raises(hardreid.HardReIDError, lambda: hr.difficulty(W, unit_rows=True), "hr_difficulty: invalid argument")
+    raises(hardreid.HardReIDError, lambda: hr.weights([0.5, np.nan]), "hr_weights: input contains NaN")
+    raises(hardreid.HardReIDError, lambda: hr.alias([1.0, -1.0]), "hr_alias_build: invalid argument")
+    raises(hardreid.HardReIDError, lambda: hr.alias([0.0, 0.0]), "hr_alias_build: invalid argument")
+    raises(hardreid.HardReIDError, lambda: ids.batch_pk(41, 2, None, hr.rng(1)), "hr_batch_pk: invalid argument")
+    raises(hardreid.HardReIDError, lambda: ids.batch_proportional(8, hr.alias([1.0, 2.0]), hr.rng(1)),
+           "hr_batch_proportional: invalid argument")
+    raises(OSError, lambda: hardreid.load("/nonexistent/libhardreid.so"))
 
     print(f"python tests: {checks} checks passed ({hr.isa()} path, numpy {np.__version__})")
 
