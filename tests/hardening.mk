@@ -5,7 +5,11 @@
 #                       sources in one process (mini harness) for LeakSanitizer;
 #                       tests/alloc_fail.c under ASan
 #   make test-ubsan     the Criterion suite under UBSan, -fno-sanitize-recover=all
-#   make test-valgrind  memcheck of the difficulty demo, small and with a team
+#   make test-valgrind  memcheck of the difficulty demo, the CLI (good and bad
+#                       files) and the trainer (save/resume, samplers, Market
+#                       data, refusals), small and with a team
+#   make test-tsan      the suite under ThreadSanitizer (clang, LLVM's libomp
+#                       with its Archer tool), after a canary race it must see
 #   make test-alloc     allocation failure and size limits (tests/alloc_fail.c);
 #                       part of make test
 #   make fuzz-build     the libFuzzer harnesses tests/fuzz/fuzz_*.c (clang)
@@ -32,8 +36,7 @@ HR_LIBS   ?= -lm
 # With OpenMP on purpose: the suite's thread-invariance tests then run teams
 # of 2-4 threads, so the sanitizers see the per-thread workspaces and the
 # merge. Criterion forks each test from its runner, which never started a
-# team, so fork + OpenMP is safe. (TSan would need an instrumented OpenMP
-# runtime; not attempted.)
+# team, so fork + OpenMP is safe. (TSan: see test-tsan below.)
 SAN_CFLAGS := -std=c99 $(OPT) -g -fno-omit-frame-pointer $(WARN) -I. $(OMP)
 ASAN_FLAGS := -fsanitize=address
 UBSAN_FLAGS := -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all
@@ -48,30 +51,63 @@ HR_TEST_HDRS := tests/harness.h hardreid.h
 ASAN_DIR  := $(HB)/asan-$(notdir $(ASAN_CC))
 LSAN_DIR  := $(HB)/lsan-$(notdir $(ASAN_CC))
 UBSAN_DIR := $(HB)/ubsan-$(notdir $(UBSAN_CC))
+# ThreadSanitizer. An OpenMP runtime that TSan cannot see synchronize makes
+# the start and end of every parallel region a "race" (gcc's libgomp: two
+# reports on a race-free 10-line program; LLVM's libomp alone: 92 in the
+# difficulty suite, each a write in the team and a read after it). LLVM's
+# libomp loads its Archer tool (libarcher.so, Debian libomp-dev) into a
+# TSan-built program and tells TSan about its barriers, tasks and locks:
+# then the suite reports nothing, and a canary race (tests/test_errors.c,
+# HR_TSAN_CANARY) is reported. Criterion cannot start under TSan ("Could
+# not initialize inheritable arena"), so the suite runs in one process under
+# the mini harness (HR_TEST_MINI), as the NEON build does.
+TSAN_CC   ?= $(HR_CLANG)
+TSAN_DIR  := $(HB)/tsan-$(notdir $(TSAN_CC))
+TSAN_FLAGS := -fsanitize=thread -DHR_TEST_MINI
+TSAN_ENV  := TSAN_OPTIONS=ignore_noninstrumented_modules=1 ARCHER_OPTIONS=verbose=1
 FUZZ_CFLAGS := -std=c99 -O1 -g $(WARN) -I. -Itests/fuzz \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_NAMES := alias neighbors ids weights npy market ckpt
+FUZZ_NAMES := alias neighbors ids weights npy market market_dir ckpt
 # harnesses that link more than their own file (fuzz_ckpt includes the
-# trainer's train.c; the rest of the trainer beside it)
+# trainer's train.c; the rest of the trainer beside it; fuzz_market_dir
+# includes market.c and links data.c for rd_free)
 FUZZ_EXTRA_ckpt := examples/train/data.c examples/train/model.c examples/train/market.c
+FUZZ_EXTRA_market_dir := examples/train/data.c
+# fuzz_market_dir makes its stock images with stb_image_write, whose JPEG
+# writer shifts a signed int past bit 31 (not the code under test)
+FUZZ_FLAGS_market_dir := -fsanitize-ignorelist=tests/fuzz/stb_write.ignorelist
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(HB)/fuzz_%)
 # the demo under memcheck: small (one thread), then a team (>= 1e6 pairs)
 VALGRIND_ARGS ?= 300 32 7
 VALGRIND_TEAM_ARGS ?= 1500 16 7
 # possibly-lost excluded: libgomp's pool threads are never joined, so their
-# TLS blocks show as "possibly lost" at exit
-VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+# TLS blocks show as "possibly lost" at exit. Exit status 99 for a memcheck
+# error or leak, so that a tool's own exit status 1 (a refused file) stays
+# distinguishable from it.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+VG_DIR := $(HB)/valgrind
+# the trainer at a size memcheck runs in seconds (16x8 images, 8 identities)
+VG_TRAIN := --size 16x8 --emb 8 --ids-train 8 --ids-test 4 --imgs 4 --cams 2 --distractors 4 \
+            --P 4 --K 2 --quiet
+# VG_REFUSE(what, command): the command must exit 1 (refused) with no
+# memcheck error (99) or crash
+VG_REFUSE = rc=0; $(2) > $(VG_DIR)/refuse.log 2>&1 || rc=$$?; \
+	if [ $$rc != 1 ]; then cat $(VG_DIR)/refuse.log; \
+	  echo "valgrind: $(1): exit status $$rc (want 1; 99: a memcheck error)"; exit 1; fi; \
+	echo "  refused, memcheck clean: $(1)"
 
-.PHONY: test-asan test-ubsan test-valgrind test-alloc fuzz fuzz-build fuzz-repro \
-        hr-test-asan hr-test-ubsan hr-test-valgrind hr-fuzz hr-fuzz-build hr-fuzz-repro \
-        hr-test-asan-build hr-test-ubsan-build
+.PHONY: test-asan test-ubsan test-tsan test-valgrind test-alloc fuzz fuzz-build fuzz-repro \
+        hr-test-asan hr-test-ubsan hr-test-tsan hr-test-valgrind hr-fuzz hr-fuzz-build \
+        hr-fuzz-repro hr-test-asan-build hr-test-ubsan-build hr-test-tsan-build
 
 test-all: test-alloc
 
-# deps first (apt-get as root, else the command to run), then the work
-test-asan test-ubsan test-valgrind fuzz fuzz-build fuzz-repro:
-	@sh scripts/deps.sh hardening
+# deps first (apt-get as root, else the command to run), then the work; the
+# trainer (valgrind, and the harnesses that include it) needs the demo's
+# libstb-dev too
+test-asan test-ubsan test-tsan test-valgrind fuzz fuzz-build fuzz-repro:
+	@sh scripts/deps.sh hardening demo
 	@$(MAKE) --no-print-directory hr-$@
 
 $(HB):
@@ -104,8 +140,20 @@ $(HB)/tests-ubsan: $(TEST_SRCS:tests/%.c=$(UBSAN_DIR)/%.o) | $(HB)
 	$(call HR_CRITERION_CHECK,$(UBSAN_CC))
 	$(UBSAN_CC) $(SAN_CFLAGS) $(UBSAN_FLAGS) -o $@ $^ -lcriterion $(HR_LIBS)
 
+$(TSAN_DIR)/%.o: tests/%.c $(HR_TEST_HDRS)
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(SAN_CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+$(TSAN_DIR)/canary.o: tests/test_errors.c $(HR_TEST_HDRS)
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(SAN_CFLAGS) $(TSAN_FLAGS) -DHR_TSAN_CANARY -c -o $@ $<
+$(HB)/tests-tsan: $(TEST_SRCS:tests/%.c=$(TSAN_DIR)/%.o) | $(HB)
+	$(TSAN_CC) $(SAN_CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(HR_LIBS)
+$(HB)/tsan-canary: $(TSAN_DIR)/impl.o $(TSAN_DIR)/canary.o | $(HB)
+	$(TSAN_CC) $(SAN_CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(HR_LIBS)
+
 hr-test-asan-build: $(HB)/tests-asan $(HB)/tests-lsan $(HB)/alloc_fail-asan
 hr-test-ubsan-build: $(HB)/tests-ubsan
+hr-test-tsan-build: $(HB)/tests-tsan $(HB)/tsan-canary
 
 hr-test-asan:
 	@$(MAKE) --no-print-directory -j$(HR_JOBS) hr-test-asan-build
@@ -126,14 +174,70 @@ hr-test-ubsan:
 	@t0=$$(date +%s); UBSAN_OPTIONS=print_stacktrace=1 $(HB)/tests-ubsan || exit 1; \
 	  echo "UBSan suite: $$(( $$(date +%s) - t0 )) s"
 
+# The canary first: it must be reported (else the suite's silence means
+# nothing), and Archer must be loaded in both runs.
+hr-test-tsan:
+	@$(MAKE) --no-print-directory -j$(HR_JOBS) hr-test-tsan-build
+	@echo "== TSan ($(TSAN_CC), libomp + Archer): canary race =="
+	@rc=0; $(TSAN_ENV) $(HB)/tsan-canary tsan::canary > $(HB)/tsan-canary.log 2>&1 || rc=$$?; \
+	if ! grep -q 'Archer detected OpenMP application with TSan' $(HB)/tsan-canary.log; then \
+	  cat $(HB)/tsan-canary.log; echo "test-tsan: Archer (libarcher.so, Debian libomp-dev) not loaded:" \
+	    "the OpenMP runtime's synchronization would show as races"; exit 1; fi; \
+	if [ $$rc = 0 ] || ! grep -q 'WARNING: ThreadSanitizer: data race' $(HB)/tsan-canary.log; then \
+	  cat $(HB)/tsan-canary.log; echo "test-tsan: the canary race was not reported (exit $$rc)"; exit 1; fi; \
+	echo "  reported, as it must be: $$(grep -m1 'SUMMARY: ThreadSanitizer' $(HB)/tsan-canary.log)"
+	@echo "== TSan: the suite in one process (mini harness) =="
+	@t0=$$(date +%s); $(TSAN_ENV) $(HB)/tests-tsan > $(HB)/tests-tsan.log 2>&1 || \
+	  { grep -B2 -A30 'WARNING: ThreadSanitizer' $(HB)/tests-tsan.log | head -n 80; tail -n 3 $(HB)/tests-tsan.log; \
+	    echo "test-tsan: FAILED (log: $(HB)/tests-tsan.log)"; exit 1; }; \
+	grep -q 'Archer detected' $(HB)/tests-tsan.log || { echo "test-tsan: Archer not loaded"; exit 1; }; \
+	tail -n 1 $(HB)/tests-tsan.log; echo "TSan suite: no reports, $$(( $$(date +%s) - t0 )) s"
+
 # ---- valgrind ---------------------------------------------------------------------
+# The demo; the CLI on a good file (top-k, CSV; a team) and on bad ones; the
+# trainer: a run saved halfway and resumed on a team, the samplers, Market
+# data read with a bad image skipped, and refusals (exit 1, memcheck clean).
 hr-test-valgrind:
-	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo
-	@echo "== valgrind memcheck: difficulty_demo $(VALGRIND_ARGS) =="
-	$(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_ARGS) > /dev/null
-	@echo "== valgrind memcheck: difficulty_demo $(VALGRIND_TEAM_ARGS), 2 threads =="
-	OMP_NUM_THREADS=2 $(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_TEAM_ARGS) > /dev/null
-	@echo "valgrind: clean"
+	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo $(CLI) $(NPY_GEN) $(BUILD)/train
+	@t0=$$(date +%s); rm -rf $(VG_DIR) && mkdir -p $(VG_DIR); \
+	echo "== valgrind memcheck: difficulty_demo $(VALGRIND_ARGS) =="; \
+	$(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_ARGS) > /dev/null || exit 1; \
+	echo "== valgrind memcheck: difficulty_demo $(VALGRIND_TEAM_ARGS), 2 threads =="; \
+	OMP_NUM_THREADS=2 $(VALGRIND) $(BUILD)/difficulty_demo $(VALGRIND_TEAM_ARGS) > /dev/null || exit 1; \
+	echo "== valgrind memcheck: hardreid-difficulty =="; \
+	$(NPY_GEN) --twins 4 --seed 7 300 32 $(VG_DIR)/w.npy && \
+	$(VALGRIND) $(CLI) --topk 3 --csv $(VG_DIR)/w.csv $(VG_DIR)/w.npy 2> /dev/null || exit 1; \
+	echo "  300 x 32, --topk 3 --csv: clean"; \
+	$(NPY_GEN) --f8 --fortran --big-endian --seed 3 1500 16 $(VG_DIR)/team.npy && \
+	OMP_NUM_THREADS=2 $(VALGRIND) $(CLI) -q --prefix $(VG_DIR)/team $(VG_DIR)/team.npy || exit 1; \
+	echo "  1500 x 16 (>f8, Fortran order), 2 threads: clean"; \
+	head -c 1000 $(VG_DIR)/w.npy > $(VG_DIR)/cut.npy; \
+	$(NPY_GEN) --nan 17 3 30 8 $(VG_DIR)/nan.npy; \
+	$(NPY_GEN) --shape '(30, 8' 30 8 $(VG_DIR)/syntax.npy; \
+	$(NPY_GEN) --shape '(4611686018427387904, 4611686018427387904)' 30 8 $(VG_DIR)/overflow.npy; \
+	$(NPY_GEN) --descr '<i4' 30 8 $(VG_DIR)/int32.npy; \
+	for f in cut nan syntax overflow int32; do \
+	  $(call VG_REFUSE,hardreid-difficulty $$f.npy,$(VALGRIND) $(CLI) -q --topk 2 $(VG_DIR)/$$f.npy); \
+	done; \
+	echo "== valgrind memcheck: build/train =="; \
+	$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --steps 2 --stop-at 1 --threads 1 --sampler hardpk \
+	  --head arc --save $(VG_DIR)/half.ckpt > /dev/null || exit 1; \
+	echo "  res, hardpk, arc: 1 of 2 steps, saved: clean"; \
+	$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --steps 2 --threads 2 --sampler hardpk --head arc \
+	  --resume $(VG_DIR)/half.ckpt > /dev/null || exit 1; \
+	echo "  resumed on 2 threads: clean"; \
+	$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --net shuffle --steps 2 --threads 1 --opt adam \
+	  --head sphere --compare hard,prop,shuffle > /dev/null || exit 1; \
+	echo "  shuffle net, adam, sphere, samplers hard, prop, shuffle: clean"; \
+	$(BUILD)/train $(VG_TRAIN) --export $(VG_DIR)/market > /dev/null || exit 1; \
+	echo 'not an image' > $(VG_DIR)/market/query/0003_c2s1_000999_00.png; \
+	$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --net mobile --steps 2 --threads 1 --head cos \
+	  --data $(VG_DIR)/market --skip-bad > /dev/null 2>&1 || exit 1; \
+	echo "  mobile net, Market-1501 directory, a bad image skipped: clean"; \
+	$(call VG_REFUSE,train --data with a bad image,$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --steps 2 --data $(VG_DIR)/market); \
+	cp $(VG_DIR)/half.ckpt $(VG_DIR)/bad.ckpt; printf X | dd of=$(VG_DIR)/bad.ckpt bs=1 seek=300 conv=notrunc 2>/dev/null; \
+	$(call VG_REFUSE,train --resume a corrupt checkpoint,$(VALGRIND) $(BUILD)/train $(VG_TRAIN) --steps 2 --sampler hardpk --head arc --resume $(VG_DIR)/bad.ckpt); \
+	echo "valgrind: clean ($$(( $$(date +%s) - t0 )) s)"
 
 # ---- allocation failure and size limits (part of make test) -------------------------
 # needs only what the demo needs (the C compiler, OpenMP for the team case)
@@ -149,12 +253,14 @@ test-alloc:
 # ---- fuzzing ------------------------------------------------------------------------
 $(HB)/fuzz_npy: examples/npy.h
 $(HB)/fuzz_market: examples/train/market.c examples/train/train.h
+$(HB)/fuzz_market_dir: examples/train/market.c examples/train/train.h examples/train/data.c \
+                       tests/fuzz/stb_write.ignorelist
 $(HB)/fuzz_ckpt: examples/train/train.c examples/train/train.h $(FUZZ_EXTRA_ckpt)
 $(HB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h hardreid.h | $(HB)
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' | \
 	  $(FUZZ_CC) -x c - -fsanitize=fuzzer -o /dev/null 2>/dev/null || { echo \
 	  "$(FUZZ_CC) cannot link libFuzzer: install clang and libclang-rt-dev"; exit 1; }
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_EXTRA_$*) $(HR_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_EXTRA_$*) $(HR_LIBS)
 
 hr-fuzz-build: $(FUZZ_BINS)
 
