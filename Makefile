@@ -7,6 +7,7 @@
 #   make bench-sampling  alias sampler against GSL and cumsum + binary search
 #   make bench-smoke  seconds-long benchmark cases (CI)
 #   make bench-gemm   hr_gemm against OpenBLAS sgemm (square and FC shapes)
+#   make bench-scale  hr_difficulty over threads; hr_difficulty_update per step
 #   make cli          the difficulty CLI (build/tools/hardreid-difficulty)
 #   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
 #   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
@@ -16,7 +17,8 @@
 #   make bench-cli    hyperfine: the CLI against numpy on one .npy
 #   make test-asan    the test suite under ASan (+ LeakSanitizer, alloc_fail)
 #   make test-ubsan   the test suite under UBSan (-fno-sanitize-recover=all)
-#   make test-valgrind  valgrind memcheck of the difficulty demo
+#   make test-tsan    the test suite under ThreadSanitizer (clang, libomp + Archer)
+#   make test-valgrind  valgrind memcheck of the demo, the CLI and the trainer
 #   make test-alloc   allocation failure and size limits (part of make test)
 #   make fuzz         libFuzzer harnesses, FUZZ_TIME s each (fuzz-build: build)
 # Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)

@@ -219,7 +219,8 @@ HRDEF hr_status hr_difficulty(float *c, int32_t *nearest, const float *w,
    r < k, by similarity descending, ties to the smaller index. Rows with fewer
    than k others are padded with -INFINITY / -1. k == 1 equals hr_difficulty
    exactly. idx may be NULL. Same masking, errors and threading as
-   hr_difficulty; extra memory 8nk bytes per thread. k == 0 is a no-op. */
+   hr_difficulty; extra memory 8nk bytes per thread. k == 0: the arguments
+   are checked (W is not read) and nothing is written. */
 HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
                                   const float *w, size_t n, size_t d,
                                   size_t ldw, unsigned flags);
@@ -652,7 +653,8 @@ HRDEF float hr_sphereface_lambda(size_t iter);
    and gets no gradient. sin(theta) is clamped at 1e-6 in the derivatives.
    The softmax's exponentials use SLEEF's vector expf on the AVX2 and NEON
    paths (see HR_NO_SLEEF). Errors: HR_EINVAL (NULL x, w, labels or loss;
-   batch, d or classes 0; a label out of range; s, m, lambda or
+   batch, d or classes 0; classes > INT32_MAX; a label out of range; s, m,
+   lambda or
    label_smoothing out of range), HR_ENONFINITE (NaN/Inf in x or w),
    HR_EOVERFLOW, HR_ENOMEM; outputs untouched on error. */
 HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,

@@ -12,7 +12,7 @@ for group in "$@"; do
     bench) pkgs="$pkgs gcc g++ make libsleef-dev libopenblas-dev libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
     mpi)   pkgs="$pkgs gcc make libc6-dev libsleef-dev libopenmpi-dev openmpi-bin" ;;
-    hardening) pkgs="$pkgs gcc make libc6-dev libsleef-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
+    hardening) pkgs="$pkgs gcc make libc6-dev libsleef-dev libstb-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
     *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening, mpi)" >&2; exit 2 ;;
     esac
 done

@@ -103,11 +103,10 @@ VG_REFUSE = rc=0; $(2) > $(VG_DIR)/refuse.log 2>&1 || rc=$$?; \
 
 test-all: test-alloc
 
-# deps first (apt-get as root, else the command to run), then the work; the
-# trainer (valgrind, and the harnesses that include it) needs the demo's
-# libstb-dev too
+# deps first (apt-get as root, else the command to run), then the work (the
+# group has the trainer's libstb-dev: valgrind and the fuzzers build it)
 test-asan test-ubsan test-tsan test-valgrind fuzz fuzz-build fuzz-repro:
-	@sh scripts/deps.sh hardening demo
+	@sh scripts/deps.sh hardening
 	@$(MAKE) --no-print-directory hr-$@
 
 $(HB):

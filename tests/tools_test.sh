@@ -175,12 +175,13 @@ else bad "output = input: rc $rc: $(cat "$B/err")"; fi
 "$CLI" -q --prefix "$B/dirin" "$B" 2>"$B/err"; rc=$?
 if [ $rc = 1 ] && grep -q "$B: cannot read" "$B/err" && [ ! -e "$B/dirin.difficulty.npy" ]; then ok
 else bad "directory as input: rc $rc: $(cat "$B/err")"; fi
-# --unit-rows on rows that are not unit length: hr_difficulty's HR_EINVAL
+# --unit-rows on rows that are not unit length: hr_difficulty's HR_EINVAL,
+# said as what it means
 "$CLI" -q --unit-rows --prefix "$B/unit" "$B/good.npy" 2>"$B/err"; rc=$?
-if [ $rc = 1 ] && grep -q "hr_difficulty: invalid argument" "$B/err" && [ ! -e "$B/unit.difficulty.npy" ]; then ok
+if [ $rc = 1 ] && grep -q "good.npy: --unit-rows, but a row is not unit length" "$B/err" && [ ! -e "$B/unit.difficulty.npy" ]; then ok
 else bad "--unit-rows on raw rows: rc $rc: $(cat "$B/err")"; fi
 "$CLI" -q --unit-rows --topk 2 --prefix "$B/unit" "$B/good.npy" 2>"$B/err"; rc=$?
-if [ $rc = 1 ] && grep -q "hr_neighbors_topk: invalid argument" "$B/err"; then ok
+if [ $rc = 1 ] && grep -q "good.npy: --unit-rows, but a row is not unit length" "$B/err"; then ok
 else bad "--unit-rows --topk on raw rows: rc $rc: $(cat "$B/err")"; fi
 # a write that fails (the file size limit, SIGXFSZ ignored): exit 1, the
 # file and errno named, no output or temp file left, an older output kept
