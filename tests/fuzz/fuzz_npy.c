@@ -10,7 +10,10 @@
    the data exactly nbytes long, rows x cols = count, and every element the
    one the header says is there (byte order, float64 rounding, Fortran
    order recomputed here); npy_read_matrix_file on the same bytes in a temp
-   file: the same status and the same matrix; round trip: a matrix that
+   file: the same status and the same matrix; npy_read_rows_file on a slice
+   picked by the input's last bytes: refused where the whole file is,
+   otherwise those rows of the matrix, and a slice past the end refused;
+   round trip: a matrix that
    parses, written back with npy_write ('<f4', C order) and read again,
    gives the same rows, cols and bits. */
 #define _XOPEN_SOURCE 700
@@ -126,6 +129,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  rows, cols);
     }
     free(fm);
+
+    /* slices of rows from the file (npy_read_rows_file: the MPI tool's
+       reader): the same status as the whole reader for a slice in range,
+       and the slice equal to those rows of the whole matrix; the slice is
+       picked from the input's last bytes */
+    {
+        const size_t a = size ? data[size - 1] : 0, b = size > 1 ? data[size - 2] : 0;
+        size_t sr = 0, sc = 0, r0, nr;
+        float *sm = NULL;
+        npy_status ss;
+        r0 = ms == NPY_OK ? a % (rows + 1) : a % 3;
+        nr = ms == NPY_OK ? b % (rows - r0 + 1) : b % 3;
+        ss = npy_read_rows_file(g_path, r0, nr, &sm, &sr, &sc, NULL);
+        FZ_CHECK(known_status(ss), "npy_read_rows_file: status %d", (int)ss);
+        if (ss != NPY_OK) FZ_CHECK(sm == NULL, "*out not NULL on error %d (rows)", (int)ss);
+        if (ms == NPY_OK) {
+            FZ_CHECK(ss == NPY_OK, "rows %zu+%zu of a good %zu x %zu file: %d (%s)", r0, nr, rows,
+                     cols, (int)ss, npy_status_string(ss));
+            FZ_CHECK(sr == rows && sc == cols, "rows reader shape %zu x %zu, want %zu x %zu", sr, sc,
+                     rows, cols);
+            FZ_CHECK(nr * cols == 0 || memcmp(sm, m + r0 * cols, nr * cols * sizeof(float)) == 0,
+                     "rows %zu+%zu differ from the whole matrix's", r0, nr);
+            ss = npy_read_rows_file(g_path, rows, 1, &fm, &sr, &sc, NULL);
+            FZ_CHECK(ss == NPY_EINVAL && fm == NULL, "a slice past the last row: %d", (int)ss);
+        } else {
+            /* a file the whole reader refuses is refused for every slice
+               (the same header and length checks) */
+            FZ_CHECK(ss != NPY_OK, "rows %zu+%zu read from a file refused whole (%d)", r0, nr, (int)ms);
+        }
+        free(sm);
+        fm = NULL;
+    }
 
     /* round trip through the writer */
     if (ms == NPY_OK) {
