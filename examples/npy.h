@@ -414,32 +414,33 @@ NPYDEF npy_status npy_read_matrix_mem(const void *buf, size_t len, float **out,
     return NPY_OK;
 }
 
-NPYDEF npy_status npy_read_matrix_file(const char *path, float **out,
-                                       size_t *rows, size_t *cols, npy_info *info)
+/* Open path and check its header: well formed, a 2-D float matrix, and,
+   where the stream can tell its length, exactly nbytes of data after it
+   (so a shape that promises more data than there is fails before any
+   allocation). need_length: a stream whose length is unknown is NPY_EIO
+   (the slice reader seeks: the length is what makes every slice agree on a
+   truncated or overlong file). On NPY_OK *fp is the open stream, positioned
+   at the data. */
+static npy_status npy__open_checked(const char *path, npy_info *info, FILE **fp,
+                                    int need_length)
 {
-    unsigned char pre[12], *hdr = NULL, chunk[65536];
-    npy_info local;
+    unsigned char pre[12], *hdr = NULL;
     npy_status s;
-    size_t got, hlen, done = 0;
+    size_t got, hlen;
     long fsize = -1;
     FILE *f;
 
-    if (!info) info = &local;
-    if (!path || !out || !rows || !cols) return NPY_EINVAL;
-    *out = NULL;
+    *fp = NULL;
     memset(info, 0, sizeof *info);
     if (!(f = fopen(path, "rb"))) return NPY_EIO;
-    /* the file's length, where the stream can tell it, lets a shape that
-       promises more data than there is fail before the allocation */
     if (fseek(f, 0, SEEK_END) == 0) fsize = ftell(f);
     if (fseek(f, 0, SEEK_SET) != 0) fsize = -1;
-
     got = fread(pre, 1, sizeof pre, f);
     if (ferror(f)) { s = NPY_EIO; goto done; }
-    /* parse a prefix first: it says how long the header is */
+    /* parse a prefix first: it says how long the header is; data_offset is
+       set once the length field has been read; a truncation before that,
+       or any other error, is final */
     s = npy_parse_header(pre, got, info);
-    /* data_offset is set once the length field has been read; a truncation
-       before that, or any other error, is final */
     if (s != NPY_OK && !(s == NPY_ETRUNCATED && info->data_offset > got)) goto done;
     hlen = info->data_offset > got ? info->data_offset : got;
     if (!(hdr = (unsigned char *)malloc(hlen))) { s = NPY_ENOMEM; goto done; }
@@ -450,11 +451,33 @@ NPYDEF npy_status npy_read_matrix_file(const char *path, float **out,
     }
     if ((s = npy_parse_header(hdr, got, info)) != NPY_OK) goto done;
     if ((s = npy__check_matrix(info)) != NPY_OK) goto done;
+    if (fsize < 0 && need_length) { s = NPY_EIO; goto done; }
     if (fsize >= 0) {
         size_t avail = (size_t)fsize >= info->data_offset ? (size_t)fsize - info->data_offset : 0;
         if (avail < info->nbytes) { s = NPY_ETRUNCATED; goto done; }
         if (avail > info->nbytes) { s = NPY_ETRAILING; goto done; }
     }
+    s = NPY_OK;
+done:
+    free(hdr);
+    if (s == NPY_OK) *fp = f;
+    else fclose(f);
+    return s;
+}
+
+NPYDEF npy_status npy_read_matrix_file(const char *path, float **out,
+                                       size_t *rows, size_t *cols, npy_info *info)
+{
+    unsigned char chunk[65536];
+    npy_info local;
+    npy_status s;
+    size_t done = 0;
+    FILE *f;
+
+    if (!info) info = &local;
+    if (!path || !out || !rows || !cols) return NPY_EINVAL;
+    *out = NULL;
+    if ((s = npy__open_checked(path, info, &f, 0)) != NPY_OK) return s;
     if ((s = npy__alloc_matrix(info, out)) != NPY_OK) goto done;
     while (done < info->count) {
         size_t want = sizeof chunk / info->elsize, n;
@@ -470,7 +493,6 @@ NPYDEF npy_status npy_read_matrix_file(const char *path, float **out,
     *cols = (size_t)info->shape[1];
     s = NPY_OK;
 done:
-    free(hdr);
     fclose(f);
     if (s != NPY_OK) { free(*out); *out = NULL; }
     return s;
@@ -478,55 +500,12 @@ done:
 
 /* ---- header and row ranges from a file (a slice per process) ---------- */
 
-/* Open path and check its header as npy_read_header_file documents; on
-   NPY_OK *fp is the open stream. */
-static npy_status npy__open_checked(const char *path, npy_info *info, FILE **fp)
-{
-    unsigned char pre[12], *hdr = NULL;
-    npy_status s;
-    size_t got, hlen, avail;
-    long fsize = -1;
-    FILE *f;
-
-    *fp = NULL;
-    memset(info, 0, sizeof *info);
-    if (!(f = fopen(path, "rb"))) return NPY_EIO;
-    if (fseek(f, 0, SEEK_END) == 0) fsize = ftell(f);
-    if (fseek(f, 0, SEEK_SET) != 0) fsize = -1;
-    got = fread(pre, 1, sizeof pre, f);
-    if (ferror(f)) { s = NPY_EIO; goto done; }
-    /* a prefix says how long the header is (as npy_read_matrix_file) */
-    s = npy_parse_header(pre, got, info);
-    if (s != NPY_OK && !(s == NPY_ETRUNCATED && info->data_offset > got)) goto done;
-    hlen = info->data_offset > got ? info->data_offset : got;
-    if (!(hdr = (unsigned char *)malloc(hlen))) { s = NPY_ENOMEM; goto done; }
-    memcpy(hdr, pre, got);
-    if (hlen > got) {
-        got += fread(hdr + got, 1, hlen - got, f);
-        if (ferror(f)) { s = NPY_EIO; goto done; }
-    }
-    if ((s = npy_parse_header(hdr, got, info)) != NPY_OK) goto done;
-    if ((s = npy__check_matrix(info)) != NPY_OK) goto done;
-    /* a slice reader seeks, so the length must be known: it is what makes
-       every slice agree on a truncated or overlong file */
-    if (fsize < 0) { s = NPY_EIO; goto done; }
-    avail = (size_t)fsize >= info->data_offset ? (size_t)fsize - info->data_offset : 0;
-    if (avail < info->nbytes) { s = NPY_ETRUNCATED; goto done; }
-    if (avail > info->nbytes) { s = NPY_ETRAILING; goto done; }
-    s = NPY_OK;
-done:
-    free(hdr);
-    if (s == NPY_OK) *fp = f;
-    else fclose(f);
-    return s;
-}
-
 NPYDEF npy_status npy_read_header_file(const char *path, npy_info *info)
 {
     FILE *f;
     npy_status s;
     if (!path || !info) return NPY_EINVAL;
-    if ((s = npy__open_checked(path, info, &f)) == NPY_OK) fclose(f);
+    if ((s = npy__open_checked(path, info, &f, 1)) == NPY_OK) fclose(f);
     return s;
 }
 
@@ -565,7 +544,7 @@ NPYDEF npy_status npy_read_rows_file(const char *path, size_t row0, size_t nrows
     if (!info) info = &local;
     if (!path || !out || !rows || !cols) return NPY_EINVAL;
     *out = NULL;
-    if ((s = npy__open_checked(path, info, &f)) != NPY_OK) return s;
+    if ((s = npy__open_checked(path, info, &f, 1)) != NPY_OK) return s;
     n = (size_t)info->shape[0];
     c = (size_t)info->shape[1];
     if (row0 > n || nrows > n - row0) { fclose(f); return NPY_EINVAL; }
