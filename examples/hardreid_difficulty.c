@@ -13,6 +13,7 @@
 #include "../hardreid.h"
 #define NPY_IMPLEMENTATION
 #include "npy.h"
+#include "cli_common.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,18 +78,6 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int parse_size(const char *s, size_t *v)
-{
-    char *end;
-    unsigned long long x;
-    if (!s || !*s || *s == '-') return 0;
-    errno = 0;
-    x = strtoull(s, &end, 10);
-    if (errno || *end || x > (unsigned long long)(size_t)-1) return 0;
-    *v = (size_t)x;
-    return 1;
-}
-
 static int usage_error(const char *msg, const char *arg)
 {
     fprintf(stderr, "hardreid-difficulty: %s%s%s\n(run with --help for usage)\n",
@@ -138,66 +127,6 @@ static int parse_args(int argc, char **argv, opts *o)
     return -1;
 }
 
-/* ---- outputs: temp file in the destination directory, rename at the end */
-
-typedef struct outfile {
-    char *path;   /* final path (owned) */
-    char *tmp;    /* temp path, NULL until created */
-    FILE *f;
-} outfile;
-
-static char *cat2(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = (char *)malloc(la + lb + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb + 1);
-    return s;
-}
-
-/* Create path's temp file "path.tmp.XXXXXX": same directory, so the final
-   rename is atomic and cannot cross file systems. */
-static int out_open(outfile *o, const char *in)
-{
-    int fd;
-    mode_t mask;
-    if (!(o->tmp = cat2(o->path, ".tmp.XXXXXX"))) return -1;
-    if ((fd = mkstemp(o->tmp)) < 0) {
-        fprintf(stderr, "hardreid-difficulty: %s: cannot create output %s: %s\n",
-                in, o->path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        return -1;
-    }
-    /* mkstemp makes 0600; give the file the mode a plain fopen would */
-    mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    if (!(o->f = fdopen(fd, "wb"))) {
-        close(fd);
-        return -1;
-    }
-    return 0;
-}
-
-static int out_close(outfile *o)
-{
-    int bad = 0;
-    if (o->f) {
-        bad = ferror(o->f) != 0;
-        bad |= fclose(o->f) != 0;
-        o->f = NULL;
-    }
-    return bad ? -1 : 0;
-}
-
-static void out_discard(outfile *o)
-{
-    if (o->f) { fclose(o->f); o->f = NULL; }
-    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
-}
-
 /* ---- summary ----------------------------------------------------------- */
 
 static void phase(int show, const char *what, const char *arg, double *t0)
@@ -207,20 +136,6 @@ static void phase(int show, const char *what, const char *arg, double *t0)
     if (show && what) fprintf(stderr, "hardreid-difficulty: %s%s%s ...", what, arg ? " " : "", arg ? arg : "");
     if (show) fflush(stderr);
     *t0 = what ? t : 0;
-}
-
-/* the m largest c (ties: smaller index), O(n m): m is a handful */
-static void hardest(size_t *top, size_t m, const float *c, size_t n)
-{
-    size_t i, k, j;
-    for (k = 0; k < m; k++) top[k] = (size_t)-1;
-    for (i = 0; i < n; i++) {
-        for (k = 0; k < m; k++)
-            if (top[k] == (size_t)-1 || c[i] > c[top[k]]) break;
-        if (k == m) continue;
-        for (j = m - 1; j > k; j--) top[j] = top[j - 1];
-        top[k] = i;
-    }
 }
 
 static int write_csv(FILE *f, const float *c, const int32_t *nn, const float *sim,
@@ -240,37 +155,12 @@ static int write_csv(FILE *f, const float *c, const int32_t *nn, const float *si
     return ferror(f) ? -1 : 0;
 }
 
-static const char *dtype_name(const char *descr)
-{
-    if (descr[1] == 'f' && descr[2] == '4') return "float32";
-    if (descr[1] == 'f' && descr[2] == '8') return "float64";
-    return descr;
-}
-
 /* Explain a reader error with what the header said. */
 static void npy_error(const char *path, npy_status s, const npy_info *info)
 {
-    char extra[160] = "";
-    int i;
-    if (s == NPY_EIO) {
-        fprintf(stderr, "hardreid-difficulty: %s: cannot read: %s\n", path, strerror(errno));
-        return;
-    }
-    if (s == NPY_EDTYPE)
-        sprintf(extra, " (the file has dtype '%.15s')", info->descr);
-    else if (s == NPY_ENDIM) {
-        size_t len = (size_t)sprintf(extra, " (the file has a %d-D array, shape (", info->ndim);
-        for (i = 0; i < info->ndim && i < 4 && len < 100; i++)
-            len += (size_t)sprintf(extra + len, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
-        sprintf(extra + len, "%s))", info->ndim > 4 ? ", ..." : info->ndim == 1 ? "," : "");
-    } else if (s == NPY_ETRUNCATED || s == NPY_ETRAILING) {
-        if (info->ndim == 2)
-            sprintf(extra, " (header: shape (%llu, %llu) of %s = %lu data bytes after a %lu-byte header)",
-                    (unsigned long long)info->shape[0], (unsigned long long)info->shape[1],
-                    dtype_name(info->descr), (unsigned long)info->nbytes,
-                    (unsigned long)info->data_offset);
-    }
-    fprintf(stderr, "hardreid-difficulty: %s: %s%s\n", path, npy_status_string(s), extra);
+    char err[512];
+    npy_error_text(err, sizeof err, path, s, info);
+    fprintf(stderr, "hardreid-difficulty: %s\n", err);
 }
 
 int main(int argc, char **argv)
@@ -283,6 +173,7 @@ int main(int argc, char **argv)
     int32_t *nn = NULL, *idx = NULL;
     size_t n = 0, d = 0, i, j, k, nout = 0;
     outfile out[OUT_ALL];
+    char err[1024];
     double t0 = 0, t_read, t_comp, t_write, tp;
     int rc, status = 1, show;
     const int tty = isatty(2);
@@ -412,7 +303,10 @@ int main(int argc, char **argv)
         size_t shape[2];
         ns = NPY_OK;
         errno = 0;
-        if (out_open(&out[k], o.in) != 0) goto fail_write;
+        if (out_open(&out[k], o.in, err, sizeof err) != 0) {
+            fprintf(stderr, "hardreid-difficulty: %s\n", err);
+            goto fail_write;
+        }
         shape[0] = n;
         shape[1] = o.topk;
         if (o.csv && k == nout - 1)

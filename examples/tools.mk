@@ -33,7 +33,7 @@ test-all: test-tools
 $(TOOLS):
 	@mkdir -p $(TOOLS)
 
-$(CLI): examples/hardreid_difficulty.c examples/npy.h hardreid.h | $(TOOLS)
+$(CLI): examples/hardreid_difficulty.c examples/cli_common.h examples/npy.h hardreid.h | $(TOOLS)
 	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ examples/hardreid_difficulty.c $(HR_LIBS)
 
 $(NPY_GEN): examples/npy_gen.c | $(TOOLS)

@@ -38,6 +38,7 @@
 #include "../../hardreid.h"
 #define NPY_IMPLEMENTATION
 #include "../npy.h"
+#include "../cli_common.h"
 
 #include <mpi.h>
 
@@ -128,18 +129,6 @@ static int agree_failed(ctx *x)
     return 1;
 }
 
-static int parse_size(const char *s, size_t *v)
-{
-    char *end;
-    unsigned long long u;
-    if (!s || !*s || *s == '-') return 0;
-    errno = 0;
-    u = strtoull(s, &end, 10);
-    if (errno || *end || u > (unsigned long long)(size_t)-1) return 0;
-    *v = (size_t)u;
-    return 1;
-}
-
 static int usage_error(int talk, const char *msg, const char *arg)
 {
     if (talk)
@@ -189,85 +178,24 @@ static int parse_args(int argc, char **argv, opts *o, int talk)
     return -1;
 }
 
-/* ---- outputs (rank 0): temp file next to the final path, renamed last --- */
+/* ---- outputs (rank 0) and input errors, as the CLI's (cli_common.h) --- */
 
-typedef struct outfile {
-    char *path, *tmp;
-    FILE *f;
-} outfile;
-
-static char *cat2(const char *a, const char *b)
+/* The temp output is made before anything is read, so a bad output path
+   fails in seconds, not after the computation. */
+static int out_open_x(outfile *o, ctx *x, const char *in)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = (char *)malloc(la + lb + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb + 1);
-    return s;
-}
-
-/* "path.tmp.XXXXXX" in the destination directory (an atomic rename). Made
-   before anything is read, so a bad output path fails in seconds, not after
-   the computation. */
-static int out_open(outfile *o, ctx *x, const char *in)
-{
-    int fd;
-    mode_t mask;
-    if (!(o->tmp = cat2(o->path, ".tmp.XXXXXX"))) { fail(x, "%s: out of memory", in); return -1; }
-    if ((fd = mkstemp(o->tmp)) < 0) {
-        fail(x, "%s: cannot create output %s: %s", in, o->path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        return -1;
-    }
-    mask = umask(0); /* mkstemp makes 0600; give what fopen would */
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    if (!(o->f = fdopen(fd, "wb"))) {
-        fail(x, "%s: cannot open output %s: %s", in, o->path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return 0;
-}
-
-static void out_discard(outfile *o)
-{
-    if (o->f) { fclose(o->f); o->f = NULL; }
-    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
-}
-
-/* ---- input --------------------------------------------------------------- */
-
-static const char *dtype_name(const char *descr)
-{
-    if (descr[1] == 'f' && descr[2] == '4') return "float32";
-    if (descr[1] == 'f' && descr[2] == '8') return "float64";
-    return descr;
+    char err[sizeof x->err];
+    if (out_open(o, in, err, sizeof err) == 0) return 0;
+    fail(x, "%s", err);
+    return -1;
 }
 
 /* The message hardreid-difficulty gives for the same reader error. */
 static void npy_fail(ctx *x, const char *path, npy_status s, const npy_info *info)
 {
-    char extra[160] = "";
-    int i;
-    if (s == NPY_EIO) {
-        fail(x, "%s: cannot read: %s", path, strerror(errno));
-        return;
-    }
-    if (s == NPY_EDTYPE)
-        sprintf(extra, " (the file has dtype '%.15s')", info->descr);
-    else if (s == NPY_ENDIM) {
-        size_t len = (size_t)sprintf(extra, " (the file has a %d-D array, shape (", info->ndim);
-        for (i = 0; i < info->ndim && i < 4 && len < 100; i++)
-            len += (size_t)sprintf(extra + len, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
-        sprintf(extra + len, "%s))", info->ndim > 4 ? ", ..." : info->ndim == 1 ? "," : "");
-    } else if ((s == NPY_ETRUNCATED || s == NPY_ETRAILING) && info->ndim == 2) {
-        sprintf(extra, " (header: shape (%llu, %llu) of %s = %lu data bytes after a %lu-byte header)",
-                (unsigned long long)info->shape[0], (unsigned long long)info->shape[1],
-                dtype_name(info->descr), (unsigned long)info->nbytes, (unsigned long)info->data_offset);
-    }
-    fail(x, "%s: %s%s", path, npy_status_string(s), extra);
+    char err[sizeof x->err];
+    npy_error_text(err, sizeof err, path, s, info);
+    fail(x, "%s", err);
 }
 
 /* first row of block k of P over n rows: balanced, sizes differ by <= 1 */
@@ -300,20 +228,6 @@ static double post_step(int t, const float *src, float *dst, size_t n, size_t d,
     MPI_Irecv(dst, (int)rr, rowtype, prev, t, MPI_COMM_WORLD, &req[0]);
     MPI_Isend(src, (int)rs, rowtype, next, t, MPI_COMM_WORLD, &req[1]);
     return (double)rs * (double)d * sizeof(float);
-}
-
-/* the m largest c (ties: smaller index), O(n m) */
-static void hardest(size_t *top, size_t m, const float *c, size_t n)
-{
-    size_t i, k, j;
-    for (k = 0; k < m; k++) top[k] = (size_t)-1;
-    for (i = 0; i < n; i++) {
-        for (k = 0; k < m; k++)
-            if (top[k] == (size_t)-1 || c[i] > c[top[k]]) break;
-        if (k == m) continue;
-        for (j = m - 1; j > k; j--) top[j] = top[j - 1];
-        top[k] = i;
-    }
 }
 
 typedef struct float_int { float v; int i; } float_int; /* MPI_FLOAT_INT */
@@ -388,7 +302,7 @@ int main(int argc, char **argv)
         if (!base || k < 2) fail(&x, "%s: out of memory", o.in);
         for (k = 0; k < 2 && !x.failed; k++)
             if (!strcmp(out[k].path, o.in)) fail(&x, "%s: an output path equals the input", o.in);
-        for (k = 0; k < 2 && !x.failed; k++) out_open(&out[k], &x, o.in);
+        for (k = 0; k < 2 && !x.failed; k++) out_open_x(&out[k], &x, o.in);
     }
 
     /* ---- read: the header, then this rank's rows only ------------------ */
@@ -524,13 +438,9 @@ int main(int argc, char **argv)
     t0 = MPI_Wtime();
     if (x.rank == 0) {
         for (k = 0; k < 2 && !x.failed; k++) {
-            int bad;
             errno = 0;
             ns = npy_write(out[k].f, k == 0 ? "<f4" : "<i4", 1, &n, k == 0 ? (const void *)cmax : (const void *)nmax);
-            bad = ns != NPY_OK || ferror(out[k].f);
-            bad |= fclose(out[k].f) != 0;
-            out[k].f = NULL;
-            if (bad)
+            if (ns != NPY_OK || out_close(&out[k]) != 0)
                 fail(&x, "%s: writing %s failed: %s", o.in, out[k].path, errno ? strerror(errno) : "I/O error");
         }
         for (k = 0; k < 2 && !x.failed; k++) {

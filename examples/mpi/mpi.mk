@@ -26,7 +26,7 @@ test-all: test-mpi
 mpi-deps:
 	@command -v $(MPICC) >/dev/null 2>&1 && command -v $(MPIRUN) >/dev/null 2>&1 || sh scripts/deps.sh mpi
 
-$(MPI_TOOL): examples/mpi/hardreid_mpi.c examples/npy.h hardreid.h | $(TOOLS) mpi-deps
+$(MPI_TOOL): examples/mpi/hardreid_mpi.c examples/cli_common.h examples/npy.h hardreid.h | $(TOOLS) mpi-deps
 	$(MPICC) $(CFLAGS_BASE) $(OMP) -o $@ examples/mpi/hardreid_mpi.c $(HR_LIBS)
 
 $(NPY_ROWS_TEST): examples/mpi/npy_rows_test.c examples/npy.h | $(TOOLS)

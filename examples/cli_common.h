@@ -1,0 +1,157 @@
+/* examples/cli_common.h - what hardreid's command-line tools share
+   (hardreid_difficulty.c, mpi/hardreid_mpi.c): size arguments, outputs
+   written to a temp file and renamed at the end, the text of an .npy reader
+   error, the hardest rows for the summary. Static functions, included by
+   each tool after npy.h (with its implementation); errors are returned as
+   text so that each tool reports them its own way (stderr, or agreed on by
+   MPI ranks). Needs _POSIX_C_SOURCE >= 200809L (mkstemp, fchmod). */
+#ifndef HR_CLI_COMMON_H
+#define HR_CLI_COMMON_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A decimal size_t: digits only, no sign, no overflow. */
+static int parse_size(const char *s, size_t *v)
+{
+    char *end;
+    unsigned long long x;
+    if (!s || !*s || *s == '-') return 0;
+    errno = 0;
+    x = strtoull(s, &end, 10);
+    if (errno || *end || x > (unsigned long long)(size_t)-1) return 0;
+    *v = (size_t)x;
+    return 1;
+}
+
+static char *cat2(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = (char *)malloc(la + lb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+static void say(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- outputs: temp file in the destination directory, rename at the end */
+
+typedef struct outfile {
+    char *path;   /* final path (malloc'd by the tool, freed by it) */
+    char *tmp;    /* temp path (owned), NULL until created */
+    FILE *f;
+} outfile;
+
+/* Create path's temp file "path.tmp.XXXXXX": same directory, so the final
+   rename is atomic and cannot cross file systems. -1 with the reason in
+   err ("IN: cannot create output PATH: ...") on failure. */
+static int out_open(outfile *o, const char *in, char *err, size_t cap)
+{
+    int fd;
+    mode_t mask;
+    if (!(o->tmp = cat2(o->path, ".tmp.XXXXXX"))) {
+        say(err, cap, "%s: out of memory", in);
+        return -1;
+    }
+    if ((fd = mkstemp(o->tmp)) < 0) {
+        say(err, cap, "%s: cannot create output %s: %s", in, o->path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    /* mkstemp makes 0600; give the file the mode a plain fopen would */
+    mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    if (!(o->f = fdopen(fd, "wb"))) {
+        say(err, cap, "%s: cannot open output %s: %s", in, o->path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Close the stream; -1 if anything written to it failed. */
+static int out_close(outfile *o)
+{
+    int bad = 0;
+    if (o->f) {
+        bad = ferror(o->f) != 0;
+        bad |= fclose(o->f) != 0;
+        o->f = NULL;
+    }
+    return bad ? -1 : 0;
+}
+
+/* Close and remove the temp file (a failed run leaves nothing behind). */
+static void out_discard(outfile *o)
+{
+    if (o->f) { fclose(o->f); o->f = NULL; }
+    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
+}
+
+/* ---- input ---------------------------------------------------------------- */
+
+static const char *dtype_name(const char *descr)
+{
+    if (descr[1] == 'f' && descr[2] == '4') return "float32";
+    if (descr[1] == 'f' && descr[2] == '8') return "float64";
+    return descr;
+}
+
+/* "PATH: problem (what the header said)" for an npy.h reader error (errno
+   still set for NPY_EIO). */
+static void npy_error_text(char *err, size_t cap, const char *path, npy_status s,
+                           const npy_info *info)
+{
+    char extra[160] = "";
+    int i;
+    if (s == NPY_EIO) {
+        say(err, cap, "%s: cannot read: %s", path, strerror(errno));
+        return;
+    }
+    if (s == NPY_EDTYPE)
+        sprintf(extra, " (the file has dtype '%.15s')", info->descr);
+    else if (s == NPY_ENDIM) {
+        size_t len = (size_t)sprintf(extra, " (the file has a %d-D array, shape (", info->ndim);
+        for (i = 0; i < info->ndim && i < 4 && len < 100; i++)
+            len += (size_t)sprintf(extra + len, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
+        sprintf(extra + len, "%s))", info->ndim > 4 ? ", ..." : info->ndim == 1 ? "," : "");
+    } else if ((s == NPY_ETRUNCATED || s == NPY_ETRAILING) && info->ndim == 2) {
+        sprintf(extra, " (header: shape (%llu, %llu) of %s = %lu data bytes after a %lu-byte header)",
+                (unsigned long long)info->shape[0], (unsigned long long)info->shape[1],
+                dtype_name(info->descr), (unsigned long)info->nbytes, (unsigned long)info->data_offset);
+    }
+    say(err, cap, "%s: %s%s", path, npy_status_string(s), extra);
+}
+
+/* ---- summary -------------------------------------------------------------- */
+
+/* the m largest c (ties: smaller index), O(n m): m is a handful */
+static void hardest(size_t *top, size_t m, const float *c, size_t n)
+{
+    size_t i, k, j;
+    for (k = 0; k < m; k++) top[k] = (size_t)-1;
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < m; k++)
+            if (top[k] == (size_t)-1 || c[i] > c[top[k]]) break;
+        if (k == m) continue;
+        for (j = m - 1; j > k; j--) top[j] = top[j - 1];
+        top[k] = i;
+    }
+}
+
+#endif /* HR_CLI_COMMON_H */
