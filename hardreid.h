@@ -2160,10 +2160,12 @@ static void hr__task(const hr__job *jb, hr__ws *ws, size_t I, size_t J)
         for (r = 0; r < im; r++)
             for (l = 0; l < L; l++) {
                 const int32_t j = ws->ridx[r * L + l];
-                const int32_t g = (int32_t)(jb->b.first + (size_t)j);
-                if (j >= 0 && hr__better(ws->rbest[r * L + l], g, ws->val[i0 + r], ws->idx[i0 + r])) {
-                    ws->val[i0 + r] = ws->rbest[r * L + l];
-                    ws->idx[i0 + r] = g;
+                if (j >= 0) {
+                    const int32_t g = hr__gid(&jb->b, (size_t)j);
+                    if (hr__better(ws->rbest[r * L + l], g, ws->val[i0 + r], ws->idx[i0 + r])) {
+                        ws->val[i0 + r] = ws->rbest[r * L + l];
+                        ws->idx[i0 + r] = g;
+                    }
                 }
             }
         for (r = 0; r < jn; r++) {
