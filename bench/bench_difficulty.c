@@ -60,12 +60,7 @@ static void set_threads(int t) {
 
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng_next(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return splitmix64(&rng_state); }
 static double rng_unit(void) { return (double)(rng_next() >> 11) * 0x1p-53; }
 
 /* Raw, unnormalized rows: uniform in [-1, 1) times a row scale in

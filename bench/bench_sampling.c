@@ -56,13 +56,6 @@
 
 static volatile uint64_t sink; /* keeps timed results alive */
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* >>cumsum --------------------------------------------------------------*/
 
 static void cumsum_build(double *cum, const float *w, size_t n) {
@@ -179,7 +172,7 @@ static int run_case(size_t n, int reps, long draws, result_t *res) {
     memset(res, 0, sizeof *res);
     res->n = n;
     for (size_t i = 0; i < n; i++) { /* uniform in (0, 1] */
-        w[i] = (float)((double)((splitmix(&seed) >> 40) + 1) * 0x1p-24);
+        w[i] = (float)((double)((splitmix64(&seed) >> 40) + 1) * 0x1p-24);
         wd[i] = w[i];
     }
 

@@ -1,10 +1,12 @@
 /* bench_util.h - the small helpers every benchmark in bench/ shares:
-   the compiler and flags for the report, a monotonic clock, a median, an allocation that exits on failure, and
+   the compiler and flags for the report, a monotonic clock, a seeded
+   generator, a median, an allocation that exits on failure, and
    the CPU model for the report. The including file defines
    _POSIX_C_SOURCE (for clock_gettime) before its first include. */
 #ifndef HR_BENCH_UTIL_H
 #define HR_BENCH_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,14 @@ static inline void pause_s(double s) {
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     nanosleep(&ts, NULL);
+}
+
+/* splitmix64: the benches' seeded generator of test data */
+static inline uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
 static int cmp_double(const void *a, const void *b) {
