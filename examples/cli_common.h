@@ -47,6 +47,10 @@ static void say(char *err, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* What HR_EINVAL means from a difficulty call under --unit-rows, once the
+   tool has checked everything else itself. */
+#define CLI_NOT_UNIT "--unit-rows, but a row is not unit length (|sum w^2 - 1| > 1e-3) nor zero"
+
 /* ---- outputs: temp file in the destination directory, rename at the end */
 
 typedef struct outfile {

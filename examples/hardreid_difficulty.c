@@ -287,8 +287,7 @@ int main(int argc, char **argv)
     if (hs != HR_OK) {
         if (show) fputc('\n', stderr);
         if (hs == HR_EINVAL && o.unit_rows) /* the inputs were checked: it is the promise */
-            fprintf(stderr, "hardreid-difficulty: %s: --unit-rows, but a row is not unit length "
-                    "(|sum w^2 - 1| > 1e-3) nor zero\n", o.in);
+            fprintf(stderr, "hardreid-difficulty: %s: " CLI_NOT_UNIT "\n", o.in);
         else
             fprintf(stderr, "hardreid-difficulty: %s: %s: %s\n", o.in,
                     o.topk ? "hr_neighbors_topk" : "hr_difficulty", hr_status_string(hs));

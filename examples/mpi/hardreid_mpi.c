@@ -383,10 +383,12 @@ int main(int argc, char **argv)
         a.w = own; a.n = nown; a.ld = d; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
         hs = hr_difficulty_pairs(&a, NULL, d, flags);
         npairs += (uint64_t)nown * (nown ? nown - 1 : 0) / 2;
-        if (hs != HR_OK)
-            fail(&x, "%s: hr_difficulty_pairs: %s (rows %lu..%lu%s)", o.in, hr_status_string(hs),
-                 (unsigned long)row0, (unsigned long)(row0 + nown - 1),
-                 hs == HR_EINVAL && o.unit_rows ? "; --unit-rows: are they unit length?" : "");
+        if (hs == HR_EINVAL && o.unit_rows)
+            fail(&x, "%s: " CLI_NOT_UNIT " (rows %lu..%lu)", o.in, (unsigned long)row0,
+                 (unsigned long)(row0 + nown - 1));
+        else if (hs != HR_OK)
+            fail(&x, "%s: hr_difficulty_pairs: %s (rows %lu..%lu)", o.in, hr_status_string(hs),
+                 (unsigned long)row0, (unsigned long)(row0 + nown - 1));
         tw = MPI_Wtime();
         if (nsteps > 0) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
         t_wait += MPI_Wtime() - tw;
