@@ -164,7 +164,10 @@ typedef enum hr_isa {
     HR_ISA_AUTO = 0,      /* best supported path (hr_set_isa only)           */
     HR_ISA_SCALAR = 1,
     HR_ISA_AVX2 = 2,      /* x86-64 AVX2 + FMA                               */
-    HR_ISA_NEON = 3       /* AArch64 Advanced SIMD                           */
+    HR_ISA_NEON = 3,      /* AArch64 Advanced SIMD                           */
+    HR_ISA_AVX512 = 4,    /* x86-64 AVX-512F (+ AVX2, FMA), ZMM state enabled */
+    HR_ISA_COUNT          /* one past the last: for (isa = HR_ISA_SCALAR;
+                             isa < HR_ISA_COUNT; isa++) visits every path   */
 } hr_isa;
 
 /* Path used by the next call. */
@@ -174,8 +177,12 @@ HRDEF hr_isa hr_get_isa(void);
 HRDEF hr_status hr_set_isa(hr_isa isa);
 /* 1 if the path is compiled in and this CPU runs it. */
 HRDEF int hr_isa_supported(hr_isa isa);
-/* "auto", "scalar", "avx2", "neon"; "unknown" otherwise. */
+/* "auto", "scalar", "avx2", "neon", "avx512"; "unknown" otherwise. */
 HRDEF const char *hr_isa_name(hr_isa isa);
+/* The path named name (hr_isa_name's spelling, "auto" included) into *isa.
+   HR_EINVAL (and *isa untouched) for NULL or a name no path has; whether
+   the path runs here is hr_isa_supported's answer, not this one's. */
+HRDEF hr_status hr_isa_from_name(const char *name, hr_isa *isa);
 
 /* Difference between ISA paths (and against a double-precision reference)
    in a cosine the kernels return, for d up to 4096, when the rounding
@@ -705,9 +712,14 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
     (defined(__x86_64__) || defined(__i386__))
 #define HR__HAVE_AVX2 1
 #include <immintrin.h>
+#include <cpuid.h>
 /* Compiled for AVX2+FMA whatever the command-line -m flags; only called after
    the cpuid check in hr__detect(). */
 #define HR__TARGET_AVX2 __attribute__((target("avx2,fma")))
+/* AVX-512F kernels, likewise: only called after hr__cpu_avx512() (cpuid
+   and XGETBV: the OS saves the ZMM and mask registers). */
+#define HR__HAVE_AVX512 1
+#define HR__TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
 #if !defined(HR_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
 #define HR__HAVE_NEON 1
@@ -723,6 +735,8 @@ extern "C" {
 #if !defined(HR_NO_SLEEF) && defined(HR__HAVE_AVX2)
 #define HR__SLEEF_AVX2 1
 HR__TARGET_AVX2 extern __m256 Sleef_expf8_u10avx2(__m256);
+#define HR__SLEEF_AVX512 1
+HR__TARGET_AVX512 extern __m512 Sleef_expf16_u10avx512f(__m512);
 #endif
 #if !defined(HR_NO_SLEEF) && defined(HR__HAVE_NEON)
 #define HR__SLEEF_NEON 1
@@ -844,10 +858,17 @@ typedef void (*hr__ua_fn)(size_t kc, const float *a, size_t lda, const float *b,
    the SIMD paths, libm's on the scalar one. */
 typedef double (*hr__expsum_fn)(float *p, const float *z, size_t n, float zmax);
 
+/* One ISA's kernels and blocking: what the ISA-free drivers read, and all
+   they read, of an ISA. A kernel the ISA has not vectorized points at its
+   scalar reference. */
 typedef struct hr__kernels {
-    hr_isa isa;
+    int (*cpu)(void);  /* 1 if this CPU (and OS) runs the path             */
     int mr, nr;        /* Gram register tile                               */
     size_t mc, kc;     /* cache blocking: rows of a packed A block, k depth */
+    size_t gram_nb;    /* floats of packed B rows per Gram block (L3 share) */
+    size_t gemm_nb;    /* floats of a packed GEMM B block                  */
+    size_t ua_panels;  /* hr_gemm reads A in place (gemm_ua) when at most
+                          this many nr-column panels reuse an A block      */
     hr__gram_fn gram;
     hr__sumsq_fn sumsq;
     hr__scale_fn scale;
@@ -973,8 +994,10 @@ static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
     return sum;
 }
 
+static int hr__cpu_any(void) { return 1; }
+
 static const hr__kernels hr__kernels_scalar = {
-    HR_ISA_SCALAR, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256,
+    hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
     NULL
@@ -1453,12 +1476,22 @@ static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_AVX2 hr__expsum_scalar
 #endif
 
+static int hr__cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
+   (BLIS's haswell size); A in place up to 8 panels (128 columns). */
 static const hr__kernels hr__kernels_avx2 = {
-    HR_ISA_AVX2, 6, 16, 192, 512,
+    hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
     hr__gemm_ua_avx2
 };
+#define HR__KERNELS_AVX2 (&hr__kernels_avx2)
+#else
+#define HR__KERNELS_AVX2 NULL
 #endif /* HR__HAVE_AVX2 */
 
 /* >>kernels-neon ---------------------------------------------------------*/
@@ -1756,36 +1789,492 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 #endif
 
 static const hr__kernels hr__kernels_neon = {
-    HR_ISA_NEON, 8, 12, 192, 512,
+    hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
     hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON, NULL
 };
+#define HR__KERNELS_NEON (&hr__kernels_neon)
+#else
+#define HR__KERNELS_NEON NULL
 #endif /* HR__HAVE_NEON */
 
+/* >>kernels-avx512 -------------------------------------------------------*/
+#ifdef HR__HAVE_AVX512
+/* g++ 12's AVX-512 intrinsics pass _mm*_undefined_*() (a self-initialized
+   variable) as the unused merge source: -Wuninitialized noise in C++ only. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+/* cpuid leaf 7 EBX bit 16 (AVX-512F) and leaf 1's OSXSAVE, then XCR0: the
+   OS must save XMM, YMM, the opmask and both halves of the ZMM registers
+   (bits 1, 2, 5, 6, 7), or the first zmm instruction faults. */
+static int hr__cpu_avx512(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!hr__cpu_avx2() || !__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 0xE6u) == 0xE6u;
+}
+
+/* 14 x 32 register tile: 28 accumulators, 2 B vectors and 1 broadcast of
+   the 32 zmm registers; 28 FMAs per 2 loads + 14 broadcasts (measured on
+   Zen 5 against 12 x 32 and 8 x 48, see README). The fused epilogue keeps
+   16 lanes of running max per row (lane l: columns l mod 16) and folds
+   with compare-into-mask + masked moves; strict > keeps ties on the
+   smaller index, as on every path. */
+#define HR__X5_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+#define HR__X5_MR 14
+
+HR__TARGET_AVX512
+static void hr__gram_avx512(size_t kc, const float *a, const float *b, float *t,
+                            int acc, const hr__ep *ep)
+{
+#define HR__D(r) __m512 c##r##_0, c##r##_1;
+    HR__X5_ROWS(HR__D)
+#undef HR__D
+    __m512 c[HR__X5_MR][2];
+    size_t k;
+#define HR__Z(r) if (acc) { c##r##_0 = _mm512_loadu_ps(t + 32 * (r)); \
+                            c##r##_1 = _mm512_loadu_ps(t + 32 * (r) + 16); } \
+                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
+    HR__X5_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(b + 32 * k), b1 = _mm512_load_ps(b + 32 * k + 16);
+        __m512 ar;
+#define HR__F(r) ar = _mm512_set1_ps(a[HR__X5_MR * k + (r)]); \
+                 c##r##_0 = _mm512_fmadd_ps(ar, b0, c##r##_0); \
+                 c##r##_1 = _mm512_fmadd_ps(ar, b1, c##r##_1);
+        HR__X5_ROWS(HR__F)
+#undef HR__F
+    }
+    if (!ep) {
+#define HR__S(r) _mm512_storeu_ps(t + 32 * (r), c##r##_0); \
+                 _mm512_storeu_ps(t + 32 * (r) + 16, c##r##_1);
+        HR__X5_ROWS(HR__S)
+#undef HR__S
+        return;
+    }
+#define HR__A(r) c[r][0] = c##r##_0; c[r][1] = c##r##_1;
+    HR__X5_ROWS(HR__A)
+#undef HR__A
+    {
+        const __m512i j0 = _mm512_add_epi32(_mm512_set1_epi32(ep->col0),
+                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                              11, 12, 13, 14, 15));
+        const __m512i j1 = _mm512_add_epi32(j0, _mm512_set1_epi32(16));
+        int r, v;
+        if (ep->masked) { /* keep col < n outside [lo[r], hi[r]] */
+            const __m512 ninf = _mm512_set1_ps(-INFINITY);
+            const __m512i nv = _mm512_set1_epi32(ep->n);
+            const __mmask16 ok0 = _mm512_cmpgt_epi32_mask(nv, j0), ok1 = _mm512_cmpgt_epi32_mask(nv, j1);
+            for (r = 0; r < HR__X5_MR; r++) {
+                const __m512i lo = _mm512_set1_epi32(ep->lo[r]), hi = _mm512_set1_epi32(ep->hi[r]);
+                const __mmask16 k0 = ok0 & (_mm512_cmpgt_epi32_mask(lo, j0) | _mm512_cmpgt_epi32_mask(j0, hi));
+                const __mmask16 k1 = ok1 & (_mm512_cmpgt_epi32_mask(lo, j1) | _mm512_cmpgt_epi32_mask(j1, hi));
+                c[r][0] = _mm512_mask_mov_ps(ninf, k0, c[r][0]);
+                c[r][1] = _mm512_mask_mov_ps(ninf, k1, c[r][1]);
+            }
+        }
+        /* rows: the tile's 32 columns folded to 16 lanes, then into the scratch */
+        for (r = 0; r < HR__X5_MR; r++) {
+            float *rb = ep->rbest + r * HR__LANES;
+            int32_t *ri = ep->ridx + r * HR__LANES;
+            __mmask16 g = _mm512_cmp_ps_mask(c[r][1], c[r][0], _CMP_GT_OQ);
+            const __m512 m = _mm512_mask_mov_ps(c[r][0], g, c[r][1]);
+            const __m512i mi = _mm512_mask_mov_epi32(j0, g, j1);
+            g = _mm512_cmp_ps_mask(m, _mm512_loadu_ps(rb), _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(rb, g, m);
+            _mm512_mask_storeu_epi32(ri, g, mi);
+        }
+        /* columns: the rows folded vertically, then into the scratch */
+        for (v = 0; v < 2; v++) {
+            __m512 m = c[0][v];
+            __m512i mi = _mm512_set1_epi32(ep->row0);
+            __mmask16 g;
+            for (r = 1; r < HR__X5_MR; r++) {
+                g = _mm512_cmp_ps_mask(c[r][v], m, _CMP_GT_OQ);
+                m = _mm512_mask_mov_ps(m, g, c[r][v]);
+                mi = _mm512_mask_mov_epi32(mi, g, _mm512_set1_epi32(ep->row0 + r));
+            }
+            g = _mm512_cmp_ps_mask(m, _mm512_loadu_ps(ep->cbest + 16 * v), _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(ep->cbest + 16 * v, g, m);
+            _mm512_mask_storeu_epi32(ep->cidx + 16 * v, g, mi);
+        }
+    }
+}
+
+/* The 14 x 32 loop of hr__gram_avx512 with the broadcasts read from the
+   rows of A in place (same products, same order). */
+HR__TARGET_AVX512
+static void hr__gemm_ua_avx512(size_t kc, const float *a, size_t lda, const float *b,
+                               float *t)
+{
+#define HR__D(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = c##r##_0;
+    HR__X5_ROWS(HR__D)
+#undef HR__D
+    size_t k;
+    for (k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(b + 32 * k), b1 = _mm512_load_ps(b + 32 * k + 16);
+        const float *ak = a + k;
+        __m512 ar;
+#define HR__F(r) ar = _mm512_set1_ps(ak[(r) * lda]); \
+                 c##r##_0 = _mm512_fmadd_ps(ar, b0, c##r##_0); \
+                 c##r##_1 = _mm512_fmadd_ps(ar, b1, c##r##_1);
+        HR__X5_ROWS(HR__F)
+#undef HR__F
+    }
+#define HR__S(r) _mm512_storeu_ps(t + 32 * (r), c##r##_0); \
+                 _mm512_storeu_ps(t + 32 * (r) + 16, c##r##_1);
+    HR__X5_ROWS(HR__S)
+#undef HR__S
+}
+
+/* The low 8 floats of a zmm, by an extract rather than
+   _mm512_castps512_ps256, which g++ 12's headers flag as uninitialized. */
+#define HR__X5_LO(v) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 0))
+/* The high 8 floats. */
+#define HR__X5_HI(v) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+/* The first n of 16 lanes. */
+#define HR__X5_MASK(n) ((__mmask16)((n) >= 16 ? 0xFFFFu : (1u << (n)) - 1u))
+
+/* Any tile, full or edge: rows in turn, columns as two masked vectors. */
+HR__TARGET_AVX512
+static void hr__tile_avx512(float *c, size_t ldc, const float *t, size_t mm,
+                            size_t nn, float alpha, float beta)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 m0 = HR__X5_MASK(nn), m1 = HR__X5_MASK(nn > 16 ? nn - 16 : 0);
+    size_t r;
+    for (r = 0; r < mm; r++, c += ldc, t += 32) {
+        __m512 t0 = _mm512_mul_ps(va, _mm512_loadu_ps(t)), t1 = _mm512_mul_ps(va, _mm512_loadu_ps(t + 16));
+        if (beta != 0.0f) { /* as the reference: alpha t + beta c, two roundings */
+            t0 = _mm512_add_ps(t0, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, c)));
+            t1 = _mm512_add_ps(t1, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16)));
+        }
+        _mm512_mask_storeu_ps(c, m0, t0);
+        _mm512_mask_storeu_ps(c + 16, m1, t1);
+    }
+}
+
+/* Every panel, any mr <= 32, any kc, no scalar tails. Copying (rs == 1):
+   row p of a panel is mr contiguous floats, two masked vectors (rows past
+   `rows` masked to zero). Transposing (cs == 1): groups of 8 rows x 8 k
+   loaded (the k tail and absent rows masked to zero), transposed in
+   registers, stored as 8-float pieces of 8 k steps (the piece past mr and
+   the k steps past kc masked off). Other strides: the reference. */
+HR__TARGET_AVX512
+static void hr__pack_avx512(float *dst, const float *x, size_t rs, size_t cs,
+                            size_t rows, size_t kc, size_t mr)
+{
+    size_t q, p, g, i;
+    if (mr > 32 || (cs != 1 && rs != 1)) {
+        hr__pack_ref(dst, x, rs, cs, rows, kc, mr);
+        return;
+    }
+    for (q = 0; q < rows; q += mr, dst += mr * kc) {
+        const size_t h = rows - q < mr ? rows - q : mr;
+        const float *xq = x + q * rs;
+        if (cs != 1) { /* rs == 1 */
+            const __mmask16 l0 = HR__X5_MASK(h), l1 = HR__X5_MASK(h > 16 ? h - 16 : 0);
+            const __mmask16 s0 = HR__X5_MASK(mr), s1 = HR__X5_MASK(mr > 16 ? mr - 16 : 0);
+            for (p = 0; p < kc; p++) {
+                const float *src = xq + p * cs;
+                float *d = dst + p * mr;
+                _mm512_mask_storeu_ps(d, s0, _mm512_maskz_loadu_ps(l0, src));
+                if (s1) _mm512_mask_storeu_ps(d + 16, s1, _mm512_maskz_loadu_ps(l1, src + 16));
+            }
+            continue;
+        }
+        for (p = 0; p < kc; p += 8) {
+            const size_t kn = kc - p < 8 ? kc - p : 8;
+            const __mmask8 lk = (__mmask8)((1u << kn) - 1u);
+            for (g = 0; g < mr; g += 8) {
+                const __mmask16 sm = HR__X5_MASK(mr - g);
+                __m256 r8[8];
+                for (i = 0; i < 8; i++)
+                    r8[i] = g + i < h ? HR__X5_LO(_mm512_maskz_loadu_ps(
+                                            (__mmask16)lk, xq + (g + i) * rs + p))
+                                      : _mm256_setzero_ps();
+                HR__TRANSPOSE8(r8);
+                for (i = 0; i < kn; i++)
+                    _mm512_mask_storeu_ps(dst + (p + i) * mr + g, sm, _mm512_castps256_ps512(r8[i]));
+            }
+        }
+    }
+}
+
+/* 16 floats a step as two 8-double halves; the tail masked to zero. */
+HR__TARGET_AVX512
+static double hr__sumsq_avx512(const float *x, size_t d)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    size_t j = 0;
+    for (; j < d; j += 16) {
+        const __m512 v = _mm512_maskz_loadu_ps(HR__X5_MASK(d - j), x + j);
+        const __m512d lo = _mm512_cvtps_pd(HR__X5_LO(v));
+        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        s0 = _mm512_fmadd_pd(lo, lo, s0);
+        s1 = _mm512_fmadd_pd(hi, hi, s1);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+/* 8 a step through double (the reference's rounding); the tail masked. */
+HR__TARGET_AVX512
+static void hr__scale_avx512(float *out, const float *in, size_t d, double s)
+{
+    const __m512d sv = _mm512_set1_pd(s);
+    size_t j = 0;
+    for (; j < d; j += 8) {
+        const __mmask8 m = (__mmask8)HR__X5_MASK(d - j);
+        const __m256 v = HR__X5_LO(_mm512_maskz_loadu_ps((__mmask16)m, in + j));
+        const __m256 r = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(v), sv));
+        _mm512_mask_storeu_ps(out + j, (__mmask16)m, _mm512_castps256_ps512(r));
+    }
+}
+
+/* Batched alias draws: the 8 lanes' xoshiro256** in ONE register per state
+   word (8 x 64 bits), native 64-bit rotates, Lemire's column = high half of
+   _mm512_mul_epu32(low 32 bits, n), one 8-way 64-bit gather of (threshold,
+   alias), the coin compared into a mask, vpmovqd to 8 x 32 bits. Same
+   rejection hand-off and, past L2, the same run-ahead prefetch as AVX2. */
+HR__TARGET_AVX512
+static void hr__draw_n_avx512(uint32_t *out, size_t m, const hr_alias *a,
+                              uint64_t *lanes)
+{
+    enum { BLOCK = 8 };
+    __m512i buf[BLOCK];
+    const __m512i nv = _mm512_set1_epi64((long long)a->n);
+    const __m512i rj = _mm512_set1_epi64((long long)a->reject);
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+    const long long *tab = (const long long *)(const void *)a->tab;
+    const int check = a->reject != 0, blocked = a->n > (1u << 15);
+    __m512i s0, s1, s2, s3, x;
+    size_t i = 0;
+#define HR__LOAD() s0 = _mm512_loadu_si512(lanes + 0); s1 = _mm512_loadu_si512(lanes + 8); \
+                   s2 = _mm512_loadu_si512(lanes + 16); s3 = _mm512_loadu_si512(lanes + 24);
+#define HR__STORE() _mm512_storeu_si512(lanes + 0, s0); _mm512_storeu_si512(lanes + 8, s1); \
+                    _mm512_storeu_si512(lanes + 16, s2); _mm512_storeu_si512(lanes + 24, s3);
+    /* x = rotl(s1 * 5, 7) * 9 */
+#define HR__OUT() x = _mm512_add_epi64(_mm512_slli_epi64(s1, 2), s1); \
+                  x = _mm512_rol_epi64(x, 7); \
+                  x = _mm512_add_epi64(_mm512_slli_epi64(x, 3), x);
+    /* any lane's Lemire remainder (low half of x_lo * n) below 2^32 mod n */
+#define HR__REJECTS() (check && _mm512_cmplt_epu64_mask( \
+                          _mm512_and_epi64(_mm512_mul_epu32(x, nv), lo32), rj))
+#define HR__STEP() { const __m512i t_ = _mm512_slli_epi64(s1, 17); \
+                     s2 = _mm512_xor_si512(s2, s0); s3 = _mm512_xor_si512(s3, s1); \
+                     s1 = _mm512_xor_si512(s1, s2); s0 = _mm512_xor_si512(s0, s3); \
+                     s2 = _mm512_xor_si512(s2, t_); s3 = _mm512_rol_epi64(s3, 45); }
+#define HR__LOOKUP(xv, dst) { const __m512i col_ = _mm512_srli_epi64(_mm512_mul_epu32(xv, nv), 32); \
+        const __m512i e_ = _mm512_i64gather_epi64(col_, tab, 8); \
+        const __mmask8 keep_ = _mm512_cmplt_epu64_mask(_mm512_srli_epi64(xv, 32), \
+                                                       _mm512_and_epi64(e_, lo32)); \
+        const __m512i r_ = _mm512_mask_mov_epi64(_mm512_srli_epi64(e_, 32), keep_, col_); \
+        _mm256_storeu_si256((__m256i *)(void *)(dst), _mm512_cvtepi64_epi32(r_)); }
+    HR__LOAD()
+    while (i + HR__DRAW_LANES <= m) {
+        if (!blocked) {
+            HR__OUT()
+            if (!HR__REJECTS()) {
+                HR__LOOKUP(x, out + i)
+                HR__STEP()
+                i += HR__DRAW_LANES;
+                continue;
+            }
+        } else {
+            const size_t ng = (m - i) / HR__DRAW_LANES < (size_t)BLOCK ? (m - i) / HR__DRAW_LANES : (size_t)BLOCK;
+            size_t g, k;
+            for (g = 0; g < ng; g++) { /* generate ahead, up to a rejection */
+                uint64_t col[HR__DRAW_LANES];
+                int q;
+                HR__OUT()
+                if (HR__REJECTS()) break;
+                buf[g] = x;
+                _mm512_storeu_si512(col, _mm512_srli_epi64(_mm512_mul_epu32(x, nv), 32));
+                for (q = 0; q < HR__DRAW_LANES; q++)
+                    _mm_prefetch((const char *)(a->tab + col[q]), _MM_HINT_T0);
+                HR__STEP()
+            }
+            for (k = 0; k < g; k++) HR__LOOKUP(buf[k], out + i + HR__DRAW_LANES * k)
+            i += HR__DRAW_LANES * g;
+            if (g == ng) continue;
+        }
+        /* rare: some lane rejects; the reference redraws this group */
+        HR__STORE()
+        hr__draw_n_scalar(out + i, HR__DRAW_LANES, a, lanes);
+        HR__LOAD()
+        i += HR__DRAW_LANES;
+    }
+    HR__STORE()
+#undef HR__LOAD
+#undef HR__STORE
+#undef HR__OUT
+#undef HR__REJECTS
+#undef HR__STEP
+#undef HR__LOOKUP
+    if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
+}
+
+/* Channels in blocks of 64 held in registers across the pixels, then 16,
+   then one masked vector: every element is one FMA wherever it sits. */
+HR__TARGET_AVX512
+static void hr__dw_axpy_avx512(float *y, size_t ys, const float *x, size_t xs,
+                               const float *w, size_t C, size_t np)
+{
+    size_t p, c = 0;
+    for (; c + 64 <= C; c += 64) {
+        const __m512 w0 = _mm512_loadu_ps(w + c), w1 = _mm512_loadu_ps(w + c + 16);
+        const __m512 w2 = _mm512_loadu_ps(w + c + 32), w3 = _mm512_loadu_ps(w + c + 48);
+        for (p = 0; p < np; p++) {
+            float *yp = y + p * ys + c;
+            const float *xp = x + p * xs + c;
+            _mm512_storeu_ps(yp, _mm512_fmadd_ps(_mm512_loadu_ps(xp), w0, _mm512_loadu_ps(yp)));
+            _mm512_storeu_ps(yp + 16, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 16), w1, _mm512_loadu_ps(yp + 16)));
+            _mm512_storeu_ps(yp + 32, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 32), w2, _mm512_loadu_ps(yp + 32)));
+            _mm512_storeu_ps(yp + 48, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 48), w3, _mm512_loadu_ps(yp + 48)));
+        }
+    }
+    for (; c < C; c += 16) {
+        const __mmask16 k = HR__X5_MASK(C - c);
+        const __m512 w0 = _mm512_maskz_loadu_ps(k, w + c);
+        for (p = 0; p < np; p++)
+            _mm512_mask_storeu_ps(y + p * ys + c, k,
+                                  _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + p * xs + c), w0,
+                                                  _mm512_maskz_loadu_ps(k, y + p * ys + c)));
+    }
+}
+
+HR__TARGET_AVX512
+static void hr__dw_dot_avx512(float *acc, const float *a, size_t as, const float *b,
+                              size_t bs, size_t C, size_t np)
+{
+    size_t p, c = 0;
+    for (; c + 64 <= C; c += 64) {
+        __m512 s0 = _mm512_loadu_ps(acc + c), s1 = _mm512_loadu_ps(acc + c + 16);
+        __m512 s2 = _mm512_loadu_ps(acc + c + 32), s3 = _mm512_loadu_ps(acc + c + 48);
+        for (p = 0; p < np; p++) {
+            const float *ap = a + p * as + c, *bp = b + p * bs + c;
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(ap), _mm512_loadu_ps(bp), s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 16), _mm512_loadu_ps(bp + 16), s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 32), _mm512_loadu_ps(bp + 32), s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 48), _mm512_loadu_ps(bp + 48), s3);
+        }
+        _mm512_storeu_ps(acc + c, s0);
+        _mm512_storeu_ps(acc + c + 16, s1);
+        _mm512_storeu_ps(acc + c + 32, s2);
+        _mm512_storeu_ps(acc + c + 48, s3);
+    }
+    for (; c < C; c += 16) {
+        const __mmask16 k = HR__X5_MASK(C - c);
+        __m512 s0 = _mm512_maskz_loadu_ps(k, acc + c);
+        for (p = 0; p < np; p++)
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + p * as + c),
+                                 _mm512_maskz_loadu_ps(k, b + p * bs + c), s0);
+        _mm512_mask_storeu_ps(acc + c, k, s0);
+    }
+}
+
+#ifdef HR__SLEEF_AVX512
+/* 16 lanes at a time; the tail through the same vector exp, padded with
+   -inf (exp = 0) by a masked load, so every element rounds alike. */
+HR__TARGET_AVX512
+static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
+{
+    const __m512 mx = _mm512_set1_ps(zmax), ninf = _mm512_set1_ps(-INFINITY);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    size_t i;
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 k = HR__X5_MASK(n - i);
+        const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, z + i), mx));
+        _mm512_mask_storeu_ps(p + i, k, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(HR__X5_LO(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(HR__X5_HI(e)));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+#define HR__EXPSUM_AVX512 hr__expsum_avx512
+#else
+#define HR__EXPSUM_AVX512 hr__expsum_scalar
+#endif
+
+/* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
+   (the L2/L3 of the CPUs that have both are alike); A in place up to 4
+   panels (128 columns, as AVX2's 8 of 16). */
+static const hr__kernels hr__kernels_avx512 = {
+    hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
+    hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
+    hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
+    hr__gemm_ua_avx512
+};
+#define HR__KERNELS_AVX512 (&hr__kernels_avx512)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define HR__KERNELS_AVX512 NULL
+#endif /* HR__HAVE_AVX512 */
+
 /* >>dispatch -------------------------------------------------------------*/
+/* The ISA registry: one row per hr_isa, in enum order (xxHash's dispatch
+   array). A row whose kernels are NULL is not compiled in. Detection takes
+   the supported row with the highest enumerator, so a new path is appended
+   after the ones it supersedes on its architecture. Every question about
+   ISAs (name, spelling in HR_ISA, support, detection, kernel table) is a
+   look-up or a loop here. */
+typedef struct hr__isa_row {
+    hr_isa isa;
+    const char *name;
+    const hr__kernels *k;
+} hr__isa_row;
+
+static const hr__isa_row hr__isas[HR_ISA_COUNT] = {
+    {HR_ISA_AUTO, "auto", NULL},
+    {HR_ISA_SCALAR, "scalar", &hr__kernels_scalar},
+    {HR_ISA_AVX2, "avx2", HR__KERNELS_AVX2},
+    {HR_ISA_NEON, "neon", HR__KERNELS_NEON},
+    {HR_ISA_AVX512, "avx512", HR__KERNELS_AVX512},
+};
 
 static int hr__isa_choice; /* 0: not chosen yet; else an hr_isa. See doc. */
 
 HRDEF int hr_isa_supported(hr_isa isa)
 {
-    switch (isa) {
-    case HR_ISA_SCALAR: return 1;
-#ifdef HR__HAVE_AVX2
-    case HR_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-#ifdef HR__HAVE_NEON
-    case HR_ISA_NEON: return 1; /* Advanced SIMD is mandatory on AArch64 */
-#endif
-    default: return 0;
-    }
+    const hr__kernels *k;
+    if ((int)isa <= (int)HR_ISA_AUTO || (int)isa >= (int)HR_ISA_COUNT) return 0;
+    k = hr__isas[isa].k;
+    return k && k->cpu();
 }
 
 static hr_isa hr__detect(void)
 {
-    if (hr_isa_supported(HR_ISA_AVX2)) return HR_ISA_AVX2;
-    if (hr_isa_supported(HR_ISA_NEON)) return HR_ISA_NEON;
+    int i;
+    for (i = (int)HR_ISA_COUNT - 1; i > (int)HR_ISA_SCALAR; i--)
+        if (hr_isa_supported((hr_isa)i)) return (hr_isa)i;
     return HR_ISA_SCALAR;
+}
+
+HRDEF const char *hr_isa_name(hr_isa isa)
+{
+    if ((int)isa < 0 || (int)isa >= (int)HR_ISA_COUNT) return "unknown";
+    return hr__isas[isa].name;
+}
+
+HRDEF hr_status hr_isa_from_name(const char *name, hr_isa *isa)
+{
+    int i;
+    if (!name || !isa) return HR_EINVAL;
+    for (i = 0; i < (int)HR_ISA_COUNT; i++)
+        if (!strcmp(name, hr__isas[i].name)) {
+            *isa = hr__isas[i].isa;
+            return HR_OK;
+        }
+    return HR_EINVAL;
 }
 
 static hr_isa hr__initial_isa(void)
@@ -1795,11 +2284,7 @@ static hr_isa hr__initial_isa(void)
 #ifdef HR_FORCE_ISA
     want = HR_FORCE_ISA;
 #endif
-    if (e) { /* an unknown or unsupported name falls back to the best path */
-        if (!strcmp(e, "scalar")) want = HR_ISA_SCALAR;
-        else if (!strcmp(e, "avx2")) want = HR_ISA_AVX2;
-        else if (!strcmp(e, "neon")) want = HR_ISA_NEON;
-    }
+    if (e) (void)hr_isa_from_name(e, &want); /* unknown: want stands */
     return (want != HR_ISA_AUTO && hr_isa_supported(want)) ? want : hr__detect();
 }
 
@@ -1821,28 +2306,14 @@ HRDEF hr_status hr_set_isa(hr_isa isa)
     return HR_OK;
 }
 
-HRDEF const char *hr_isa_name(hr_isa isa)
-{
-    switch (isa) {
-    case HR_ISA_AUTO: return "auto";
-    case HR_ISA_SCALAR: return "scalar";
-    case HR_ISA_AVX2: return "avx2";
-    case HR_ISA_NEON: return "neon";
-    default: return "unknown";
-    }
-}
-
+/* The kernel table of the path chosen now. Every public call reads it ONCE
+   and passes it down: a call that read it twice could plan with one ISA's
+   tile sizes and run another's kernels, if another thread called
+   hr_set_isa() in between. */
 static const hr__kernels *hr__kernels_get(void)
 {
-    switch (hr_get_isa()) {
-#ifdef HR__HAVE_AVX2
-    case HR_ISA_AVX2: return &hr__kernels_avx2;
-#endif
-#ifdef HR__HAVE_NEON
-    case HR_ISA_NEON: return &hr__kernels_neon;
-#endif
-    default: return &hr__kernels_scalar;
-    }
+    const hr__kernels *k = hr__isas[hr_get_isa()].k;
+    return k ? k : &hr__kernels_scalar; /* hr_get_isa() only names a supported row */
 }
 
 /* >>drivers --------------------------------------------------------------*/
@@ -2269,9 +2740,9 @@ static hr_status hr__run(hr__job *jb, float *va, int32_t *ia, float *vb, int32_t
     jb->mc = jb->K->mc;
     jb->kc = jb->K->kc;
     jb->nk = d ? (d + jb->kc - 1) / jb->kc : 1;
-    /* B block: about 2 MiB of packed rows (L3); at least 512 columns so
-       that packing A stays a small fraction of the work. */
-    jb->nc = hr__round_up(((size_t)1 << 19) / (d ? d : 1), (size_t)jb->K->nr);
+    /* B block: gram_nb floats of packed rows (the ISA's L3 share); at least
+       512 columns so that packing A stays a small fraction of the work. */
+    jb->nc = hr__round_up(jb->K->gram_nb / (d ? d : 1), (size_t)jb->K->nr);
     if (jb->nc < 512) jb->nc = 512;
     if (jb->nc > 2048) jb->nc = 2048;
     if (jb->nc > hr__round_up(jb->b.n, (size_t)jb->K->nr)) jb->nc = hr__round_up(jb->b.n, (size_t)jb->K->nr);
@@ -2588,10 +3059,9 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
         const size_t njs = nic >= (size_t)nt ? 1 : ((size_t)nt + nic - 1) / nic < npan
                                ? ((size_t)nt + nic - 1) / nic : npan;
         const size_t ntask = nic * njs;
-        /* A in place when its rows run along k and at most 8 column panels
-           (128 columns on AVX2) reuse each A block: packing would cost
-           about what it saves */
-        const int ua = K->gemm_ua && g->acs == 1 && npan <= 8;
+        /* A in place when its rows run along k and at most ua_panels column
+           panels reuse each A block: packing would cost about what it saves */
+        const int ua = K->gemm_ua && g->acs == 1 && npan <= K->ua_panels;
         for (pc = 0; pc < g->k; pc += g->kc) {
             const size_t kb = g->k - pc < g->kc ? g->k - pc : g->kc;
             const float beta = pc ? 1.0f : g->beta; /* later k blocks accumulate */
@@ -2645,7 +3115,8 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
 
 /* Validate a call and plan it: blocking, team size, and the bytes of its
    one allocation (g->bytes; 0 when no packing is needed). Writes nothing. */
-static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t m,
+static hr_status hr__gemm_plan(hr__gemm_job *g, const hr__kernels *K, hr_trans ta,
+                               hr_trans tb, size_t m,
                                size_t n, size_t k, float alpha, const float *a,
                                size_t lda, const float *b, size_t ldb, float beta,
                                float *c, size_t ldc)
@@ -2659,7 +3130,7 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t
     if ((s = tb ? hr__check_matrix(b, n, k, ldb) : hr__check_matrix(b, k, n, ldb)) != HR_OK) return s;
     if ((s = hr__check_matrix(c, m, n, ldc)) != HR_OK) return s;
     memset(g, 0, sizeof *g);
-    g->K = hr__kernels_get();
+    g->K = K;
     g->m = m; g->n = n; g->k = k;
     g->a = a; g->b = b; g->c = c; g->ldc = ldc;
     g->alpha = alpha; g->beta = beta;
@@ -2671,9 +3142,9 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, hr_trans ta, hr_trans tb, size_t
     nr = (size_t)g->K->nr;
     g->kc = k < g->K->kc ? k : g->K->kc;
     g->mc = m < g->K->mc ? hr__round_up(m, mr) : g->K->mc;
-    /* B block: about 4 MiB packed (L3; BLIS's haswell size), at least 512
+    /* B block: gemm_nb floats packed (the ISA's L3 share), at least 512
        columns: every B block repacks all of A */
-    g->nc = hr__round_up(((size_t)1 << 20) / g->kc, nr);
+    g->nc = hr__round_up(g->K->gemm_nb / g->kc, nr);
     if (g->nc < 512) g->nc = 512;
     if (g->nc > hr__round_up(n, nr)) g->nc = hr__round_up(n, nr);
 #ifdef _OPENMP
@@ -2734,9 +3205,10 @@ HRDEF hr_status hr_gemm(hr_trans ta, hr_trans tb, size_t m, size_t n,
                         const float *b, size_t ldb, float beta, float *c,
                         size_t ldc)
 {
+    const hr__kernels *K = hr__kernels_get();
     hr__gemm_job g;
     void *mem = NULL;
-    hr_status s = hr__gemm_plan(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    hr_status s = hr__gemm_plan(&g, K, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (s != HR_OK) return s;
     if (g.bytes && !(mem = HR_MALLOC(g.bytes))) return HR_ENOMEM;
     hr__gemm_exec(&g, mem);
@@ -2761,13 +3233,14 @@ HRDEF hr_status hr_fc_forward(float *y, const float *x, const float *w,
                               const float *bias, size_t batch, size_t in,
                               size_t out)
 {
+    const hr__kernels *K = hr__kernels_get();
     hr__gemm_job g;
     void *mem = NULL;
     size_t b;
     hr_status s = hr__fc_check(batch, in, out);
     if (s != HR_OK) return s;
     /* y = x w^T, or with a bias: y = bias rows, then y += x w^T (beta 1) */
-    s = hr__gemm_plan(&g, HR_NO_TRANS, HR_TRANS, batch, out, in, 1.0f, x, in, w, in,
+    s = hr__gemm_plan(&g, K, HR_NO_TRANS, HR_TRANS, batch, out, in, 1.0f, x, in, w, in,
                       bias ? 1.0f : 0.0f, y, out);
     if (s != HR_OK) return s;
     if (g.bytes && !(mem = HR_MALLOC(g.bytes))) return HR_ENOMEM;
@@ -2783,6 +3256,7 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
                                const float *w, size_t batch, size_t in,
                                size_t out)
 {
+    const hr__kernels *K = hr__kernels_get();
     hr__gemm_job gx, gw;
     void *mem = NULL;
     size_t b, o;
@@ -2792,9 +3266,9 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
     memset(&gx, 0, sizeof gx);
     memset(&gw, 0, sizeof gw);
     /* plan both products (every check) and allocate once, before writing */
-    if (dx && (s = hr__gemm_plan(&gx, HR_NO_TRANS, HR_NO_TRANS, batch, in, out, 1.0f,
+    if (dx && (s = hr__gemm_plan(&gx, K, HR_NO_TRANS, HR_NO_TRANS, batch, in, out, 1.0f,
                                  dy, out, w, in, 1.0f, dx, in)) != HR_OK) return s;
-    if (dw && (s = hr__gemm_plan(&gw, HR_TRANS, HR_NO_TRANS, out, in, batch, 1.0f,
+    if (dw && (s = hr__gemm_plan(&gw, K, HR_TRANS, HR_NO_TRANS, out, in, batch, 1.0f,
                                  dy, out, x, in, 1.0f, dw, in)) != HR_OK) return s;
     b = gx.bytes > gw.bytes ? gx.bytes : gw.bytes;
     if (b && !(mem = HR_MALLOC(b))) return HR_ENOMEM;
@@ -2822,6 +3296,7 @@ typedef struct hr__conv {
     size_t xsz, ysz, wsz;              /* tensor sizes in floats            */
     size_t rows, chunk;                /* im2col rows: all, per block       */
     int direct, depthwise;
+    const hr__kernels *kern;           /* read once by the public call      */
 } hr__conv;
 
 static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
@@ -2925,6 +3400,7 @@ typedef struct hr__conv_ws {
     float *col;
     void *gmem;
     size_t gbytes;
+    const hr__kernels *K; /* the largest plan's: every GEMM of the call */
 } hr__conv_ws;
 
 static hr_status hr__conv_ws_alloc(hr__conv_ws *ws, const hr__conv *c, int need_col,
@@ -2943,20 +3419,25 @@ static hr_status hr__conv_ws_alloc(hr__conv_ws *ws, const hr__conv *c, int need_
     ws->col = need_col ? (float *)(void *)base : NULL;
     ws->gmem = base + colb;
     ws->gbytes = largest->bytes;
+    ws->K = largest->K;
     return HR_OK;
 }
 
-/* Plan and run one GEMM on the shared memory (its checks passed when the
-   largest was planned: same strides, smaller or equal sizes). */
-static void hr__conv_gemm(const hr__conv_ws *ws, hr_trans ta, hr_trans tb, size_t m,
-                          size_t n, size_t k, const float *a, size_t lda, const float *b,
-                          size_t ldb, float beta, float *cc, size_t ldc)
+/* Plan and run one GEMM on the shared memory with the kernels the largest
+   was planned with (its checks passed then: same strides, smaller or equal
+   sizes). The fit is checked for real, not asserted: should a plan ever
+   need more memory than was planned, the call fails instead of writing past
+   it. */
+static hr_status hr__conv_gemm(const hr__conv_ws *ws, hr_trans ta, hr_trans tb, size_t m,
+                               size_t n, size_t k, const float *a, size_t lda, const float *b,
+                               size_t ldb, float beta, float *cc, size_t ldc)
 {
     hr__gemm_job g;
-    hr_status s = hr__gemm_plan(&g, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, cc, ldc);
-    HR_ASSERT(s == HR_OK && g.bytes <= ws->gbytes);
-    (void)s;
+    hr_status s = hr__gemm_plan(&g, ws->K, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, cc, ldc);
+    if (s != HR_OK) return s;
+    if (g.bytes > ws->gbytes) return HR_EOVERFLOW;
     hr__gemm_exec(&g, ws->gmem);
+    return HR_OK;
 }
 
 /* --- depthwise: direct, across channels ---------------------------------
@@ -3003,7 +3484,7 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
 static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
                                 const float *bias)
 {
-    const hr__kernels *K = hr__kernels_get();
+    const hr__kernels *K = c->kern;
     const size_t C = c->ci;
     float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
     long img;
@@ -3031,7 +3512,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
 static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float *dy,
                                       const float *w)
 {
-    const hr__kernels *K = hr__kernels_get();
+    const hr__kernels *K = c->kern;
     const size_t C = c->ci;
     float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
     long img;
@@ -3060,7 +3541,7 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
 static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const float *dy,
                                         const float *x)
 {
-    const hr__kernels *K = hr__kernels_get();
+    const hr__kernels *K = c->kern;
     const size_t C = c->ci, TC = c->taps * C;
     const size_t nch = c->n < 64 ? c->n : 64, per = (c->n + nch - 1) / nch;
     float *part = (float *)HR_MALLOC(nch * TC * sizeof(float));
@@ -3115,6 +3596,7 @@ static hr_status hr__conv_fwd(const hr__conv *cp, float *y, const float *x, cons
                               const float *bias, float beta)
 {
     const hr__conv c = *cp;
+    const hr__kernels *K = c.kern;
     const float b = bias ? 1.0f : beta;
     hr__conv_ws ws;
     hr__gemm_job big;
@@ -3122,7 +3604,7 @@ static hr_status hr__conv_fwd(const hr__conv *cp, float *y, const float *x, cons
     /* y = col w^T: rows = output pixels, columns = this group's outputs.
        Planned on the largest chunk; col does not exist yet, and any
        non-NULL pointer stands in for it in the plan. */
-    hr_status s = hr__gemm_plan(&big, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
+    hr_status s = hr__gemm_plan(&big, K, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
                                 x, c.direct ? c.ci : c.K, w, c.K, b, y, c.co);
     if (s != HR_OK) return s;
     if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
@@ -3132,13 +3614,15 @@ static hr_status hr__conv_fwd(const hr__conv *cp, float *y, const float *x, cons
         const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows, m = i1 - i0;
         for (gi = 0; gi < c.g; gi++) {
             if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
-            hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
-                          c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col, c.direct ? c.ci : c.K,
-                          w + gi * c.cog * c.K, c.K, b, HR__CONV_Y(c, y, i0, gi), c.co);
+            s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
+                              c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col, c.direct ? c.ci : c.K,
+                              w + gi * c.cog * c.K, c.K, b, HR__CONV_Y(c, y, i0, gi), c.co);
+            if (s != HR_OK) goto done;
         }
     }
+done:
     HR_FREE(ws.mem);
-    return HR_OK;
+    return s;
 }
 
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
@@ -3147,6 +3631,7 @@ HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
     hr__conv c;
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
+    c.kern = hr__kernels_get();
     if (!w || (c.n && (!y || !x))) return HR_EINVAL;
     if (!c.n) return HR_OK;
     if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias);
@@ -3171,6 +3656,7 @@ static hr_status hr__conv_bwd_data_flipped(const hr__conv *c, float *dx, const f
     d.kh = c->kh; d.kw = c->kw; d.pad_h = c->kh - 1 - c->ph; d.pad_w = c->kw - 1 - c->pw;
     d.groups = c->g;
     if ((s = hr__conv_resolve(&d, &f)) != HR_OK) return s;
+    f.kern = c->kern;
     HR_ASSERT(f.oh == c->h && f.ow == c->w);
     if (!(wf = (float *)HR_MALLOC(c->wsz * sizeof(float)))) return HR_ENOMEM;
     /* wf[g][i][ky'][kx'][o] = w[g][o][kh-1-ky'][kw-1-kx'][i] */
@@ -3194,15 +3680,17 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
     hr__conv_ws ws;
     hr__gemm_job big;
     size_t i0, gi;
+    const hr__kernels *K = hr__kernels_get();
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
+    c.kern = K;
     if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
     if (!c.n) return HR_OK;
     if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
     if (!c.direct && c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
         return hr__conv_bwd_data_flipped(&c, dx, dy, w);
     /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
-    s = hr__gemm_plan(&big, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
+    s = hr__gemm_plan(&big, K, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
                       dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
     if (s != HR_OK) return s;
     if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
@@ -3211,17 +3699,19 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
         for (gi = 0; gi < c.g; gi++) {
             const float *dyg = HR__CONV_Y(c, dy, i0, gi);
             if (c.direct) {
-                hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
-                              w + gi * c.cog * c.K, c.K, 1.0f, HR__CONV_X(c, dx, i0, gi), c.ci);
+                s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
+                                  w + gi * c.cog * c.K, c.K, 1.0f, HR__CONV_X(c, dx, i0, gi), c.ci);
             } else {
-                hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
-                              w + gi * c.cog * c.K, c.K, 0.0f, ws.col, c.K);
-                hr__col2im_add(dx, ws.col, &c, i0, i1, gi);
+                s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
+                                  w + gi * c.cog * c.K, c.K, 0.0f, ws.col, c.K);
+                if (s == HR_OK) hr__col2im_add(dx, ws.col, &c, i0, i1, gi);
             }
+            if (s != HR_OK) goto done;
         }
     }
+done:
     HR_FREE(ws.mem);
-    return HR_OK;
+    return s;
 }
 
 HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
@@ -3232,8 +3722,10 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
     hr__conv_ws ws;
     hr__gemm_job big;
     size_t i0, gi, r, o;
+    const hr__kernels *K = hr__kernels_get();
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
+    c.kern = K;
     if ((c.n && !dy) || (dw && c.n && !x)) return HR_EINVAL;
     if (!c.n || (!dw && !dbias)) return HR_OK;
     if (dw) {
@@ -3241,7 +3733,7 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
             if ((s = hr__dw_backward_weight(&c, dw, dy, x)) != HR_OK) return s;
         } else {
             /* dw_g += dy_g^T col_g, chunk after chunk (a fixed order) */
-            s = hr__gemm_plan(&big, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk,
+            s = hr__gemm_plan(&big, K, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk,
                               1.0f, dy, c.co, x, c.direct ? c.ci : c.K, 1.0f, dw, c.K);
             if (s != HR_OK) return s;
             if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
@@ -3250,13 +3742,16 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
                 const size_t m = i1 - i0;
                 for (gi = 0; gi < c.g; gi++) {
                     if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
-                    hr__conv_gemm(&ws, HR_TRANS, HR_NO_TRANS, c.cog, c.K, m,
-                                  HR__CONV_Y(c, dy, i0, gi), c.co,
-                                  c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col,
-                                  c.direct ? c.ci : c.K, 1.0f, dw + gi * c.cog * c.K, c.K);
+                    s = hr__conv_gemm(&ws, HR_TRANS, HR_NO_TRANS, c.cog, c.K, m,
+                                      HR__CONV_Y(c, dy, i0, gi), c.co,
+                                      c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col,
+                                      c.direct ? c.ci : c.K, 1.0f, dw + gi * c.cog * c.K, c.K);
+                    if (s != HR_OK) break;
                 }
+                if (s != HR_OK) break;
             }
             HR_FREE(ws.mem);
+            if (s != HR_OK) return s;
         }
     }
     if (dbias)
@@ -3432,13 +3927,13 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
     }
     /* plans (all checks) before the one allocation; the GEMMs read the
        normalized copies, planned here on the raw pointers (same shapes) */
-    if ((s = hr__gemm_plan(&gz, HR_NO_TRANS, HR_TRANS, batch, classes, d, 1.0f, x, d, w, d,
+    if ((s = hr__gemm_plan(&gz, K, HR_NO_TRANS, HR_TRANS, batch, classes, d, 1.0f, x, d, w, d,
                            0.0f, (float *)x, classes)) != HR_OK) return s;
     memset(&gx, 0, sizeof gx);
     memset(&gw, 0, sizeof gw);
-    if (dx && (s = hr__gemm_plan(&gx, HR_NO_TRANS, HR_NO_TRANS, batch, d, classes, 1.0f, x,
+    if (dx && (s = hr__gemm_plan(&gx, K, HR_NO_TRANS, HR_NO_TRANS, batch, d, classes, 1.0f, x,
                                  classes, w, d, norm ? 0.0f : 1.0f, dx, d)) != HR_OK) return s;
-    if (dw && (s = hr__gemm_plan(&gw, HR_TRANS, HR_NO_TRANS, classes, d, batch, 1.0f, x,
+    if (dw && (s = hr__gemm_plan(&gw, K, HR_TRANS, HR_NO_TRANS, classes, d, batch, 1.0f, x,
                                  classes, x, d, norm ? 0.0f : 1.0f, dw, d)) != HR_OK) return s;
     gbytes = gz.bytes > gx.bytes ? gz.bytes : gx.bytes;
     gbytes = gbytes > gw.bytes ? gbytes : gw.bytes;

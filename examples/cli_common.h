@@ -16,6 +16,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The --isa refusal, every name of the library's ISA registry spelt out:
+   "--isa must be one of: auto, scalar, avx2, neon, avx512". */
+static const char *cli_isa_error(char *buf, size_t n)
+{
+    int i;
+    size_t len = (size_t)snprintf(buf, n, "--isa must be one of:");
+    for (i = HR_ISA_AUTO; i < HR_ISA_COUNT && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s %s", i ? "," : "", hr_isa_name((hr_isa)i));
+    return buf;
+}
+
+/* --help's line of paths: each name, and whether this build and CPU run it. */
+static void cli_isa_help(FILE *f)
+{
+    int i;
+    fputs("ISA paths (--isa, HR_ISA):", f);
+    for (i = HR_ISA_SCALAR; i < HR_ISA_COUNT; i++)
+        fprintf(f, " %s%s", hr_isa_name((hr_isa)i), hr_isa_supported((hr_isa)i) ? "" : " (not here)");
+    fprintf(f, "; auto runs %s\n", hr_isa_name(hr_get_isa()));
+}
+
 /* A decimal size_t: digits only, no sign, no overflow. */
 static int parse_size(const char *s, size_t *v)
 {

@@ -50,7 +50,7 @@ static const char usage_text[] =
 "  --csv P              also a CSV: id,difficulty,nearest[,nbr1,sim1,...]\n"
 "  --unit-rows          rows are already unit length: skip normalization\n"
 "  --threads T          OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
-"  --isa NAME           auto, scalar, avx2 or neon (default: auto / HR_ISA)\n"
+"  --isa NAME           auto or an ISA path listed below (default: auto / HR_ISA)\n"
 "  --hardest M          list the M hardest identities in the summary (10)\n"
 "  -q, --quiet          no summary on stderr\n"
 "  -h, --help           this text\n"
@@ -96,7 +96,7 @@ static int parse_args(int argc, char **argv, opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t t;
 #define NEEDV() do { if (!v) return usage_error("missing value after", a); i++; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); cli_isa_help(stdout); return 0; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
         else if (!strcmp(a, "--prefix")) { NEEDV(); o->prefix = v; }
@@ -185,11 +185,9 @@ int main(int argc, char **argv)
 
     if (o.isa) {
         hr_isa want = HR_ISA_AUTO;
-        if (!strcmp(o.isa, "auto")) want = HR_ISA_AUTO;
-        else if (!strcmp(o.isa, "scalar")) want = HR_ISA_SCALAR;
-        else if (!strcmp(o.isa, "avx2")) want = HR_ISA_AVX2;
-        else if (!strcmp(o.isa, "neon")) want = HR_ISA_NEON;
-        else return usage_error("--isa must be auto, scalar, avx2 or neon", o.isa);
+        char msg[160];
+        if (hr_isa_from_name(o.isa, &want) != HR_OK)
+            return usage_error(cli_isa_error(msg, sizeof msg), o.isa);
         if ((hs = hr_set_isa(want)) != HR_OK) {
             fprintf(stderr, "hardreid-difficulty: --isa %s: %s\n", o.isa, hr_status_string(hs));
             return 1;

@@ -229,10 +229,8 @@ static inline size_t hr_t_count_ne_i(const int32_t *p, size_t n, int32_t v) {
     return bad;
 }
 
-/* ISA iteration: every ISA this build and CPU run, then back to AUTO.
-   Returns the bit mask (1 << isa) of the ISAs that ran. */
-static const hr_isa hr_t_isas[3] = {HR_ISA_SCALAR, HR_ISA_AVX2, HR_ISA_NEON};
-
+/* ISA iteration: every ISA of the library's registry (HR_ISA_SCALAR ..
+   HR_ISA_COUNT - 1) that this build and CPU run, then back to AUTO. */
 static inline int hr_t_cpu_has_avx2(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -241,12 +239,33 @@ static inline int hr_t_cpu_has_avx2(void) {
 #endif
 }
 
-/* The ISAs that must run here (the library cannot quietly drop a path). */
+/* AVX-512F with the OS saving ZMM state, asked of the CPU directly (cpuid
+   leaf 7, XGETBV), not of the library, whose answer is what is tested. */
+static inline int hr_t_cpu_has_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    unsigned a, b, c, d, lo, hi;
+    if (!hr_t_cpu_has_avx2()) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 27))) return 0; /* OSXSAVE */
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    if (!(b & (1u << 16))) return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 0xE6u) == 0xE6u;
+#else
+    return 0;
+#endif
+}
+
+/* The ISAs that must run here (the library cannot quietly drop a path):
+   a CPU that has AVX2 or AVX-512 and a run where that path did not run
+   fails the test, it does not skip. */
 static inline unsigned hr_t_required_isas(void) {
     unsigned m = 1u << HR_ISA_SCALAR;
 #if !defined(HR_NO_SIMD)
 #if defined(__x86_64__)
     if (hr_t_cpu_has_avx2()) m |= 1u << HR_ISA_AVX2;
+    if (hr_t_cpu_has_avx512()) m |= 1u << HR_ISA_AVX512;
 #elif defined(__aarch64__)
     m |= 1u << HR_ISA_NEON;
 #endif
@@ -260,8 +279,8 @@ static inline unsigned hr_t_required_isas(void) {
     do {                                                                     \
         unsigned ran_ = 0, req_ = hr_t_required_isas();                      \
         int k_;                                                              \
-        for (k_ = 0; k_ < 3; k_++) {                                         \
-            hr_isa isa_ = hr_t_isas[k_];                                     \
+        for (k_ = HR_ISA_SCALAR; k_ < HR_ISA_COUNT; k_++) {                  \
+            hr_isa isa_ = (hr_isa)k_;                                        \
             if (!hr_isa_supported(isa_)) continue;                           \
             cr_assert_eq(hr_set_isa(isa_), HR_OK, "hr_set_isa(%s)",          \
                          hr_isa_name(isa_));                                 \

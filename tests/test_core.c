@@ -45,9 +45,7 @@ Test(core, isa_env_var) {
         cr_assert(got != HR_ISA_AUTO, "hr_get_isa returns a concrete path");
         return;
     }
-    if (strcmp(e, "scalar") == 0) want = HR_ISA_SCALAR;
-    else if (strcmp(e, "avx2") == 0) want = HR_ISA_AVX2;
-    else if (strcmp(e, "neon") == 0) want = HR_ISA_NEON;
+    (void)hr_isa_from_name(e, &want); /* unknown: want stays AUTO */
     hr_t_log("HR_ISA=%s: library runs %s", e, hr_isa_name(got));
     if (want != HR_ISA_AUTO && hr_isa_supported(want))
         cr_assert_eq(got, want, "HR_ISA=%s but hr_get_isa() = %s", e,
@@ -55,43 +53,68 @@ Test(core, isa_env_var) {
 }
 
 Test(core, isa_names) {
-    cr_assert(strcmp(hr_isa_name(HR_ISA_AUTO), "auto") == 0, "auto");
-    cr_assert(strcmp(hr_isa_name(HR_ISA_SCALAR), "scalar") == 0, "scalar");
-    cr_assert(strcmp(hr_isa_name(HR_ISA_AVX2), "avx2") == 0, "avx2");
-    cr_assert(strcmp(hr_isa_name(HR_ISA_NEON), "neon") == 0, "neon");
+    static const char *const want[HR_ISA_COUNT] = {"auto", "scalar", "avx2", "neon",
+                                                   "avx512"};
+    int k;
+    hr_isa got;
+    for (k = 0; k < HR_ISA_COUNT; k++) {
+        cr_assert(strcmp(hr_isa_name((hr_isa)k), want[k]) == 0, "name of %d: %s", k,
+                  hr_isa_name((hr_isa)k));
+        got = (hr_isa)99;
+        cr_assert_eq(hr_isa_from_name(want[k], &got), HR_OK, "from_name(%s)", want[k]);
+        cr_assert_eq(got, (hr_isa)k, "from_name(%s) = %d", want[k], (int)got);
+    }
+    cr_assert(strcmp(hr_isa_name(HR_ISA_COUNT), "unknown") == 0, "HR_ISA_COUNT");
     cr_assert(strcmp(hr_isa_name((hr_isa)42), "unknown") == 0, "42");
     cr_assert(strcmp(hr_isa_name((hr_isa)-1), "unknown") == 0, "-1");
+    got = (hr_isa)99;
+    cr_assert_eq(hr_isa_from_name("AVX2", &got), HR_EINVAL, "names are lower case");
+    cr_assert_eq(hr_isa_from_name("", &got), HR_EINVAL, "empty name");
+    cr_assert_eq(hr_isa_from_name("unknown", &got), HR_EINVAL, "'unknown' is no path");
+    cr_assert_eq(hr_isa_from_name(NULL, &got), HR_EINVAL, "NULL name");
+    cr_assert_eq((int)got, 99, "*isa untouched on error");
+    cr_assert_eq(hr_isa_from_name("scalar", NULL), HR_EINVAL, "NULL out");
 }
 
 Test(core, isa_paths) {
     unsigned req = hr_t_required_isas();
     int k;
-    char list[64] = "";
-    for (k = 0; k < 3; k++)
-        if (hr_isa_supported(hr_t_isas[k])) {
+    char list[96] = "";
+    for (k = HR_ISA_SCALAR; k < HR_ISA_COUNT; k++)
+        if (hr_isa_supported((hr_isa)k)) {
             strcat(list, " ");
-            strcat(list, hr_isa_name(hr_t_isas[k]));
+            strcat(list, hr_isa_name((hr_isa)k));
         }
     hr_t_log("ISA paths tested:%s", list);
-    for (k = 0; k < 3; k++)
-        if (req & (1u << hr_t_isas[k]))
-            cr_assert(hr_isa_supported(hr_t_isas[k]),
+    for (k = HR_ISA_SCALAR; k < HR_ISA_COUNT; k++)
+        if (req & (1u << k))
+            cr_assert(hr_isa_supported((hr_isa)k),
                       "%s must be supported on this build and CPU",
-                      hr_isa_name(hr_t_isas[k]));
+                      hr_isa_name((hr_isa)k));
     cr_assert_eq(hr_isa_supported((hr_isa)42), 0, "isa 42 supported");
+    cr_assert_eq(hr_isa_supported(HR_ISA_AUTO), 0, "AUTO is no path");
+    cr_assert_eq(hr_isa_supported(HR_ISA_COUNT), 0, "HR_ISA_COUNT is no path");
 #if defined(__x86_64__)
     cr_assert_eq(hr_isa_supported(HR_ISA_NEON), 0, "NEON on x86");
+#if !defined(HR_NO_SIMD)
     cr_assert_eq(hr_isa_supported(HR_ISA_AVX2), (int)(req >> HR_ISA_AVX2 & 1u),
                  "AVX2 support must match cpuid (avx2 && fma)");
+    cr_assert_eq(hr_isa_supported(HR_ISA_AVX512), (int)(req >> HR_ISA_AVX512 & 1u),
+                 "AVX-512 support must match cpuid (avx512f) and XGETBV (ZMM state)");
+#endif
 #elif defined(__aarch64__)
     cr_assert_eq(hr_isa_supported(HR_ISA_AVX2), 0, "AVX2 on aarch64");
+    cr_assert_eq(hr_isa_supported(HR_ISA_AVX512), 0, "AVX-512 on aarch64");
 #endif
     /* AUTO picks the best supported path */
     cr_assert_eq(hr_set_isa(HR_ISA_AUTO), HR_OK, "set AUTO");
     cr_assert(hr_get_isa() != HR_ISA_AUTO, "AUTO resolves to a path");
     cr_assert(hr_isa_supported(hr_get_isa()), "AUTO path is supported");
 #if !defined(HR_NO_SIMD) && defined(__x86_64__)
-    if (hr_t_cpu_has_avx2())
+    if (hr_t_cpu_has_avx512())
+        cr_assert_eq(hr_get_isa(), HR_ISA_AVX512, "AUTO on an AVX-512 CPU is %s",
+                     hr_isa_name(hr_get_isa()));
+    else if (hr_t_cpu_has_avx2())
         cr_assert_eq(hr_get_isa(), HR_ISA_AVX2, "AUTO on AVX2 CPU is %s",
                      hr_isa_name(hr_get_isa()));
 #elif !defined(HR_NO_SIMD) && defined(__aarch64__)

@@ -61,8 +61,17 @@ cmp -s "$DIR/t1.nearest.npy" "$DIR/tk.nearest.npy" && ok || bad "--topk column 0
 if [ ! -s "$DIR/stdout" ] && grep -q 'N = 300 identities, d = 40' "$DIR/stderr" &&
    grep -q 'GFLOP/s' "$DIR/stderr" && grep -q 'hardest identities' "$DIR/stderr"; then ok
 else bad "summary"; cat "$DIR/stderr"; fi
-for isa in neon avx2; do
-    if grep -q avx2 /proc/cpuinfo 2>/dev/null && [ $isa = avx2 ]; then continue; fi
+# the paths this CPU lacks (from /proc/cpuinfo, not from the tool)
+cpu_has() { # isa
+    case $1 in
+    avx2) grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo ;;
+    avx512) grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo ;;
+    neon) [ "$(uname -m)" = aarch64 ] ;;
+    *) return 1 ;;
+    esac
+}
+for isa in neon avx2 avx512; do
+    if cpu_has $isa; then continue; fi
     "$CLI" -q --isa $isa --prefix "$DIR/x" "$DIR/t.npy" 2>"$DIR/err"; rc=$?
     if [ $rc = 1 ] && grep -q "isa $isa" "$DIR/err" && [ ! -e "$DIR/x.difficulty.npy" ]; then ok
     else bad "--isa $isa on this CPU: rc $rc"; fi
@@ -163,7 +172,7 @@ $B/good.npy $B/good.npy|more than one input file
 --threads 0 $B/good.npy|--threads needs an integer 1..4096
 --threads 4097 $B/good.npy|--threads needs an integer 1..4096
 --hardest -1 $B/good.npy|--hardest needs an integer >= 0
---isa bogus $B/good.npy|--isa must be auto, scalar, avx2 or neon
+--isa bogus $B/good.npy|--isa must be one of: auto, scalar, avx2, neon, avx512
 EOF2
 "$CLI" --help >"$B/out" 2>&1 && grep -q '^usage: hardreid-difficulty' "$B/out" && ok || bad "--help: not exit 0 with the usage"
 # an output path that is the input: refused before anything is read or written
@@ -192,11 +201,11 @@ if [ $rc = 1 ] && grep -q "writing $B/fsz.difficulty.npy failed: File too large"
    [ -z "$left" ] && [ "$(cat "$B/fsz.difficulty.npy")" = old ]; then ok
 else bad "failed write: rc $rc, left '$left': $(cat "$B/err")"; fi
 # HR_ISA naming a path this CPU lacks, or nothing known: the best path runs
-best=scalar; grep -q avx2 /proc/cpuinfo 2>/dev/null && grep -q fma /proc/cpuinfo && best=avx2
-[ "$(uname -m)" = aarch64 ] && best=neon
-for v in bogus neon avx2; do
+best=scalar
+for v in avx2 neon avx512; do cpu_has $v && best=$v; done # the registry's order
+for v in bogus neon avx2 avx512; do
     HR_ISA=$v "$CLI" --hardest 0 --prefix "$B/isa" "$B/good.npy" 2>"$B/err"; rc=$?
-    want=$best; [ $v = $best ] && want=$v
+    want=$best; cpu_has $v && want=$v
     if [ $rc = 0 ] && grep -q "isa $want," "$B/err"; then ok
     else bad "HR_ISA=$v: rc $rc, want isa $want: $(head -1 "$B/err")"; fi
 done

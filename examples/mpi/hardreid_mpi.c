@@ -75,7 +75,7 @@ static const char usage_text[] =
 "  --threads T          OpenMP threads per rank (default: OMP_NUM_THREADS, else\n"
 "                       the cores the rank may run on / the ranks on its node,\n"
 "                       at least 1)\n"
-"  --isa NAME           auto, scalar, avx2 or neon (default: auto / HR_ISA)\n"
+"  --isa NAME           auto or an ISA path listed below (default: auto / HR_ISA)\n"
 "  --hardest M          list the M hardest identities in the summary (10)\n"
 "  -q, --quiet          no summary on stderr\n"
 "  -h, --help           this text\n"
@@ -150,7 +150,7 @@ static int parse_args(int argc, char **argv, opts *o, int talk)
         size_t t;
 #define NEEDV() do { if (!v) return usage_error(talk, "missing value after", a); i++; } while (0)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            if (talk) fputs(usage_text, stdout);
+            if (talk) { fputs(usage_text, stdout); cli_isa_help(stdout); }
             return 0;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
@@ -172,9 +172,12 @@ static int parse_args(int argc, char **argv, opts *o, int talk)
 #undef NEEDV
     }
     if (!o->in) return usage_error(talk, "no input file", NULL);
-    if (o->isa && strcmp(o->isa, "auto") && strcmp(o->isa, "scalar") && strcmp(o->isa, "avx2") &&
-        strcmp(o->isa, "neon"))
-        return usage_error(talk, "--isa must be auto, scalar, avx2 or neon", o->isa);
+    if (o->isa) {
+        hr_isa want;
+        char msg[160];
+        if (hr_isa_from_name(o->isa, &want) != HR_OK)
+            return usage_error(talk, cli_isa_error(msg, sizeof msg), o->isa);
+    }
     return -1;
 }
 
@@ -267,8 +270,8 @@ int main(int argc, char **argv)
     flags = o.unit_rows ? HR_UNIT_ROWS : 0;
 
     if (o.isa) {
-        hr_isa want = !strcmp(o.isa, "scalar") ? HR_ISA_SCALAR : !strcmp(o.isa, "avx2") ? HR_ISA_AVX2
-                    : !strcmp(o.isa, "neon") ? HR_ISA_NEON : HR_ISA_AUTO;
+        hr_isa want = HR_ISA_AUTO;
+        (void)hr_isa_from_name(o.isa, &want); /* checked in parse_args */
         if ((hs = hr_set_isa(want)) != HR_OK)
             fail(&x, "--isa %s: %s", o.isa, hr_status_string(hs));
     }

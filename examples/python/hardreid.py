@@ -28,7 +28,6 @@ _i32p = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
 _u32p = np.ctypeslib.ndpointer(dtype=np.uint32, flags="C_CONTIGUOUS")
 _sz = ctypes.c_size_t
 
-ISA = {"auto": 0, "scalar": 1, "avx2": 2, "neon": 3}
 POLICY = {"linear": 0, "shifted": 1, "softmax": 2}
 UNIT_ROWS = 1
 
@@ -85,6 +84,10 @@ class Library:
         L.hr_get_isa.argtypes = []
         L.hr_set_isa.restype = st
         L.hr_set_isa.argtypes = [ctypes.c_int]
+        L.hr_isa_supported.restype = ctypes.c_int
+        L.hr_isa_supported.argtypes = [ctypes.c_int]
+        L.hr_isa_from_name.restype = st
+        L.hr_isa_from_name.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
         L.hr_difficulty.restype = st
         L.hr_difficulty.argtypes = [_f32p, _i32p, ctypes.c_void_p, _sz, _sz, _sz, ctypes.c_uint]
         L.hr_difficulty_update.restype = st
@@ -119,11 +122,26 @@ class Library:
 
     # ---- ISA ---------------------------------------------------------------
     def isa(self):
-        """Name of the path the next call runs: 'scalar', 'avx2', 'neon'."""
+        """Name of the path the next call runs ('scalar', 'avx2', ...)."""
         return self._lib.hr_isa_name(self._lib.hr_get_isa()).decode()
 
+    def isas(self):
+        """{name: runs here} for every path of the library's ISA registry."""
+        out, i = {}, 1
+        while True:  # the registry ends where hr_isa_name says "unknown"
+            name = self._lib.hr_isa_name(i).decode()
+            if name == "unknown":
+                return out
+            out[name] = bool(self._lib.hr_isa_supported(i))
+            i += 1
+
     def set_isa(self, name):
-        self._check(self._lib.hr_set_isa(ISA[name]), f"hr_set_isa({name})")
+        """Force a path by name ('auto': the best one); KeyError for a name
+        no path has, HardReIDError for one this build or CPU lacks."""
+        isa = ctypes.c_int(0)
+        if self._lib.hr_isa_from_name(str(name).encode(), ctypes.byref(isa)) != 0:
+            raise KeyError(f"unknown ISA {name!r}: one of auto, {', '.join(self.isas())}")
+        self._check(self._lib.hr_set_isa(isa.value), f"hr_set_isa({name})")
 
     # ---- difficulty ----------------------------------------------------------
     @staticmethod
