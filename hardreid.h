@@ -1,4 +1,4 @@
-/* hardreid.h - v0.3.0 - hardness-aware identity sampling kernels for re-ID
+/* hardreid.h - v0.4.0 - hardness-aware identity sampling kernels for re-ID
    training. Public domain or MIT (see end of file). No warranty.
 
    ONE-LINE SUMMARY
@@ -59,13 +59,18 @@
 
    ISA PATHS AND DISPATCH
      Every kernel has a scalar reference (plain C99: the specification) and
-     optional AVX2+FMA (x86-64) and NEON (AArch64) variants with the same
-     signature, bound in one table per ISA (section >>dispatch). On x86 the
-     AVX2 variants are compiled with function-level target attributes, so a
-     build without -mavx2 still runs them on a CPU that has AVX2 and FMA
-     (cpuid). hr_isa_name(hr_get_isa()) says which path runs. To force one:
-     hr_set_isa(), or the environment variable HR_ISA=scalar|avx2|neon read
-     at first use, or the macro HR_FORCE_ISA at build time.
+     optional AVX2+FMA and AVX-512F (x86-64) and NEON (AArch64) variants
+     with the same signature, bound in one table per ISA; the tables are
+     rows of one registry (section >>dispatch), indexed by hr_isa. On x86
+     the SIMD variants are compiled with function-level target attributes,
+     so a build without -mavx2 / -mavx512f still runs them on a CPU that
+     has them (cpuid; for AVX-512 also XGETBV: the OS saves ZMM state). The
+     best supported path is the default: AVX-512 where the CPU has it.
+     hr_isa_name(hr_get_isa()) says which path runs. To force one:
+     hr_set_isa(), or the environment variable HR_ISA=<hr_isa_name> (e.g.
+     scalar, avx2, avx512, neon) read at first use, or the macro
+     HR_FORCE_ISA at build time. Each call reads the choice once and runs
+     on that path throughout.
 
    CONFIG MACROS (define before including the implementation)
      HARDREID_STATIC     all functions static (private to one translation unit)
@@ -73,34 +78,47 @@
      HR_ASSERT(x)        internal invariant checks (default: assert.h)
      HR_NO_SIMD          compile the scalar path only
      HR_NO_SLEEF         no SLEEF: the heads' vector expf falls back to libm's
-                         expf (slower). By default the AVX2 and NEON paths
+                         expf (slower). By default the SIMD paths
                          call SLEEF (Debian libsleef-dev): link with -lsleef.
-     HR_FORCE_ISA        one of HR_ISA_SCALAR / HR_ISA_AVX2 / HR_ISA_NEON:
-                         the ISA used unless hr_set_isa() says otherwise
+     HR_FORCE_ISA        an hr_isa (e.g. HR_ISA_SCALAR): the path used,
+                         if supported, unless hr_set_isa() says otherwise
 
    PROCESS-WIDE STATE
      The library keeps no mutable global state except the ISA choice of
-     hr_set_isa() (an atomic int, read per call). Everything else is in the
-     arguments. Set the ISA before starting threads that call the library.
+     hr_set_isa() (an atomic int). Every public call reads it once and
+     passes that path's kernel table down, so hr_set_isa() from another
+     thread takes effect at the next call and never mixes two paths in
+     one (tests/test_isa_race.c). Everything else is in the arguments.
 
-   PORTING (adding AVX-512, SVE, RISC-V V, ...)
-     1. Add an enumerator to hr_isa, its name to hr_isa_name() and its
-        HR_ISA spelling to hr__initial_isa().
+   PORTING (adding SVE, RISC-V V, ...): a new ISA is its kernels + one row
+     1. Add an enumerator to hr_isa, before HR_ISA_COUNT (detection takes
+        the supported path with the highest enumerator: a new path comes
+        after those it supersedes on its architecture).
      2. In a new >>kernels-NEWISA section write the variants whose
         signatures are fixed in >>kernel-signatures: the Gram micro-kernel
-        (pick its register tile MR x NR; packing and masking follow it; with
-        ep != NULL it folds the tile into running maxima instead of storing
-        it; hr_gemm uses the same kernel), the row sum-of-squares and scale
+        (pick its register tile MR x NR, at most HR__MAX_TILE; packing and
+        masking follow it; with ep != NULL it folds the tile into running
+        maxima, up to HR__LANES lanes per row, instead of storing it;
+        hr_gemm uses the same kernel), the row sum-of-squares and scale
         helpers, the batched alias draw, the GEMM tile store and panel
-        packing, the depthwise vfma and the softmax's expsum. Start from the
-        scalar table: any entry you have not vectorized yet points at its
-        scalar reference.
-     3. Add one hr__kernels table, one case to hr__kernels_get() and one line
-        to hr_isa_supported() / hr__detect() (>>dispatch).
+        packing, the depthwise vfma and the softmax's expsum; then its
+        hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
+        and GEMM B block sizes, the in-place-A threshold) and the kernels.
+        Start from the scalar table: any entry you have not vectorized yet
+        points at its scalar reference. End the section with
+        #define HR__KERNELS_NEWISA (&table), and NULL where not compiled.
+     3. Add its row {HR_ISA_NEWISA, "name", HR__KERNELS_NEWISA} to
+        hr__isas (>>dispatch). Names, HR_ISA, hr_isa_from_name, support,
+        detection and the tests, CLIs and Python binding follow the
+        registry; tests/ run every supported path against the scalar one.
      The blocked drivers, threading, masking, merging and samplers are
-     ISA-free; tests/ run every supported path against the scalar one.
+     ISA-free.
 
    REVISION HISTORY
+     0.4.0 (2026-12-02) AVX-512F path (the default where present); the ISA
+                        registry, HR_ISA_COUNT, hr_isa_from_name; each call
+                        reads the ISA once (hr_set_isa during a call was a
+                        heap overrun in conv).
      0.3.0 (2026-11-27) difficulty in pieces: hr_block, hr_difficulty_pairs,
                         hr_maxima_reset/merge, hr_difficulty_update; a zero
                         maximum is returned as +0.0f.
@@ -113,9 +131,9 @@
 #define HARDREID_H
 
 #define HARDREID_VERSION_MAJOR 0
-#define HARDREID_VERSION_MINOR 3
+#define HARDREID_VERSION_MINOR 4
 #define HARDREID_VERSION_PATCH 0
-#define HARDREID_VERSION_STRING "0.3.0"
+#define HARDREID_VERSION_STRING "0.4.0"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -204,7 +204,7 @@ static void check_normalized(const float *out, size_t ldo, const float *in,
 
 static void norm_shapes(hr_isa isa, void *ctx) {
     static const size_t ns[] = {0, 1, 3, 17, 65};
-    static const size_t ds[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 255, 257};
+    static const size_t ds[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 255, 257};
     static const size_t ei[] = {0, 5}, eo[] = {0, 2};
     size_t a, b, x, y, i, j;
     uint64_t seed = 0x1234;
@@ -244,7 +244,7 @@ static void norm_shapes(hr_isa isa, void *ctx) {
 Test(core, normalize_shapes) { for_each_isa(norm_shapes, NULL); }
 
 static void norm_inplace(hr_isa isa, void *ctx) {
-    static const size_t ds[] = {1, 3, 8, 9, 16, 17, 257};
+    static const size_t ds[] = {1, 3, 8, 9, 16, 17, 31, 33, 257};
     size_t b, i, j, n = 19;
     uint64_t seed = 77;
     (void)ctx;

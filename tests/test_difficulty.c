@@ -335,11 +335,11 @@ static void sweep(const size_t *ns, size_t nn, const size_t *ds, size_t nd) {
         }
 }
 
-static const size_t sweep_ds[] = {0, 1, 3, 7, 8, 15, 16, 17, 255, 256, 257, 1000};
+static const size_t sweep_ds[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 255, 256, 257, 1000};
 #define N_SWEEP_DS (sizeof sweep_ds / sizeof sweep_ds[0])
 
 Test(difficulty, sweep_small_n) {
-    static const size_t ns[] = {0, 1, 2, 3, 7, 8, 9, 17};
+    static const size_t ns[] = {0, 1, 2, 3, 7, 8, 9, 13, 14, 15, 17, 29};
     sweep(ns, sizeof ns / sizeof ns[0], sweep_ds, N_SWEEP_DS);
 }
 
@@ -355,7 +355,7 @@ Test(difficulty, sweep_n1000_small_d) {
 
 Test(difficulty, sweep_n1000_large_d) {
     static const size_t ns[] = {1000};
-    sweep(ns, 1, sweep_ds + 8, N_SWEEP_DS - 8); /* d >= 255 */
+    sweep(ns, 1, sweep_ds + 8, N_SWEEP_DS - 8); /* d >= 31 */
 }
 
 /* ------------------------------------------------------ special matrices */
