@@ -34,6 +34,14 @@ OMP     ?= -fopenmp
 # What a program using the implementation links: SLEEF (the heads' vector
 # expf on the AVX2 / NEON paths; -DHR_NO_SLEEF drops it) and libm.
 HR_LIBS ?= -lsleef -lm
+# Benchmarks: the code a figure belongs to (short hash, -dirty for a
+# changed tree), and the peers at their best: OPENBLAS_CORETYPE /
+# OPENBLAS_L2_SIZE, set on some machines here, would pin OpenBLAS (and
+# FAISS) to AVX2 kernels, so bench commands run without them (tests never
+# touch them).
+BENCH_GIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+BENCH_ENV ?= env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+, := ,
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 

@@ -9,7 +9,14 @@
 
 BENCH_CFLAGS   = $(CFLAGS_BASE) $(OMP)
 BENCH_CXXFLAGS = -std=c++11 $(OPT) -g -Wall -Wextra -I. $(OMP)
-BENCH_LIBS     = -lfaiss -lopenblas -lgomp -lstdc++ $(HR_LIBS)
+# The peers' BLAS: Debian's OpenMP build of OpenBLAS where it is installed
+# (libopenblas0-openmp), so OpenBLAS, FAISS and hardreid share one libgomp
+# thread pool; the default pthread build would run its own pool beside
+# OpenMP's and oversubscribe the cores at 2 threads (measured: 4x slower
+# at N=1024). The core it runs is printed in each bench's meta line.
+OPENBLAS_OMP_DIR ?= /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/openblas-openmp
+PEER_BLAS ?= $(if $(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so.0),-L$(OPENBLAS_OMP_DIR) -l:libopenblas.so.0 -Wl$(,)-rpath$(,)$(OPENBLAS_OMP_DIR),-lopenblas)
+BENCH_LIBS     = -lfaiss $(PEER_BLAS) -lgomp -lstdc++ $(HR_LIBS)
 BENCH_ARGS    ?=
 BENCH_RSS_ARGS ?= 200000 256 2
 BENCH_BIN      = $(BUILD)/bench_difficulty
@@ -23,7 +30,7 @@ bench-check-deps:
 	  echo "bench: FAISS headers missing: apt-get install libopenblas-dev libfaiss-dev" >&2; exit 1; }
 
 $(BUILD)/bench_difficulty.o: bench/bench_difficulty.c bench/peer.h bench/bench_util.h hardreid.h | $(BUILD) bench-check-deps
-	$(CC) $(BENCH_CFLAGS) -DBENCH_FLAGS='"$(BENCH_CFLAGS)"' -c -o $@ bench/bench_difficulty.c
+	$(CC) $(BENCH_CFLAGS) -DBENCH_FLAGS='"$(BENCH_CFLAGS)"' -DBENCH_GIT='"$(BENCH_GIT)"' -c -o $@ bench/bench_difficulty.c
 
 $(BUILD)/peer_faiss.o: bench/peer_faiss.cpp bench/peer.h | $(BUILD) bench-check-deps
 	$(CXX) $(BENCH_CXXFLAGS) -c -o $@ bench/peer_faiss.cpp
@@ -34,11 +41,11 @@ $(BENCH_BIN): $(BUILD)/bench_difficulty.o $(BUILD)/peer_faiss.o
 bench-build: $(BENCH_BIN)
 
 bench: bench-build
-	$(BENCH_BIN) --csv $(BUILD)/bench_difficulty.csv $(BENCH_ARGS)
+	$(BENCH_ENV) $(BENCH_BIN) --csv $(BUILD)/bench_difficulty.csv $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-rss
 
 bench-rss: bench-build
-	$(BENCH_BIN) --rss $(BENCH_RSS_ARGS)
+	$(BENCH_ENV) $(BENCH_BIN) --rss $(BENCH_RSS_ARGS)
 
 bench-smoke: bench-build
-	$(BENCH_BIN) --quick --csv $(BUILD)/bench_smoke.csv
+	$(BENCH_ENV) $(BENCH_BIN) --quick --csv $(BUILD)/bench_smoke.csv

@@ -325,8 +325,11 @@ int main(int argc, char **argv) {
            v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime");
     printf("cpu: %s | compiler: %s | flags: %s | isa: %s\n", cpu, BENCH_COMPILER, BENCH_FLAGS,
            hr_isa_name(hr_get_isa()));
-    printf("median of %d samples (>= 0.1 s each); FMA peak (1 thread): %.1f GFLOP/s\n", SAMPLES,
-           fma_peak_gflops(1, 0.2));
+    char meta[512];
+    bench_meta(meta, sizeof meta, hr_isa_name(hr_get_isa()));
+    printf("%s\n", meta);
+    printf("median of %d samples (>= 0.1 s each); FMA peak (1 thread): AVX2 %.1f, AVX-512 %.1f"
+           " GFLOP/s\n", SAMPLES, fma_peak_gflops_isa(0, 1, 0.2), fma_peak_gflops_isa(1, 1, 0.2));
     printf("oneDNN: format_tag_any (its blocked layouts), primitives only; hardreid: NHWC / OHWI\n\n");
     printf("%-26s %3s | %-27s | %-27s\n", "", "", "forward GFLOP/s", "fwd + bwd data + bwd weights");
     printf("%-26s %3s | %8s %8s %8s | %8s %8s %8s\n", "layer (batch 32)", "thr", "hardreid", "oneDNN",
@@ -350,6 +353,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_conv: cannot write %s\n", o.csv);
             return 2;
         }
+        fprintf(f, "# %s\n", meta);
         fprintf(f, "layer,threads,hardreid_fwd_gflops,onednn_fwd_gflops,fwd_ratio,"
                    "hardreid_fwdbwd_gflops,onednn_fwdbwd_gflops,fwdbwd_ratio\n");
         for (size_t i = 0; i < nres; i++)

@@ -7,16 +7,25 @@
                B x N) + masked row max with arg-max (AVX2, ties to the
                smaller index). B is tuned per case among 1024/2048/4096.
      faiss     faiss::knn_inner_product, k = 2, self dropped by index.
+     syrk      the symmetric peer, the same triangle as hardreid: in blocks
+               of SYRK_B rows, cblas_ssyrk on each diagonal block and
+               cblas_sgemm on each block below it, each product's maxima
+               folded over its rows AND its columns (ties to the smaller
+               index), so every pair is computed once.
    The peers get W normalized beforehand (hr_normalize_rows); that time is
    not counted for them. GFLOP/s for every method = N(N-1)d / seconds (one
-   triangle: the peers compute both, so the count is the same work done).
+   triangle: blas and faiss compute both, so the count is the same work
+   done; syrk computes the triangle, as hardreid).
+   Timing: the repetitions are interleaved (run 1 of every method, then run
+   2 of every method, ...), so a slow spell of the machine hits them all;
+   min / median / max of each are reported.
 
    Verification first: each method's first run is checked (hardreid against
    a double-precision reference on sampled rows, the peers against
    hardreid); mismatches fail the run (exit 1). Then the median of R runs.
 
    Usage: bench_difficulty [--n LIST] [--d LIST] [--threads LIST] [--reps R]
-            [--no-blas] [--no-faiss] [--quick] [--csv FILE] [--max-seconds S]
+            [--no-blas] [--no-faiss] [--no-syrk] [--quick] [--csv FILE] [--max-seconds S]
             [--max-mem GIB] [--seed S] [--plan]
           bench_difficulty --rss N d threads      (peak-RSS mode)
    LIST is comma-separated, e.g. --n 4096,16384. */
@@ -185,6 +194,62 @@ static size_t blas_tune(float *c, int32_t *nearest, const float *wn, size_t n,
     return best;
 }
 
+/* >>peer-syrk ----------------------------------------------------------*/
+
+#define SYRK_B 2048 /* rows per block: a 16 MiB product, the gemm's sweet spot */
+
+/* (v, j) beats (*b, *a): larger, or equal with the smaller index. */
+static inline void fold_best(float v, int32_t j, float *b, int32_t *a) {
+    if (v > *b || (v == *b && j < *a)) {
+        *b = v;
+        *a = j;
+    }
+}
+
+/* Rows r0.. (h of them) against columns c0.. (w of them) in buf (h x w,
+   row stride w): fold row maxima into rows r0+r and, when cols, column
+   maxima into rows c0+j. diag: the block with itself, upper triangle only
+   (j > r) as ssyrk leaves it. */
+static void syrk_fold(float *c, int32_t *nn, const float *buf, size_t r0, size_t h,
+                      size_t c0, size_t w, int diag) {
+    long hh = (long)h, ww = (long)w;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < hh; r++) { /* each row's maximum over its columns */
+        const float *row = buf + (size_t)r * w;
+        for (long j = diag ? r + 1 : 0; j < ww; j++)
+            fold_best(row[j], (int32_t)(c0 + (size_t)j), &c[r0 + (size_t)r], &nn[r0 + (size_t)r]);
+    }
+#pragma omp parallel for schedule(static)
+    for (long j = 0; j < ww; j++) { /* each column's maximum over its rows */
+        for (long r = 0; r < (diag ? j : hh); r++)
+            fold_best(buf[(size_t)r * w + (size_t)j], (int32_t)(r0 + (size_t)r),
+                      &c[c0 + (size_t)j], &nn[c0 + (size_t)j]);
+    }
+}
+
+/* buf: SYRK_B^2 floats, allocated outside the timed region. */
+static int peer_syrk_difficulty(float *c, int32_t *nearest, const float *wn, size_t n,
+                                size_t d, float *buf) {
+    for (size_t i = 0; i < n; i++) {
+        c[i] = -INFINITY;
+        nearest[i] = -1;
+    }
+    for (size_t i0 = 0; i0 < n; i0 += SYRK_B) {
+        const size_t h = n - i0 < SYRK_B ? n - i0 : SYRK_B;
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)h, (int)d, 1.0f, wn + i0 * d,
+                    (int)d, 0.0f, buf, (int)h);
+        syrk_fold(c, nearest, buf, i0, h, i0, h, 1);
+        for (size_t j0 = 0; j0 < i0; j0 += SYRK_B) { /* the blocks left of the diagonal */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)h, SYRK_B, (int)d, 1.0f,
+                        wn + i0 * d, (int)d, wn + j0 * d, (int)d, 0.0f, buf, SYRK_B);
+            syrk_fold(c, nearest, buf, i0, h, j0, SYRK_B, 0);
+        }
+    }
+    for (size_t i = 0; i < n; i++) /* hardreid's convention: a zero maximum is +0 */
+        if (c[i] == 0.0f) c[i] = 0.0f;
+    return 0;
+}
+
 /* >>reference ----------------------------------------------------------*/
 
 /* Cosine of raw rows i, j in double (inv: 1/||row|| in double, 0 for 0). */
@@ -271,13 +336,13 @@ static int check_peer(const char *name, const float *c, const int32_t *nn,
 
 /* >>sweep --------------------------------------------------------------*/
 
-enum { M_HR, M_BLAS, M_FAISS, M_COUNT };
-static const char *method_name[M_COUNT] = {"hardreid", "blas", "faiss"};
+enum { M_HR, M_BLAS, M_FAISS, M_SYRK, M_COUNT };
+static const char *method_name[M_COUNT] = {"hardreid", "blas", "faiss", "syrk"};
 
 typedef struct {
     size_t n, d;
     int threads, method;
-    double seconds, gflops;
+    double seconds, gflops; /* median */
 } result;
 
 static result results[4 * MAXL * MAXL * MAXL];
@@ -286,14 +351,14 @@ static int nresults;
 typedef struct {
     size_t ns[MAXL], ds[MAXL];
     int ts[MAXL];
-    int nn, nd, nt, reps, quick, use_blas, use_faiss, plan;
+    int nn, nd, nt, reps, quick, use_blas, use_faiss, use_syrk, plan;
     double max_s, max_mem;
     const char *csv;
 } options;
 
 typedef struct {
     FILE *f;
-    char date[32], cpu[256];
+    char date[32], cpu[256], meta[512];
     const char *isa;
 } csv_out;
 
@@ -307,7 +372,7 @@ static void csv_field(FILE *f, const char *s) {
 }
 
 static void csv_row(csv_out *o, size_t n, size_t d, int t, const char *method,
-                    size_t block, int reps, double med, double mn, double gf,
+                    size_t block, int reps, double med, double mn, double mx, double gf,
                     double peak, double speedup, const char *status, const char *note) {
     if (!o->f) return;
     FILE *f = o->f;
@@ -320,9 +385,9 @@ static void csv_row(csv_out *o, size_t n, size_t d, int t, const char *method,
     csv_field(f, BENCH_FLAGS);
     fprintf(f, ",%s,%zu,%zu,%d,%s,%zu,%d,", o->isa, n, d, t, method, block, reps);
     if (med > 0)
-        fprintf(f, "%.6g,%.6g,%.4g,%.4g,%.2f,", med, mn, gf, peak, 100.0 * gf / peak);
+        fprintf(f, "%.6g,%.6g,%.6g,%.4g,%.4g,%.2f,", med, mn, mx, gf, peak, 100.0 * gf / peak);
     else
-        fprintf(f, ",,,%.4g,,", peak);
+        fprintf(f, ",,,,%.4g,,", peak);
     if (speedup > 0) fprintf(f, "%.4f", speedup);
     fprintf(f, ",%s,", status);
     csv_field(f, note);
@@ -346,7 +411,8 @@ static void parse_list_sz(const char *s, size_t *out, int *cnt) {
 
 static void usage(void) {
     puts("usage: bench_difficulty [--n LIST] [--d LIST] [--threads LIST] [--reps R]\n"
-         "         [--no-blas] [--no-faiss] [--quick] [--csv FILE] [--max-seconds S]\n"
+         "         [--no-blas] [--no-faiss] [--no-syrk] [--quick] [--csv FILE]\n"
+         "         [--max-seconds S]\n"
          "         [--max-mem GIB] [--seed S] [--plan]\n"
          "       bench_difficulty --rss N d threads\n"
          "defaults: --n 1024,4096,16384,65536 --d 64,128,512,2048 --threads 1,2\n"
@@ -366,6 +432,8 @@ static double run_once(int m, float *c, int32_t *nn, const float *w, const float
         rc = s == HR_OK ? 0 : -1;
     } else if (m == M_BLAS) {
         rc = peer_blas_difficulty(c, nn, wn, n, d, block, buf);
+    } else if (m == M_SYRK) {
+        rc = peer_syrk_difficulty(c, nn, wn, n, d, buf);
     } else {
         rc = peer_faiss_difficulty(c, nn, wn, n, d);
     }
@@ -395,6 +463,7 @@ static void print_targets(const double *peak) {
     const result *h1 = find_result(16384, 512, 1, M_HR);
     const result *b1 = find_result(16384, 512, 1, M_BLAS);
     const result *f1 = find_result(16384, 512, 1, M_FAISS);
+    const result *s1 = find_result(16384, 512, 1, M_SYRK);
     const result *h2 = find_result(16384, 512, 2, M_HR);
     const result *h64 = find_result(65536, 64, 1, M_HR);
     const result *f64 = find_result(65536, 64, 1, M_FAISS);
@@ -403,12 +472,14 @@ static void print_targets(const double *peak) {
                 h1 && b1 ? b1->seconds / h1->seconds : 0, 2.0, "x");
     target_line("N=16384 d=512 1 thread, speedup vs faiss",
                 h1 && f1 ? f1->seconds / h1->seconds : 0, 2.0, "x");
+    target_line("N=16384 d=512 1 thread, speedup vs syrk (same flops)",
+                h1 && s1 ? s1->seconds / h1->seconds : 0, 1.2, "x");
     target_line("N=16384 d=512 1 thread, % of FMA peak",
                 h1 && peak[1] > 0 ? 100.0 * h1->gflops / peak[1] : 0, 85.0, "%");
     target_line("N=65536 d=64 1 thread, speedup vs faiss",
                 h64 && f64 ? f64->seconds / h64->seconds : 0, 2.5, "x");
     target_line("N=16384 d=512, 2 threads vs 1 thread (hardreid)",
-                h1 && h2 ? h1->seconds / h2->seconds : 0, 1.8, "x");
+                h1 && h2 ? h1->seconds / h2->seconds : 0, 1.85, "x");
     printf("  [see bench-rss] N=200000 d=256 2 threads, peak RSS <= 1.2 x input + 64 MiB"
            " (separate process: bench_difficulty --rss 200000 256 2)\n");
 }
@@ -431,6 +502,7 @@ static void estimates(const options *o, const double *peak, size_t n, size_t d, 
     double pk = peak[t <= MAXL ? t : 1];
     est[M_HR] = work / ((isnan(pk) ? 10.0 : 0.6 * pk) * 1e9);
     est[M_BLAS] = est[M_FAISS] = work / (30e9 * t);
+    est[M_SYRK] = work / (60e9 * t);
     (void)o;
 }
 
@@ -442,7 +514,7 @@ static double estimate_minutes(const options *o, const double *peak) {
         for (int id = 0; id < o->nd; id++)
             for (int it = 0; it < o->nt; it++) {
                 double est[M_COUNT];
-                int on[M_COUNT] = {1, o->use_blas, o->use_faiss};
+                int on[M_COUNT] = {1, o->use_blas, o->use_faiss, o->use_syrk};
                 estimates(o, peak, o->ns[in], o->ds[id], o->ts[it], est);
                 if (est[M_HR] > o->max_s) continue;
                 for (int m = 0; m < M_COUNT; m++) {
@@ -476,15 +548,21 @@ static int sweep(const options *o) {
             fprintf(stderr, "bench: cannot write %s\n", o->csv);
             return 2;
         }
-        fputs("date,cpu,compiler,flags,isa,N,d,threads,method,block,reps,median_s,min_s,"
+    }
+    bench_meta(out.meta, sizeof out.meta, out.isa);
+    if (out.f) {
+        fprintf(out.f, "# %s\n", out.meta);
+        fputs("date,cpu,compiler,flags,isa,N,d,threads,method,block,reps,median_s,min_s,max_s,"
               "gflops,peak_gflops,pct_peak,hr_speedup,status,note\n", out.f);
     }
 
     printf("hardreid %s difficulty benchmark\n", HARDREID_VERSION_STRING);
+    printf("%s\n", out.meta);
     printf("cpu: %s | compiler: %s | flags: %s\n", out.cpu, BENCH_COMPILER, BENCH_FLAGS);
-    printf("isa: %s | peers: OpenBLAS sgemm blocks%s, FAISS %s knn_inner_product k=2%s\n",
+    printf("isa: %s | peers: OpenBLAS sgemm blocks%s, FAISS %s knn_inner_product k=2%s,"
+           " OpenBLAS ssyrk + sgemm triangle%s\n",
            out.isa, o->use_blas ? "" : " (off)", peer_faiss_version(),
-           o->use_faiss ? "" : " (off)");
+           o->use_faiss ? "" : " (off)", o->use_syrk ? "" : " (off)");
     printf("date: %s | GFLOP/s = N(N-1)d / s for every method (one triangle)\n", out.date);
     printf("hardreid normalizes rows inside the timed call; the peers get W normalized\n"
            "beforehand (hr_normalize_rows), NOT counted in their time.\n");
@@ -493,13 +571,22 @@ static int sweep(const options *o) {
     double peak[MAXL + 2];
     for (int t = 0; t < MAXL + 2; t++) peak[t] = NAN;
     double pmin = o->quick ? 0.05 : 0.2;
-    peak[1] = fma_peak_gflops(1, pmin);
-    for (int k = 0; k < o->nt; k++)
-        if (o->ts[k] <= MAXL && o->ts[k] != 1) peak[o->ts[k]] = fma_peak_gflops(o->ts[k], pmin);
-    printf("FMA peak (AVX2, 12 chains):");
-    for (int t = 1; t <= MAXL; t++)
-        if (!isnan(peak[t])) printf("  %d thread%s %.1f GFLOP/s", t, t > 1 ? "s" : "", peak[t]);
-    printf("\n");
+    /* both peaks, in this run; %peak is against the path's own */
+    for (int v = 0; v < 2; v++) {
+        double pv[MAXL + 2];
+        for (int t = 0; t < MAXL + 2; t++) pv[t] = NAN;
+        pv[1] = fma_peak_gflops_isa(v, 1, pmin);
+        for (int k = 0; k < o->nt; k++)
+            if (o->ts[k] <= MAXL && o->ts[k] != 1) pv[o->ts[k]] = fma_peak_gflops_isa(v, o->ts[k], pmin);
+        printf("FMA peak (%s):", v ? "AVX-512, 24 zmm chains" : "AVX2, 12 ymm chains");
+        for (int t = 1; t <= MAXL; t++)
+            if (!isnan(pv[t])) printf("  %d thread%s %.1f GFLOP/s", t, t > 1 ? "s" : "", pv[t]);
+        printf("%s\n", isnan(pv[1]) ? "  not on this CPU" : "");
+        if (v == (hr_get_isa() == HR_ISA_AVX512))
+            for (int t = 0; t < MAXL + 2; t++) peak[t] = pv[t];
+    }
+    printf("%%peak below: against the %s peak (the path hardreid runs)\n",
+           hr_get_isa() == HR_ISA_AVX512 ? "AVX-512" : "AVX2");
     for (int k = 0; k < o->nt; k++) {
         int t = o->ts[k];
         if (t > 1 && t <= MAXL && peak[t] < 0.75 * t * peak[1])
@@ -518,8 +605,9 @@ static int sweep(const options *o) {
     }
     if (o->csv) printf("csv: %s\n", o->csv);
 
-    printf("\n%7s %5s %3s  %-10s %6s %10s %9s %7s %10s\n", "N", "d", "thr", "method", "block",
-           "median s", "GFLOP/s", "%peak", "hr speedup");
+    printf("\n%7s %5s %3s  %-10s %6s %10s %10s %10s %9s %7s %10s\n", "N", "d", "thr", "method",
+           "block", "min s", "median s", "max s", "GFLOP/s", "%peak", "hr speedup");
+    printf("(GFLOP/s and %%peak of the median; hr speedup = peer median / hardreid median)\n");
 
     int failed = 0;
     for (int in = 0; in < o->nn; in++)
@@ -532,7 +620,7 @@ static int sweep(const options *o) {
                        n, d, 2 * wbytes / 1073741824.0, o->max_mem / 1073741824.0);
                 for (int k = 0; k < o->nt; k++)
                     for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, o->ts[k], method_name[m], 0, 0, 0, 0, 0,
+                        csv_row(&out, n, d, o->ts[k], method_name[m], 0, 0, 0, 0, 0, 0,
                                 peak[o->ts[k] <= MAXL ? o->ts[k] : 1], 0, "skipped", "memory");
                 continue;
             }
@@ -551,7 +639,7 @@ static int sweep(const options *o) {
                     snprintf(why, sizeof why, "estimated %.0f s per run > %.0f s", est[M_HR], o->max_s);
                     printf("%7zu %5zu %3d  %-10s skipped: %s (peers too)\n", n, d, t, "hardreid", why);
                     for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, t, method_name[m], 0, 0, 0, 0, 0,
+                        csv_row(&out, n, d, t, method_name[m], 0, 0, 0, 0, 0, 0,
                                 peak[t <= MAXL ? t : 1], 0, "skipped",
                                 m == M_HR ? why : "hardreid skipped");
                 }
@@ -585,8 +673,10 @@ static int sweep(const options *o) {
                 float *buf = NULL;
                 mem[M_BLAS] = (double)cand[ncand - 1] * n * 4;
                 mem[M_FAISS] = 4096.0 * 1024 * 4 + 24.0 * n;
-                int on[M_COUNT] = {1, o->use_blas, o->use_faiss};
-                const char *skip[M_COUNT] = {NULL, NULL, NULL};
+                mem[M_SYRK] = (double)SYRK_B * SYRK_B * 4;
+                float *sbuf = NULL;
+                int on[M_COUNT] = {1, o->use_blas, o->use_faiss, o->use_syrk};
+                const char *skip[M_COUNT] = {NULL, NULL, NULL, NULL};
                 char why[M_COUNT][96];
                 for (int m = 0; m < M_COUNT; m++) {
                     if (!on[m]) {
@@ -604,13 +694,11 @@ static int sweep(const options *o) {
                         skip[m] = why[m];
                     }
                 }
-                if (skip[M_HR]) {
-                    skip[M_BLAS] = skip[M_BLAS] ? skip[M_BLAS] : "hardreid skipped";
-                    skip[M_FAISS] = skip[M_FAISS] ? skip[M_FAISS] : "hardreid skipped";
-                }
+                if (skip[M_HR])
+                    for (int m = 1; m < M_COUNT; m++) skip[m] = skip[m] ? skip[m] : "hardreid skipped";
 
                 /* verification runs (also the warm-up) */
-                double tv[M_COUNT] = {0, 0, 0};
+                double tv[M_COUNT] = {0, 0, 0, 0};
                 size_t block = 0;
                 int bad = 0;
                 set_threads(t);
@@ -623,7 +711,11 @@ static int sweep(const options *o) {
                         block = blas_tune(c[m], nn[m], wn, n, d, cand, ncand, buf);
                         pause_s(0.1);
                     }
-                    tv[m] = run_once(m, c[m], nn[m], w, wn, n, d, block, buf);
+                    if (m == M_SYRK) {
+                        sbuf = (float *)xmalloc((size_t)SYRK_B * SYRK_B * sizeof(float));
+                        memset(sbuf, 0, (size_t)SYRK_B * SYRK_B * sizeof(float));
+                    }
+                    tv[m] = run_once(m, c[m], nn[m], w, wn, n, d, block, m == M_SYRK ? sbuf : buf);
                     pause_s(0.1);
                     if (tv[m] < 0) {
                         fprintf(stderr, "  %s failed on N=%zu d=%zu\n", method_name[m], n, d);
@@ -658,42 +750,59 @@ static int sweep(const options *o) {
                 }
                 if (bad) {
                     free(buf);
+                    free(sbuf);
                     printf("%7zu %5zu %3d  VERIFICATION FAILED (see stderr): not timed\n", n, d, t);
                     for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, t, method_name[m], block, 0, 0, 0, 0, pk, 0,
+                        csv_row(&out, n, d, t, method_name[m], block, 0, 0, 0, 0, 0, pk, 0,
                                 "FAIL", "verification failed");
                     failed = 1;
                     continue;
                 }
 
-                /* timing: median of R; a verification run of >= 2 s counts
-                   as the first sample (warm-up is moot at that length) */
-                double med[M_COUNT] = {0, 0, 0}, mn[M_COUNT] = {0, 0, 0};
-                int reps[M_COUNT] = {0, 0, 0};
+                /* timing: R runs of every method, interleaved (run k of each
+                   method before run k+1 of any), so that a slow spell of the
+                   machine lands on all of them; a verification run of >= 2 s
+                   counts as a method's first sample */
+                double med[M_COUNT] = {0, 0, 0, 0}, mn[M_COUNT] = {0, 0, 0, 0};
+                double mx[M_COUNT] = {0, 0, 0, 0};
+                int reps[M_COUNT] = {0, 0, 0, 0}, R = 0;
+                double *smp[M_COUNT] = {NULL, NULL, NULL, NULL};
                 for (int m = 0; m < M_COUNT; m++) {
                     if (skip[m]) continue;
-                    int R = o->reps;
-                    if (R <= 0) {
-                        R = (int)ceil(3.0 / tv[m]);
-                        R = R < 3 ? 3 : R > 31 ? 31 : R;
+                    int r = o->reps;
+                    if (r <= 0) {
+                        r = (int)ceil(3.0 / tv[m]);
+                        r = r < 3 ? 3 : r > 31 ? 31 : r;
                     }
-                    double *s = (double *)xmalloc((size_t)R * sizeof(double));
-                    int k = 0;
-                    if (o->reps <= 0 && tv[m] >= 2.0) s[k++] = tv[m];
-                    for (; k < R; k++) {
-                        s[k] = run_once(m, c[m], nn[m], w, wn, n, d, block, buf);
-                        if (s[k] < 0) {
+                    reps[m] = r;
+                    R = r > R ? r : R;
+                    smp[m] = (double *)xmalloc((size_t)r * sizeof(double));
+                }
+                int have[M_COUNT] = {0, 0, 0, 0};
+                for (int m = 0; m < M_COUNT; m++)
+                    if (smp[m] && o->reps <= 0 && tv[m] >= 2.0) smp[m][have[m]++] = tv[m];
+                for (int k = 0; k < R; k++)
+                    for (int m = 0; m < M_COUNT; m++) {
+                        if (!smp[m] || have[m] >= reps[m]) continue;
+                        double tk = run_once(m, c[m], nn[m], w, wn, n, d, block, m == M_SYRK ? sbuf : buf);
+                        if (tk < 0) {
                             fprintf(stderr, "  %s failed while timing\n", method_name[m]);
                             return 2;
                         }
+                        smp[m][have[m]++] = tk;
+                        pause_s(0.05);
                     }
-                    mn[m] = s[0];
-                    for (k = 1; k < R; k++) mn[m] = s[k] < mn[m] ? s[k] : mn[m];
-                    med[m] = median(s, R);
-                    reps[m] = R;
-                    free(s);
-                    pause_s(0.1);
+                for (int m = 0; m < M_COUNT; m++) {
+                    if (!smp[m]) continue;
+                    mn[m] = mx[m] = smp[m][0];
+                    for (int k = 1; k < reps[m]; k++) {
+                        mn[m] = smp[m][k] < mn[m] ? smp[m][k] : mn[m];
+                        mx[m] = smp[m][k] > mx[m] ? smp[m][k] : mx[m];
+                    }
+                    med[m] = median(smp[m], reps[m]);
+                    free(smp[m]);
                 }
+                free(sbuf);
                 free(buf);
 
                 for (int m = 0; m < M_COUNT; m++) {
@@ -702,7 +811,7 @@ static int sweep(const options *o) {
                     if (skip[m]) {
                         if (on[m])
                             printf("%7zu %5zu %3d  %-10s skipped: %s\n", n, d, t, name, skip[m]);
-                        csv_row(&out, n, d, t, name, 0, 0, 0, 0, 0, pk, 0,
+                        csv_row(&out, n, d, t, name, 0, 0, 0, 0, 0, 0, pk, 0,
                                 on[m] ? "skipped" : "off", skip[m]);
                         continue;
                     }
@@ -711,9 +820,9 @@ static int sweep(const options *o) {
                     char blks[24] = "-", sps[24] = "-";
                     if (blk) snprintf(blks, sizeof blks, "%zu", blk);
                     if (sp > 0) snprintf(sps, sizeof sps, "%.2fx", sp);
-                    printf("%7zu %5zu %3d  %-10s %6s %10.4g %9.1f %6.1f%% %10s\n", n, d, t, name,
-                           blks, med[m], gf, 100.0 * gf / pk, sps);
-                    csv_row(&out, n, d, t, name, blk, reps[m], med[m], mn[m], gf, pk, sp, "ok",
+                    printf("%7zu %5zu %3d  %-10s %6s %10.4g %10.4g %10.4g %9.1f %6.1f%% %10s\n", n, d,
+                           t, name, blks, mn[m], med[m], mx[m], gf, 100.0 * gf / pk, sps);
+                    csv_row(&out, n, d, t, name, blk, reps[m], med[m], mn[m], mx[m], gf, pk, sp, "ok",
                             m == M_HR ? "rows normalized inside the timed call"
                                       : "W normalized beforehand, not timed");
                     if (nresults < (int)(sizeof results / sizeof results[0])) {
@@ -801,7 +910,7 @@ int main(int argc, char **argv) {
     o.nt = 2;
     o.ts[0] = 1;
     o.ts[1] = 2;
-    o.use_blas = o.use_faiss = 1;
+    o.use_blas = o.use_faiss = o.use_syrk = 1;
     o.max_s = 120;
     o.max_mem = 8.0 * 1073741824.0;
     o.csv = "build/bench_difficulty.csv";
@@ -852,6 +961,8 @@ int main(int argc, char **argv) {
             rng_state = (uint64_t)strtoull(argv[++a], NULL, 0);
         } else if (!strcmp(s, "--no-blas")) {
             o.use_blas = 0;
+        } else if (!strcmp(s, "--no-syrk")) {
+            o.use_syrk = 0;
         } else if (!strcmp(s, "--no-faiss")) {
             o.use_faiss = 0;
         } else if (!strcmp(s, "--plan")) {

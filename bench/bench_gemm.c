@@ -160,8 +160,12 @@ int main(int argc, char **argv) {
     printf("bench_gemm: hardreid %s hr_gemm vs OpenBLAS cblas_sgemm\n", HARDREID_VERSION_STRING);
     printf("cpu: %s | compiler: %s | flags: %s | isa: %s\n", cpu, BENCH_COMPILER, BENCH_FLAGS,
            hr_isa_name(hr_get_isa()));
-    printf("median of %d samples (>= 0.1 s each); GFLOP/s = 2mnk/s; FMA peak (1 thread): %.1f GFLOP/s\n\n",
-           SAMPLES, fma_peak_gflops(1, 0.2));
+    char meta[512];
+    bench_meta(meta, sizeof meta, hr_isa_name(hr_get_isa()));
+    printf("%s\n", meta);
+    printf("median of %d samples (>= 0.1 s each); GFLOP/s = 2mnk/s; FMA peak (1 thread): AVX2 %.1f,"
+           " AVX-512 %.1f GFLOP/s\n\n", SAMPLES, fma_peak_gflops_isa(0, 1, 0.2),
+           fma_peak_gflops_isa(1, 1, 0.2));
     printf("%-24s %5s %5s %5s %3s | %9s %9s %7s\n", "case", "m", "n", "k", "thr", "hardreid",
            "OpenBLAS", "ratio");
     result *res = (result *)xmalloc(ncases * (size_t)o.nth * sizeof(result));
@@ -184,6 +188,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_gemm: cannot write %s\n", o.csv);
             return 2;
         }
+        fprintf(f, "# %s\n", meta);
         fprintf(f, "case,m,n,k,threads,hardreid_gflops,openblas_gflops,ratio\n");
         for (size_t i = 0; i < nres; i++)
             fprintf(f, "%s,%zu,%zu,%zu,%d,%.2f,%.2f,%.3f\n", res[i].c->name, res[i].c->m, res[i].c->n,

@@ -146,13 +146,13 @@ typedef struct {
     size_t n;
     double hr_build, gsl_build, cum_build;   /* ns per category */
     double hr_draw, gsl_draw, cum_draw;      /* ns per draw     */
-    double hr_batch[4];                      /* per hr_isa, 0: not run */
+    double hr_batch[HR_ISA_COUNT];           /* per hr_isa, 0: not run */
 } result_t;
 
 /* Methods timed per case, in this order within every repetition, so that
    load drift on a shared machine hits them alike. */
 enum { M_HR_BUILD, M_GSL_BUILD, M_CUM_BUILD, M_HR_DRAW, M_GSL_DRAW, M_CUM_DRAW,
-       M_BATCH0, NMETHODS = M_BATCH0 + 4 };
+       M_BATCH0, NMETHODS = M_BATCH0 + HR_ISA_COUNT };
 
 static int run_case(size_t n, int reps, long draws, result_t *res) {
     float *w = (float *)xmalloc(n * sizeof(float));
@@ -193,7 +193,7 @@ static int run_case(size_t n, int reps, long draws, result_t *res) {
     memset(cnt, 0, n * sizeof(size_t));
     for (long i = 0; i < VERIFY_DRAWS; i++) cnt[cumsum_draw(cum, n, &r)]++;
     ok &= fits(cnt, w, n, "cumsum");
-    for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++) {
+    for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++) {
         hr_rng r2;
         if (!hr_isa_supported((hr_isa)isa)) continue;
         hr_set_isa((hr_isa)isa);
@@ -256,7 +256,7 @@ static int run_case(size_t n, int reps, long draws, result_t *res) {
             t[M_GSL_DRAW * reps + k] /= (double)draws;
             SAMPLE(M_CUM_DRAW, 1, acc += loop_cumsum(cum, n, &r, draws))
             t[M_CUM_DRAW * reps + k] /= (double)draws;
-            for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++) {
+            for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++) {
                 const long calls = (draws + CHUNK - 1) / CHUNK;
                 if (!hr_isa_supported((hr_isa)isa)) continue;
                 hr_set_isa((hr_isa)isa);
@@ -273,7 +273,7 @@ static int run_case(size_t n, int reps, long draws, result_t *res) {
         res->hr_draw = median(t + M_HR_DRAW * reps, reps);
         res->gsl_draw = median(t + M_GSL_DRAW * reps, reps);
         res->cum_draw = median(t + M_CUM_DRAW * reps, reps);
-        for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++)
+        for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++)
             if (hr_isa_supported((hr_isa)isa))
                 res->hr_batch[isa] = median(t + (M_BATCH0 + isa) * reps, reps);
         free(t);
@@ -329,6 +329,9 @@ int main(int argc, char **argv) {
     printf("machine: %s (1 thread; shared machines drift: compare ratios)\n", cpu);
     printf("compiler: %s; flags: %s; dispatch: %s\n", BENCH_COMPILER, BENCH_FLAGS,
            hr_isa_name(hr_get_isa()));
+    char meta[512];
+    bench_meta(meta, sizeof meta, hr_isa_name(hr_get_isa()));
+    printf("%s\n", meta);
     printf("weights: uniform random in (0, 1]; median of %d samples; %ld draws per sample\n\n",
            reps, draws);
 
@@ -342,14 +345,14 @@ int main(int argc, char **argv) {
     printf("%-9s | %-27s | %-40s\n", "", "build ns/category", "draw ns/draw");
     printf("%-9s | %8s %8s %8s | %8s %8s %8s", "n", "hardreid", "gsl", "cumsum",
            "hardreid", "gsl", "cumsum");
-    for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++)
+    for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++)
         if (hr_isa_supported((hr_isa)isa)) printf(" %7s_n", hr_isa_name((hr_isa)isa));
     printf("\n");
     for (size_t c = 0; c < nn; c++) {
         const result_t *x = &res[c];
         printf("%-9zu | %8.2f %8.2f %8.2f | %8.2f %8.2f %8.2f", x->n, x->hr_build,
                x->gsl_build, x->cum_build, x->hr_draw, x->gsl_draw, x->cum_draw);
-        for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++)
+        for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++)
             if (hr_isa_supported((hr_isa)isa)) printf(" %9.2f", x->hr_batch[isa]);
         printf("\n");
     }
@@ -372,6 +375,10 @@ int main(int argc, char **argv) {
             fails += rd < want;
         }
         printf("  target batched >= 2x scalar draw: %s\n", rbatch >= 2 ? "MET" : "MISSED");
+        if (x->n == 1000 && hr_isa_supported(HR_ISA_AVX512) && hr_isa_supported(HR_ISA_AVX2))
+            printf("  target batched avx512 >= 1.5x batched avx2: %.2fx, %s\n",
+                   x->hr_batch[HR_ISA_AVX2] / x->hr_batch[HR_ISA_AVX512],
+                   x->hr_batch[HR_ISA_AVX2] >= 1.5 * x->hr_batch[HR_ISA_AVX512] ? "MET" : "MISSED");
         fails += (rb < 10) + (rbatch < 2);
     }
     printf("\ntargets missed: %d\n", fails);
@@ -382,11 +389,12 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_sampling: cannot write %s\n", csv);
             return 1;
         }
+        fprintf(f, "# %s\n", meta);
         fprintf(f, "n,method,isa,build_ns_per_category,draw_ns_per_draw\n");
         for (size_t c = 0; c < nn; c++) {
             const result_t *x = &res[c];
             fprintf(f, "%zu,hardreid,scalar,%.4f,%.4f\n", x->n, x->hr_build, x->hr_draw);
-            for (int isa = HR_ISA_SCALAR; isa <= HR_ISA_NEON; isa++)
+            for (int isa = HR_ISA_SCALAR; isa < HR_ISA_COUNT; isa++)
                 if (x->hr_batch[isa] > 0)
                     fprintf(f, "%zu,hardreid_batched,%s,,%.4f\n", x->n,
                             hr_isa_name((hr_isa)isa), x->hr_batch[isa]);

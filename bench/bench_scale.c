@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     float *w, *c, *cf;
     int32_t *nearest, *nf, *changed;
     double full_s[65] = {0}, flops;
-    char cpu[256];
+    char cpu[256], meta[512];
     FILE *out = NULL;
 #ifdef _OPENMP
     tmax = omp_get_max_threads();
@@ -76,6 +76,8 @@ int main(int argc, char **argv) {
     cpu_model(cpu, sizeof cpu);
     printf("bench_scale: N = %zu, d = %zu, %zu changed rows per step, %zu steps\n", n, d, K, steps);
     printf("  CPU %s; %s; %s; path %s\n", cpu, BENCH_COMPILER, BENCH_FLAGS, hr_isa_name(hr_get_isa()));
+    bench_meta(meta, sizeof meta, hr_isa_name(hr_get_isa()));
+    printf("  %s\n", meta);
     w = (float *)xmalloc(n * d * sizeof(float));
     c = (float *)xmalloc(n * sizeof(float));
     cf = (float *)xmalloc(n * sizeof(float));
@@ -84,7 +86,7 @@ int main(int argc, char **argv) {
     changed = (int32_t *)xmalloc(K * sizeof(int32_t) + 1);
     for (i = 0; i < n * d; i++) w[i] = unif();
     if (csv && !(out = fopen(csv, "w"))) { perror(csv); return 1; }
-    if (out) fprintf(out, "part,threads,n,d,changed,seconds,gflops,recomputed\n");
+    if (out) fprintf(out, "# %s\npart,threads,n,d,changed,seconds,gflops,recomputed\n", meta);
 
     /* 1. strong scaling of the full refresh */
     printf("\n  full refresh (hr_difficulty)\n  %7s %10s %9s %8s %10s\n", "threads", "seconds",

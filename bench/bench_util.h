@@ -64,24 +64,52 @@ static void *xmalloc(size_t bytes) {
     return p;
 }
 
+/* "AMD EPYC (family 25, model 17)": /proc/cpuinfo's model name with its
+   family and model numbers, which tell apart CPUs sold under one name
+   (Zen 4 and Zen 5 EPYCs both read "AMD EPYC" in a VM). */
 static void cpu_model(char *out, size_t cap) {
     FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(out, cap, "unknown");
-    if (!f) return;
+    char line[512], name[256] = "unknown", fam[32] = "?", mod[32] = "?";
+    if (!f) {
+        snprintf(out, cap, "unknown");
+        return;
+    }
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *p = strchr(line, ':');
-            if (p) {
-                p++;
-                while (*p == ' ' || *p == '\t') p++;
-                p[strcspn(p, "\n")] = 0;
-                snprintf(out, cap, "%s", p);
-            }
-            break;
-        }
+        char *p = strchr(line, ':');
+        if (!p) continue;
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        p[strcspn(p, "\n")] = 0;
+        if (strncmp(line, "model name", 10) == 0) snprintf(name, sizeof name, "%s", p);
+        else if (strncmp(line, "cpu family", 10) == 0) snprintf(fam, sizeof fam, "%s", p);
+        else if (strncmp(line, "model\t", 6) == 0) snprintf(mod, sizeof mod, "%s", p);
+        if (strncmp(line, "flags", 5) == 0) break; /* the first CPU's block is enough */
     }
     fclose(f);
+    snprintf(out, cap, "%s (family %s, model %s)", name, fam, mod);
+}
+
+/* Which code a figure belongs to: -DBENCH_GIT from the Makefile (the short
+   hash, "-dirty" when the tree had changes). */
+#ifndef BENCH_GIT
+#define BENCH_GIT "unknown"
+#endif
+
+/* OpenBLAS's own word on the kernels it runs (weak: a bench that does not
+   link OpenBLAS says "not linked"). */
+char *openblas_get_corename(void) __attribute__((weak));
+char *openblas_get_config(void) __attribute__((weak));
+int openblas_get_parallel(void) __attribute__((weak)); /* 0 serial, 1 pthreads, 2 OpenMP */
+
+/* One line for the report and the CSV's first line: library version and
+   git hash, the ISA path, OpenBLAS's core and build. */
+static void bench_meta(char *out, size_t cap, const char *isa) {
+    static const char *const par[] = {"serial", "pthreads", "OpenMP"};
+    int p = openblas_get_parallel ? openblas_get_parallel() : -1;
+    snprintf(out, cap, "hardreid %s git %s | isa %s | openblas %s, %s threads (%s)",
+             HARDREID_VERSION_STRING, BENCH_GIT, isa,
+             openblas_get_corename ? openblas_get_corename() : "not linked",
+             p >= 0 && p <= 2 ? par[p] : "-", openblas_get_config ? openblas_get_config() : "-");
 }
 
 /* The options bench_gemm and bench_conv share:

@@ -1,33 +1,43 @@
 #!/usr/bin/env python3
 """Turn bench_difficulty's CSV into the README's markdown table.
-usage: python3 bench/csv2md.py build/bench_difficulty.csv
-An optional 'source' column (added by hand when rows of several runs are
-merged) becomes a last column saying which run each row comes from."""
+usage: python3 bench/csv2md.py build/bench_difficulty.csv [more.csv ...]
+Several CSVs (runs of different sizes) are merged; the '# meta' line of the
+first (version, git hash, ISA, OpenBLAS core) heads the table."""
 import csv, sys
 
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows, meta = [], None
+for path in sys.argv[1:]:
+    lines = open(path).readlines()
+    if meta is None and lines and lines[0].startswith('#'):
+        meta = lines[0][1:].strip()
+    rows += list(csv.DictReader(l for l in lines if not l.startswith('#')))
 if not rows:
     sys.exit("no rows")
 r0 = rows[0]
-print(f"Measured {r0['date'][:10]} on {r0['cpu']} (2 cores, AVX2+FMA, no AVX-512), "
-      f"{r0['compiler']}, `{r0['flags']}`, hardreid path `{r0['isa']}`. "
-      "GFLOP/s = N(N-1)d / seconds for every method (one triangle); median of the "
-      "repetitions; peers get W normalized beforehand (untimed), hardreid normalizes "
-      "inside the timed call. Ratio = peer seconds / hardreid seconds.\n")
+print(f"Measured {r0['date'][:10]} on {r0['cpu']}, {r0['compiler']}, `{r0['flags']}`"
+      + (f"; {meta}" if meta else "") + ". "
+      "GFLOP/s = N(N-1)d / median seconds for every method (one triangle); "
+      "% peak is against the FMA peak of the path hardreid runs, measured in the same run; "
+      "peers get W normalized beforehand (untimed), hardreid normalizes inside the timed "
+      "call. Ratio = peer median / hardreid median; min-max is the spread of hardreid's "
+      "repetitions.\n")
 cases = {}
 for r in rows:
     cases.setdefault((int(r['N']), int(r['d']), int(r['threads'])), {})[r['method']] = r
-src = 'source' in rows[0]
-print("| N | d | threads | hardreid s | GFLOP/s | % FMA peak | OpenBLAS GFLOP/s | ratio | FAISS GFLOP/s | ratio |" + (" run |" if src else ""))
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if src else ""))
-def cell(m, key):
-    return m[key] if m and m.get('status') == 'ok' and m.get(key) not in (None, '') else 'skipped'
+def ok(m):
+    return m is not None and m.get('status') == 'ok'
+def ratio(p):
+    return f"{float(p['hr_speedup']):.2f}x" if ok(p) and p.get('hr_speedup') else 'skipped'
+def gf(p):
+    return p['gflops'] if ok(p) else 'skipped'
+print("| N | d | thr | hardreid median s (min-max) | GFLOP/s | % peak "
+      "| OpenBLAS GFLOP/s | ratio | FAISS GFLOP/s | ratio | ssyrk GFLOP/s | ratio |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (n, d, t) in sorted(cases):
     c = cases[(n, d, t)]
-    h, b, f = c.get('hardreid'), c.get('blas'), c.get('faiss')
-    def ratio(p):
-        return f"{float(p['hr_speedup']):.2f}x" if p and p.get('status') == 'ok' and p.get('hr_speedup') else 'skipped'
-    hs = f"{float(h['median_s']):.3f}" if h and h.get('status') == 'ok' else 'skipped'
-    print(f"| {n} | {d} | {t} | {hs} | {cell(h,'gflops')} | {cell(h,'pct_peak')} | "
-          f"{cell(b,'gflops')} | {ratio(b)} | {cell(f,'gflops')} | {ratio(f)} |"
-          + (f" {(h or b or f)['source']} |" if src else ""))
+    h = c.get('hardreid')
+    hs = (f"{float(h['median_s']):.4g} ({float(h['min_s']):.4g}-{float(h['max_s']):.4g})"
+          if ok(h) else 'skipped')
+    print(f"| {n} | {d} | {t} | {hs} | {gf(h)} | {h['pct_peak'] + '%' if ok(h) else 'skipped'} | "
+          + " | ".join(f"{gf(c.get(m))} | {ratio(c.get(m))}" for m in ('blas', 'faiss', 'syrk'))
+          + " |")

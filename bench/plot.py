@@ -50,7 +50,7 @@ def gnuplot(script, out):
 
 
 def difficulty(path, out):
-    rows = [r for r in csv.DictReader(open(path)) if r.get("status") == "ok" and r.get("gflops")]
+    rows = [r for r in csv.DictReader(l for l in open(path) if not l.startswith('#')) if r.get("status") == "ok" and r.get("gflops")]
     if not rows:
         sys.exit(f"plot.py: no usable rows in {path}")
     kind, when, machine = provenance(path, rows)
@@ -94,7 +94,7 @@ def difficulty(path, out):
 
 
 def sampling(path, out):
-    rows = list(csv.DictReader(open(path)))
+    rows = list(csv.DictReader(l for l in open(path) if not l.startswith('#')))
     if not rows:
         sys.exit(f"plot.py: no rows in {path}")
     kind, _, _ = provenance(path, rows)
@@ -190,7 +190,7 @@ def bar_plot(series, w, labels=True):
 
 
 def gemm(path, out):
-    rows = [r for r in csv.DictReader(open(path)) if r.get("ratio")]
+    rows = [r for r in csv.DictReader(l for l in open(path) if not l.startswith('#')) if r.get("ratio")]
     if not rows:
         sys.exit(f"plot.py: no usable rows in {path}")
     names = list(dict.fromkeys(r["case"] for r in rows))
@@ -233,7 +233,7 @@ def gemm(path, out):
 
 
 def conv(path, out):
-    rows = [r for r in csv.DictReader(open(path)) if r.get("fwd_ratio") and r.get("fwdbwd_ratio")]
+    rows = [r for r in csv.DictReader(l for l in open(path) if not l.startswith('#')) if r.get("fwd_ratio") and r.get("fwdbwd_ratio")]
     if not rows:
         sys.exit(f"plot.py: no usable rows in {path}")
     names = list(dict.fromkeys(r["layer"] for r in rows))

@@ -67,7 +67,7 @@ bench-cli: plots-deps $(CLI) $(NPY_GEN)
 	$(NPY_GEN) --twins 16 --seed 1 $(BENCH_CLI_N) $(BENCH_CLI_D) $(BENCH_CLI_IN)
 	$(CLI) --prefix $(TOOLS)/bench_cli_hr $(BENCH_CLI_IN)
 	$(HR_PYTHON) bench/peer_numpy.py --verify $(BENCH_CLI_IN) $(TOOLS)/bench_cli_hr
-	hyperfine --warmup 2 --runs $(BENCH_CLI_RUNS) --export-markdown $(BUILD)/bench_cli.md \
+	$(BENCH_ENV) hyperfine --warmup 2 --runs $(BENCH_CLI_RUNS) --export-markdown $(BUILD)/bench_cli.md \
 	  --export-json $(BUILD)/bench_cli.json \
 	  -n 'hardreid-difficulty, 2 threads' '$(CLI) -q --prefix $(TOOLS)/bench_cli_hr $(BENCH_CLI_IN)' \
 	  -n 'numpy (OpenBLAS), 2 threads' '$(HR_PYTHON) bench/peer_numpy.py $(BENCH_CLI_IN) $(TOOLS)/bench_cli_np' \

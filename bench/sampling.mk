@@ -22,13 +22,13 @@ bench-sampling-check-deps:
 	  "install the Debian package libgsl-dev" >&2; exit 1; }
 
 $(BENCH_SAMPLING_BIN): bench/bench_sampling.c bench/bench_util.h hardreid.h | $(BUILD) bench-sampling-check-deps
-	$(CC) $(BENCH_SAMPLING_FLAGS) -DBENCH_FLAGS='"$(BENCH_SAMPLING_FLAGS)"' -o $@ \
+	$(CC) $(BENCH_SAMPLING_FLAGS) -DBENCH_FLAGS='"$(BENCH_SAMPLING_FLAGS)"' -DBENCH_GIT='"$(BENCH_GIT)"' -o $@ \
 	  bench/bench_sampling.c -lgsl -lgslcblas $(HR_LIBS)
 
 bench-sampling-build: $(BENCH_SAMPLING_BIN)
 
 bench-sampling: $(BENCH_SAMPLING_BIN)
-	$(BENCH_SAMPLING_BIN) --csv $(BUILD)/bench_sampling.csv $(BENCH_SAMPLING_ARGS)
+	$(BENCH_ENV) $(BENCH_SAMPLING_BIN) --csv $(BUILD)/bench_sampling.csv $(BENCH_SAMPLING_ARGS)
 
 bench-sampling-smoke: $(BENCH_SAMPLING_BIN)
-	$(BENCH_SAMPLING_BIN) --quick --csv $(BUILD)/bench_sampling_smoke.csv
+	$(BENCH_ENV) $(BENCH_SAMPLING_BIN) --quick --csv $(BUILD)/bench_sampling_smoke.csv

@@ -17,10 +17,10 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale bench-scale-smoke
 
 $(BENCH_SCALE_BIN): bench/bench_scale.c bench/bench_util.h hardreid.h | $(BUILD)
-	$(CC) $(BENCH_SCALE_FLAGS) -DBENCH_FLAGS='"$(BENCH_SCALE_FLAGS)"' -o $@ bench/bench_scale.c $(HR_LIBS)
+	$(CC) $(BENCH_SCALE_FLAGS) -DBENCH_FLAGS='"$(BENCH_SCALE_FLAGS)"' -DBENCH_GIT='"$(BENCH_GIT)"' -o $@ bench/bench_scale.c $(HR_LIBS)
 
 bench-scale: $(BENCH_SCALE_BIN)
-	$(BENCH_SCALE_BIN) --csv $(BUILD)/bench_scale.csv $(BENCH_SCALE_ARGS)
+	$(BENCH_ENV) $(BENCH_SCALE_BIN) --csv $(BUILD)/bench_scale.csv $(BENCH_SCALE_ARGS)
 
 bench-scale-smoke: $(BENCH_SCALE_BIN)
-	$(BENCH_SCALE_BIN) --quick
+	$(BENCH_ENV) $(BENCH_SCALE_BIN) --quick

@@ -14,16 +14,16 @@ BENCH_GEMM_ARGS ?=
 .PHONY: bench-gemm bench-gemm-build bench-gemm-smoke
 
 $(BENCH_GEMM_BIN): bench/bench_gemm.c bench/bench_util.h bench/bench_peak.h hardreid.h | $(BUILD) bench-check-deps
-	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -o $@ \
-	  bench/bench_gemm.c -lopenblas $(HR_LIBS)
+	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -DBENCH_GIT='"$(BENCH_GIT)"' -o $@ \
+	  bench/bench_gemm.c $(PEER_BLAS) $(HR_LIBS)
 
 bench-gemm-build: $(BENCH_GEMM_BIN)
 
 bench-gemm: $(BENCH_GEMM_BIN)
-	$(BENCH_GEMM_BIN) --csv $(BUILD)/bench_gemm.csv $(BENCH_GEMM_ARGS)
+	$(BENCH_ENV) $(BENCH_GEMM_BIN) --csv $(BUILD)/bench_gemm.csv $(BENCH_GEMM_ARGS)
 
 bench-gemm-smoke: $(BENCH_GEMM_BIN)
-	$(BENCH_GEMM_BIN) --quick --csv $(BUILD)/bench_gemm_smoke.csv
+	$(BENCH_ENV) $(BENCH_GEMM_BIN) --quick --csv $(BUILD)/bench_gemm_smoke.csv
 
 # ---- conv vs oneDNN -----------------------------------------------------
 #   make bench-conv        4 layers (batch 32), forward and fwd+bwd, 1 then
@@ -40,13 +40,13 @@ bench-conv-check-deps:
 	  echo "bench-conv: oneDNN headers missing: apt-get install libdnnl-dev" >&2; exit 1; }
 
 $(BENCH_CONV_BIN): bench/bench_conv.c bench/bench_util.h bench/bench_peak.h hardreid.h | $(BUILD) bench-conv-check-deps
-	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -o $@ \
+	$(CC) $(BENCH_GEMM_FLAGS) -DBENCH_FLAGS='"$(BENCH_GEMM_FLAGS)"' -DBENCH_GIT='"$(BENCH_GIT)"' -o $@ \
 	  bench/bench_conv.c -ldnnl $(HR_LIBS)
 
 bench-conv-build: $(BENCH_CONV_BIN)
 
 bench-conv: $(BENCH_CONV_BIN)
-	$(BENCH_CONV_BIN) --csv $(BUILD)/bench_conv.csv $(BENCH_CONV_ARGS)
+	$(BENCH_ENV) $(BENCH_CONV_BIN) --csv $(BUILD)/bench_conv.csv $(BENCH_CONV_ARGS)
 
 bench-conv-smoke: $(BENCH_CONV_BIN)
-	$(BENCH_CONV_BIN) --quick --csv $(BUILD)/bench_conv_smoke.csv
+	$(BENCH_ENV) $(BENCH_CONV_BIN) --quick --csv $(BUILD)/bench_conv_smoke.csv
