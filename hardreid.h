@@ -503,11 +503,13 @@ HRDEF hr_status hr_batch_proportional(uint32_t *out, size_t count,
 /* P x K: out[p*K + k] = image k of the p-th identity; P distinct identities,
    drawn uniformly (a == NULL: a random P-subset in random order) or
    proportionally to a's weights without replacement (successive sampling:
-   draw from a, redraw duplicates; after 64 straight duplicates one
-   exact draw among the remaining identities, O(n P)), then a group of K
-   images of each. Errors: HR_EINVAL (P == 0, K == 0, P > ix->nids,
-   a->n != ix->nids, P > a->npos: fewer identities of nonzero weight than
-   P), HR_EOVERFLOW (P * K overflows). */
+   draw from a, redraw duplicates; when the first draw and 64 redraws
+   are all duplicates, one exact draw among the remaining identities,
+   O(n P)), then a group of K images of each. Errors: HR_EINVAL (P == 0,
+   K == 0, P > ix->nids, a->n != ix->nids, P > a->npos: fewer identities
+   of nonzero mass than P; a positive weight below 2^-33 / n of the sum can
+   round to mass 0 and is then never drawn), HR_EOVERFLOW (P * K
+   overflows). */
 HRDEF hr_status hr_batch_pk(uint32_t *out, size_t P, size_t K,
                             const hr_ids *ix, const hr_alias *a, hr_rng *r);
 

@@ -109,3 +109,13 @@ test-neon: $(BUILD)/tests-neon $(BUILD)/compile_c99-neon $(BUILD)/tests-neon-sle
 	  echo "NEON tests under qemu: $$(( $$(date +%s) - t0 )) s"
 	@echo "== NEON + SLEEF (dynamic, one thread): suite heads =="
 	$(QEMU_AARCH64) $(BUILD)/tests-neon-sleef heads
+
+# ---- mutation check: on demand, NOT part of test-all ------------------------
+# scripts/mutants.sh applies each sampler mutant of issue 17 (masses
+# truncated, coin compare <=, a non-proportional exact fallback; the
+# compare in each SIMD batched draw) to a copy of hardreid.h and expects
+# tests/test_sampler_exact.c to fail on it, after passing on the unmutated
+# header. It fails loudly if a mutant's pattern is no longer in the header.
+.PHONY: test-mutants
+test-mutants:
+	CC="$(CC)" AARCH64_CC="$(AARCH64_CC)" QEMU_AARCH64="$(QEMU_AARCH64)" bash scripts/mutants.sh
