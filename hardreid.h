@@ -2770,10 +2770,11 @@ static hr_status hr__run(hr__job *jb, float *va, int32_t *ia, float *vb, int32_t
     jb->total = jb->tri ? hr__pairs(0, jb->a.n, 0, jb->a.n) : (double)jb->a.n * (double)jb->b.n;
 #ifdef _OPENMP
     nt = omp_get_max_threads();
-    /* not worth a team below ~80 MFLOP (N = 1024 at d = 64: 0.6 ms on one
-       core); counted in flops, not pairs, so N = 1024 at d = 2048 (2 GFLOP)
-       is split */
-    if (jb->total * (double)(d ? d : 1) < 4e7) nt = 1;
+    /* One thread below ~0.8 GFLOP (N = 1024 at d = 512: 6 ms on one core):
+       measured on 2 cores, a team there wins at best 1.5x and, when the
+       other core is busy, loses 2-5x (a barrier waits for it). Counted in
+       flops, not pairs, so N = 1024 at d = 2048 (2 GFLOP) is split. */
+    if (jb->total * (double)(d ? d : 1) < 4e8) nt = 1;
     if (nt < 1) nt = 1;
 #endif
     bytes = hr__ws_layout(NULL, NULL, jb);
