@@ -22,10 +22,11 @@ import subprocess
 import sys
 import time
 
-COLORS = {"hardreid": "#d62728", "blas": "#1f77b4", "faiss": "#2ca02c",
+COLORS = {"hardreid": "#d62728", "blas": "#1f77b4", "faiss": "#2ca02c", "syrk": "#9467bd",
           "gsl": "#1f77b4", "cumsum": "#2ca02c", "batched": "#ff7f0e", "batched_scalar": "#9467bd",
           "hardreid2": "#ff9896", "blas2": "#aec7e8", "fwdbwd": "#ff7f0e", "fwdbwd2": "#ffbb78"}
-LABELS = {"hardreid": "hardreid", "blas": "OpenBLAS sgemm blocks + max", "faiss": "FAISS knn_inner_product k=2"}
+LABELS = {"hardreid": "hardreid", "blas": "OpenBLAS sgemm blocks + max", "faiss": "FAISS knn_inner_product k=2",
+          "syrk": "OpenBLAS ssyrk + sgemm triangle + max"}
 
 
 def provenance(path, rows):
@@ -56,7 +57,7 @@ def difficulty(path, out):
     kind, when, machine = provenance(path, rows)
     ds = sorted({int(r["d"]) for r in rows})
     ts = sorted({int(r["threads"]) for r in rows})
-    methods = [m for m in ("hardreid", "blas", "faiss") if any(r["method"] == m for r in rows)]
+    methods = [m for m in ("hardreid", "blas", "faiss", "syrk") if any(r["method"] == m for r in rows)]
     blocks, peaks = [], {}
     for t in ts:
         peaks[t] = statistics.median(float(r["peak_gflops"]) for r in rows
