@@ -207,6 +207,52 @@ static inline void *hr_t_alloc(size_t bytes) {
     return p;
 }
 
+/* An alias table in memory of its own (test_sampling.c, test_sampler_exact.c);
+   the build must succeed. */
+typedef struct {
+    hr_alias a;
+    void *mem;
+} hr_t_table;
+static inline hr_t_table hr_t_table_new(const float *w, size_t n) {
+    hr_t_table t;
+    hr_status s;
+    t.mem = hr_t_alloc(hr_alias_size(n));
+    s = hr_alias_build(&t.a, t.mem, w, n);
+    cr_assert_eq(s, HR_OK, "hr_alias_build(n=%zu): %s", n, hr_status_string(s));
+    return t;
+}
+/* The integer masses a table implies (they sum to n 2^32): column c gives
+   its threshold to c and 2^32 - threshold to its alias; a full column
+   (alias == c) all 2^32. */
+static inline void hr_t_table_masses(const hr_alias *a, uint64_t *mass) {
+    uint32_t c;
+    memset(mass, 0, a->n * sizeof(uint64_t));
+    for (c = 0; c < a->n; c++) {
+        const uint64_t e = a->tab[c];
+        const uint32_t al = (uint32_t)(e >> 32);
+        cr_assert(al < a->n, "column %u: alias %u out of range", c, al);
+        if (al == c) {
+            mass[c] += (uint64_t)1 << 32;
+        } else {
+            mass[c] += (uint32_t)e;
+            mass[al] += ((uint64_t)1 << 32) - (uint32_t)e;
+        }
+    }
+}
+
+/* hr_alias_draw_n's documented definition, with public calls only */
+static inline void hr_t_spec_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r) {
+    hr_rng lane[8];
+    uint64_t x;
+    size_t i;
+    int k;
+    if (!m) return;
+    x = hr_rng_next(r);
+    for (k = 0; k < 8; k++)
+        hr_rng_seed(&lane[k], x + 4u * (uint64_t)k * 0x9E3779B97F4A7C15ull);
+    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &lane[i % 8]);
+}
+
 /* sentinel fills: outputs that must stay untouched are filled with these */
 #define HR_T_SENT_F 12345.5f
 #define HR_T_SENT_I ((int32_t)0x5A5A5A5A)

@@ -141,40 +141,6 @@ Test(sampler_exact, checker_power) {
               f.stat, f.zmax);
 }
 
-/* --------------------------------------------------------------- tables */
-
-typedef struct {
-    hr_alias a;
-    void *mem;
-} tab_t;
-
-static tab_t tab_new(const float *w, size_t n) {
-    tab_t t;
-    hr_status s;
-    t.mem = hr_t_alloc(hr_alias_size(n));
-    s = hr_alias_build(&t.a, t.mem, w, n);
-    cr_assert_eq(s, HR_OK, "hr_alias_build(n=%zu): %s", n, hr_status_string(s));
-    return t;
-}
-
-/* Masses read off the table: column c gives its threshold to c and
-   2^32 - threshold to its alias; a full column (alias == c) all 2^32. */
-static void tab_masses(const hr_alias *a, uint64_t *mass) {
-    uint32_t c;
-    memset(mass, 0, a->n * sizeof(uint64_t));
-    for (c = 0; c < a->n; c++) {
-        const uint64_t e = a->tab[c];
-        const uint32_t al = (uint32_t)(e >> 32);
-        cr_assert(al < a->n, "column %u: alias %u out of range", c, al);
-        if (al == c) {
-            mass[c] += T32;
-        } else {
-            mass[c] += (uint32_t)e;
-            mass[al] += T32 - (uint32_t)e;
-        }
-    }
-}
-
 /* ------------------------------------------------- masses, exactly */
 
 /* Weights that are integers 0 .. 2^16 (n <= 4096) make the exact mass
@@ -186,7 +152,7 @@ static void tab_masses(const hr_alias *a, uint64_t *mass) {
    the header documents) gets n 2^32 minus the others, within n/2 + 1 of
    its own quotient. */
 static void check_rounding(const float *w, size_t n, const char *what) {
-    tab_t t = tab_new(w, n);
+    hr_t_table t = hr_t_table_new(w, n);
     uint64_t *mass = (uint64_t *)hr_t_alloc(n * sizeof(uint64_t));
     uint64_t S = 0, total = 0, others = 0;
     size_t i, big = 0, npos = 0, judged = 0, ties = 0;
@@ -198,7 +164,7 @@ static void check_rounding(const float *w, size_t n, const char *what) {
         S += (uint64_t)w[i];
         if (w[i] > w[big]) big = i;
     }
-    tab_masses(&t.a, mass);
+    hr_t_table_masses(&t.a, mass);
     for (i = 0; i < n; i++) {
         const uint64_t num = (uint64_t)w[i] * (uint64_t)n * T32;
         const uint64_t q = num / S, r = num % S;
@@ -251,11 +217,11 @@ static void check_rounding(const float *w, size_t n, const char *what) {
    scale and each product are scaled exactly. */
 static void check_scaled_same(const float *w, size_t n, int e, const char *what) {
     float *ws = (float *)hr_t_alloc(n * sizeof(float));
-    tab_t a, b;
+    hr_t_table a, b;
     size_t i;
     for (i = 0; i < n; i++) ws[i] = ldexpf(w[i], e);
-    a = tab_new(w, n);
-    b = tab_new(ws, n);
+    a = hr_t_table_new(w, n);
+    b = hr_t_table_new(ws, n);
     cr_assert(memcmp(a.a.tab, b.a.tab, n * sizeof(uint64_t)) == 0,
               "%s: weights * 2^%d give another table", what, e);
     free(ws);
@@ -367,7 +333,7 @@ typedef struct {
     const char *name;
     float *w;
     size_t n;
-    tab_t t;
+    hr_t_table t;
     uint32_t col[MAXCOL];
     const char *kind[MAXCOL];
     size_t ncol;
@@ -381,7 +347,7 @@ static void dtab_pick(dtab_t *d) {
     uint64_t *mass = (uint64_t *)hr_t_alloc(d->n * sizeof(uint64_t));
     static const char *kinds[4] = {"zero", "full", "light", "heavy"};
     size_t c, k;
-    tab_masses(&d->t.a, mass);
+    hr_t_table_masses(&d->t.a, mass);
     d->ncol = 0;
     for (k = 0; k < 4; k++) {
         for (c = 0; c < d->n; c++) {
@@ -418,7 +384,7 @@ static void dtabs_new(dtab_t *d) {
         for (i = 0; i < ns[k]; i++)
             d[k].w[i] = k == 0 ? w10[i]
                                : (i % 9 == 4 ? 0.0f : (float)(hr_t_rng(&seed) >> 44));
-        d[k].t = tab_new(d[k].w, d[k].n);
+        d[k].t = hr_t_table_new(d[k].w, d[k].n);
         dtab_pick(&d[k]);
     }
 }
@@ -493,18 +459,6 @@ Test(sampler_exact, draw_crafted_coins) {
 
 /* ------------------------------ hr_alias_draw_n, crafted, every ISA path */
 
-/* the documented definition, with public calls only */
-static void spec_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r) {
-    hr_rng lane[8];
-    uint64_t x;
-    size_t i;
-    int k;
-    if (!m) return;
-    x = hr_rng_next(r);
-    for (k = 0; k < 8; k++) hr_rng_seed(&lane[k], x + 4u * (uint64_t)k * GOLDEN);
-    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &lane[i % 8]);
-}
-
 /* 1 if some lane's first column word is rejected: the SIMD kernels then
    hand the whole group to the reference */
 static int group_rejects(const hr_alias *a, uint64_t x) {
@@ -541,7 +495,7 @@ static void draw_n_one(hr_isa isa, void *vctx) {
                                   "pick other states", d[k].name);
                         got[ms[q]] = 0xDEADBEEFu;
                         hr_alias_draw_n(got, ms[q], a, &r);
-                        spec_draw_n(want, ms[q], a, &s);
+                        hr_t_spec_draw_n(want, ms[q], a, &s);
                         cr_assert_eq(got[lane], rv, "%s [%s] lane %d, m %zu: %s column "
                                      "%u (threshold %u, alias %u), coin %u: drew %u, "
                                      "want %u", d[k].name, hr_isa_name(isa), lane, ms[q],
@@ -563,7 +517,7 @@ static void draw_n_one(hr_isa isa, void *vctx) {
                 hr_rng r = rng_for_lane(lane, 0x8000000000000000ull, &x), s = r;
                 cr_assert(group_rejects(a, x), "crafted rejection");
                 hr_alias_draw_n(got, 16, a, &r);
-                spec_draw_n(want, 16, a, &s);
+                hr_t_spec_draw_n(want, 16, a, &s);
                 cr_assert(memcmp(got, want, 16 * sizeof(uint32_t)) == 0,
                           "%s [%s] lane %d rejects: differs from the definition",
                           d[k].name, hr_isa_name(isa), lane);
@@ -624,7 +578,7 @@ static size_t outputs_between(const hr_rng *r, const hr_rng *r_after, size_t lim
 static void pk_fit(const float *w, size_t n, size_t P, size_t N, uint64_t seed,
                    double fb_lo, double fb_hi, const char *name) {
     enum { MAXC = 512 };
-    tab_t t = tab_new(w, n);
+    hr_t_table t = hr_t_table_new(w, n);
     ids_t d = ids_new(n);
     uint64_t mass[8];
     double M = 0.0, p[MAXC], cnt[MAXC], pin[8], cin[8];
@@ -634,7 +588,7 @@ static void pk_fit(const float *w, size_t n, size_t P, size_t N, uint64_t seed,
     hr_rng r;
     cr_assert(n <= 8 && P >= 1 && P <= 3, "shape");
     for (i = 0; i < P; i++) cells *= n;
-    tab_masses(&t.a, mass);
+    hr_t_table_masses(&t.a, mass);
     for (i = 0; i < n; i++) M += (double)mass[i];
     memset(pin, 0, sizeof pin);
     memset(cin, 0, sizeof cin);
@@ -733,7 +687,7 @@ Test(sampler_exact, pk_mixed) {
    fallback, whatever the order; the zero-weight one never. */
 Test(sampler_exact, pk_all_positive) {
     static const float w[7] = {5, 1, 1048576.0f, 2, 0, 4, 3};
-    tab_t t = tab_new(w, 7);
+    hr_t_table t = hr_t_table_new(w, 7);
     ids_t d = ids_new(7);
     uint32_t out[7];
     hr_rng r;

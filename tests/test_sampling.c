@@ -203,46 +203,14 @@ Test(rng, below_large_n) {
 
 /* --------------------------------------------------------- alias: build */
 
-typedef struct {
-    hr_alias a;
-    void *mem;
-} table_t;
-
-static table_t table_new(const float *w, size_t n) {
-    table_t t;
-    hr_status s;
-    t.mem = hr_t_alloc(hr_alias_size(n));
-    s = hr_alias_build(&t.a, t.mem, w, n);
-    cr_assert_eq(s, HR_OK, "hr_alias_build(n=%zu): %s", n, hr_status_string(s));
-    return t;
-}
-
-/* Exact masses implied by the table: column c gives its threshold to c and
-   2^32 - threshold to its alias (a full column, alias == c, all 2^32). */
-static void table_masses(const hr_alias *a, uint64_t *mass) {
-    uint32_t c;
-    memset(mass, 0, a->n * sizeof(uint64_t));
-    for (c = 0; c < a->n; c++) {
-        const uint64_t e = a->tab[c];
-        const uint32_t al = (uint32_t)(e >> 32);
-        cr_assert(al < a->n, "column %u: alias %u out of range", c, al);
-        if (al == c) {
-            mass[c] += (uint64_t)1 << 32;
-        } else {
-            mass[c] += (uint32_t)e;
-            mass[al] += ((uint64_t)1 << 32) - (uint32_t)e;
-        }
-    }
-}
-
 /* |P(i) - w_i / sum| <= 2^-32 for every i, zero weights get mass 0 */
 static void check_exact(const float *w, size_t n, const char *what) {
-    table_t t = table_new(w, n);
+    hr_t_table t = hr_t_table_new(w, n);
     uint64_t *mass = (uint64_t *)hr_t_alloc(n * sizeof(uint64_t));
     long double sw = 0.0L, tot = 0.0L;
     size_t i, npos = 0;
     for (i = 0; i < n; i++) sw += w[i];
-    table_masses(&t.a, mass);
+    hr_t_table_masses(&t.a, mass);
     for (i = 0; i < n; i++) {
         const long double p = (long double)mass[i] / ((long double)n * 4294967296.0L);
         const long double want = (long double)w[i] / sw;
@@ -351,7 +319,7 @@ typedef struct {
 
 static void fit_counts(size_t *cnt, const fit_ctx *x, hr_isa isa, int batched,
                        uint64_t seed) {
-    table_t t = table_new(x->w, x->n);
+    hr_t_table t = hr_t_table_new(x->w, x->n);
     uint32_t *buf = (uint32_t *)hr_t_alloc(CHUNK * sizeof(uint32_t));
     hr_rng r;
     size_t i, done;
@@ -466,18 +434,6 @@ Test(alias, fit_1e6_binned, .timeout = 120) {
 
 /* ------------------------------------ alias: batched, same on every ISA */
 
-/* hr_alias_draw_n's documented definition, with public calls only */
-static void spec_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r) {
-    hr_rng lane[8];
-    uint64_t x;
-    size_t i;
-    int k;
-    if (!m) return;
-    x = hr_rng_next(r);
-    for (k = 0; k < 8; k++)
-        hr_rng_seed(&lane[k], x + 4u * (uint64_t)k * 0x9E3779B97F4A7C15ull);
-    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &lane[i % 8]);
-}
 
 typedef struct {
     const hr_alias *a;
@@ -498,7 +454,7 @@ static void same_one(hr_isa isa, void *vctx) {
         s = r;
         got[m] = 0xDEADBEEFu;
         hr_alias_draw_n(got, m, x->a, &r);
-        spec_draw_n(want, m, x->a, &s);
+        hr_t_spec_draw_n(want, m, x->a, &s);
         cr_assert_eq(got[m], 0xDEADBEEFu, "%s [%s] m=%zu: wrote past m", x->name,
                      hr_isa_name(isa), m);
         cr_assert(memcmp(&r, &s, sizeof r) == 0, "%s [%s] m=%zu: r advanced wrongly",
@@ -525,12 +481,12 @@ Test(alias, draw_n_same_on_every_isa) {
         const size_t n = ns[k];
         float *w = (float *)hr_t_alloc(n * sizeof(float));
         uint64_t seed = n;
-        table_t t;
+        hr_t_table t;
         hr_alias forced;
         char name[64];
         for (i = 0; i < n; i++) w[i] = (float)(hr_t_rng(&seed) >> 50) * (i % 5 != 0);
         w[0] = 1.0f;
-        t = table_new(w, n);
+        t = hr_t_table_new(w, n);
         snprintf(name, sizeof name, "n=%zu", n);
         same_all(&t.a, name);
         /* Force frequent rejections (a lane rejects with probability 1/2,
@@ -938,7 +894,7 @@ static void prop_one(hr_isa isa, void *vctx) {
 Test(batch, proportional) {
     data_t d = data_new(40, 5);
     float c[40], p[40];
-    table_t t;
+    hr_t_table t;
     uint32_t first[300], *big;
     size_t *cnt, i, k;
     double w[40];
@@ -947,7 +903,7 @@ Test(batch, proportional) {
     uint64_t seed = 3;
     for (i = 0; i < 40; i++) c[i] = hr_t_unif(&seed);
     cr_assert_eq(hr_weights(p, c, 40, HR_WEIGHT_LINEAR, 0.0f, 0.0f), HR_OK, "p");
-    t = table_new(p, 40);
+    t = hr_t_table_new(p, 40);
     x.d = &d;
     x.a = &t.a;
     x.first = first;
@@ -980,9 +936,9 @@ Test(batch, proportional) {
     /* all-negative c under each policy: a usable table, a batch */
     for (i = 0; i < 40; i++) c[i] = -0.1f - 0.02f * (float)i;
     for (k = 0; k < 3; k++) {
-        table_t t2;
+        hr_t_table t2;
         cr_assert_eq(hr_weights(p, c, 40, (hr_weighting)k, 0.5f, 0.0f), HR_OK, "p");
-        t2 = table_new(p, 40);
+        t2 = hr_t_table_new(p, 40);
         cr_assert_eq(hr_batch_proportional(first, 64, &d.ix, &t2.a, &r), HR_OK,
                      "B, all negative, policy %zu", k);
         free(t2.mem);
@@ -995,7 +951,7 @@ Test(batch, proportional) {
     cr_assert_eq(hr_batch_proportional(first, 5, NULL, &t.a, &r), HR_EINVAL, "ix NULL");
     cr_assert_eq(hr_batch_proportional(first, 5, &d.ix, &t.a, NULL), HR_EINVAL, "r NULL");
     {
-        table_t t3 = table_new(p, 39);
+        hr_t_table t3 = hr_t_table_new(p, 39);
         cr_assert_eq(hr_batch_proportional(first, 5, &d.ix, &t3.a, &r), HR_EINVAL,
                      "table size != nids");
         free(t3.mem);
@@ -1026,7 +982,7 @@ Test(batch, pk) {
     size_t *cnt = (size_t *)hr_t_alloc(40 * sizeof(size_t));
     double w[40];
     float p[40];
-    table_t t;
+    hr_t_table t;
     hr_rng r, r2;
     size_t i, rep;
     hr_rng_seed(&r, 10);
@@ -1057,7 +1013,7 @@ Test(batch, pk) {
     check_fit(cnt, w, 40, 40, "PK uniform, last position");
     /* weighted, with zero-weight identities never chosen */
     for (i = 0; i < 40; i++) p[i] = i % 4 == 1 ? 0.0f : (float)(1 + i % 5);
-    t = table_new(p, 40);
+    t = hr_t_table_new(p, 40);
     cr_assert_eq(t.a.npos, 30u, "npos");
     for (rep = 0; rep < 300; rep++) {
         const size_t P = 1 + rep % 30, K = 1 + rep % 5;
@@ -1081,7 +1037,7 @@ Test(batch, pk) {
         float c[40];
         for (i = 0; i < 40; i++) c[i] = -0.05f - 0.02f * (float)i;
         cr_assert_eq(hr_weights(p, c, 40, (hr_weighting)rep, 0.25f, 0.0f), HR_OK, "p");
-        t = table_new(p, 40);
+        t = hr_t_table_new(p, 40);
         cr_assert_eq(hr_batch_pk(out, 16, 4, &d.ix, &t.a, &r), HR_OK,
                      "PK, all negative, policy %zu", rep);
         check_pk(&d, out, 16, 4, "PK all negative");
@@ -1091,7 +1047,7 @@ Test(batch, pk) {
     for (i = 0; i < 40; i++) p[i] = 1e-7f; /* mass > 0, but ~2e-6 in all */
     p[7] = 1.0f;
     p[8] = 1.0f;
-    t = table_new(p, 40);
+    t = hr_t_table_new(p, 40);
     for (rep = 0; rep < 20; rep++) {
         cr_assert_eq(hr_batch_pk(out, 40, 2, &d.ix, &t.a, &r), HR_OK, "PK extreme");
         check_pk(&d, out, 40, 2, "PK extreme");
@@ -1108,7 +1064,7 @@ Test(batch, pk) {
     cr_assert_eq(hr_batch_pk(out, 1, 1, NULL, NULL, &r), HR_EINVAL, "ix NULL");
     cr_assert_eq(hr_batch_pk(out, 1, 1, &d.ix, NULL, NULL), HR_EINVAL, "r NULL");
     cr_assert_eq(hr_batch_pk(out, 2, (size_t)-1, &d.ix, NULL, &r), HR_EOVERFLOW, "P K");
-    t = table_new(p, 39);
+    t = hr_t_table_new(p, 39);
     cr_assert_eq(hr_batch_pk(out, 2, 2, &d.ix, &t.a, &r), HR_EINVAL, "table != nids");
     free(t.mem);
     cr_assert_eq(hr_t_count_ne_i((int32_t *)out, 40 * 8, HR_T_SENT_I), (size_t)0,
