@@ -1,6 +1,7 @@
 # hardreid — build, test, bench, demo.
 #   make demo         the difficulty demo on embedded data (installs what it needs)
-#   make test         every test: header compile checks (gcc, clang, C99,
+#   make test         every test (a missing test dependency fails it unless
+#                     HR_ALLOW_SKIP=1): header compile checks (gcc, clang, C99,
 #                     C++11), x86 suite (scalar + AVX2, Criterion), and the same
 #                     suite for NEON cross-built and run under qemu-aarch64
 #   make bench        difficulty benchmark sweep against OpenBLAS and FAISS
@@ -8,6 +9,7 @@
 #   make bench-smoke  seconds-long benchmark cases (CI)
 #   make bench-gemm   hr_gemm against OpenBLAS sgemm (square and FC shapes)
 #   make bench-scale  hr_difficulty over threads; hr_difficulty_update per step
+#   make bench-versions  this tree against an older revision (OLD=rev), path by path
 #   make cli          the difficulty CLI (build/tools/hardreid-difficulty)
 #   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
 #   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
@@ -37,10 +39,12 @@ HR_LIBS ?= -lsleef -lm
 # Benchmarks: the code a figure belongs to (short hash, -dirty for a
 # changed tree), and the peers at their best: OPENBLAS_CORETYPE /
 # OPENBLAS_L2_SIZE, set on some machines here, would pin OpenBLAS (and
-# FAISS) to AVX2 kernels, so bench commands run without them (tests never
-# touch them).
+# FAISS) to AVX2 kernels, so bench commands run without them, and where
+# OpenBLAS does not know the CPU (it then runs SSE3 kernels) with the
+# fastest kernel set it has for it: bench/peer_env.sh. Tests never touch them.
 BENCH_GIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
-BENCH_ENV ?= env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+BENCH_PROBE = $(BUILD)/blas_probe
+BENCH_ENV ?= sh bench/peer_env.sh $(BENCH_PROBE)
 , := ,
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
@@ -56,6 +60,9 @@ $(BUILD):
 bench bench-smoke bench-rss bench-build bench-sampling bench-sampling-smoke \
   bench-sampling-build bench-gemm bench-gemm-smoke bench-gemm-build \
   bench-conv bench-conv-smoke bench-conv-build: bench-deps
+bench bench-smoke bench-rss bench-sampling bench-sampling-smoke bench-gemm \
+  bench-gemm-smoke bench-conv bench-conv-smoke bench-scale bench-scale-smoke \
+  bench-cli: $(BENCH_PROBE)
 bench-deps:
 	@sh scripts/deps.sh bench
 

@@ -40,6 +40,10 @@ $(BENCH_BIN): $(BUILD)/bench_difficulty.o $(BUILD)/peer_faiss.o
 
 bench-build: $(BENCH_BIN)
 
+# bench/peer_env.sh's probe of OpenBLAS's kernel sets
+$(BENCH_PROBE): bench/blas_probe.c | $(BUILD) bench-check-deps
+	$(CC) $(CFLAGS_BASE) -o $@ bench/blas_probe.c $(PEER_BLAS)
+
 bench: bench-build
 	$(BENCH_ENV) $(BENCH_BIN) --csv $(BUILD)/bench_difficulty.csv $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-rss
@@ -49,3 +53,12 @@ bench-rss: bench-build
 
 bench-smoke: bench-build
 	$(BENCH_ENV) $(BENCH_BIN) --quick --csv $(BUILD)/bench_smoke.csv
+
+# make bench-versions [OLD=rev] [ISAS="scalar avx2"]: this tree's calls
+# against an older revision's, alternately on one path and one thread
+# (bench/versions.sh): "no slower than before" as a measurement
+OLD ?= 8664093
+ISAS ?= scalar avx2
+.PHONY: bench-versions
+bench-versions: | $(BUILD)
+	OLD='$(OLD)' ISAS='$(ISAS)' BUILD='$(BUILD)' CC='$(CC)' FLAGS='-std=c99 $(OPT) -g $(OMP)' LIBS='$(HR_LIBS)' sh bench/versions.sh

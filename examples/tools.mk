@@ -6,8 +6,9 @@
 #   make install       PREFIX=/usr/local (DESTDIR too): include/hardreid.h,
 #                      bin/hardreid-difficulty, lib/libhardreid.so*,
 #                      lib/pkgconfig/hardreid.pc
-#   make test-tools    CLI bad-file catalogue, Python (ctypes + numpy, skipped
-#                      without numpy), install into a temp prefix + pkg-config
+#   make test-tools    CLI bad-file catalogue, Python (ctypes + numpy, and the
+#                      PyTorch sampler loop; either missing fails unless
+#                      HR_ALLOW_SKIP=1), install into a temp prefix + pkg-config
 # test-tools is part of `make test` (test-all below).
 
 PREFIX     ?= /usr/local
@@ -72,7 +73,7 @@ test-cli: $(CLI) $(NPY_GEN)
 test-python: $(HR_LIB)
 	@echo "== Python (ctypes + numpy) =="
 	@if [ -z "$(HR_PYTHON)" ]; then \
-	  echo "SKIPPED: no python3 with numpy (Debian: apt-get install python3-numpy)"; \
+	  sh scripts/missing.sh "a python3 with numpy (the Python tests)" "apt-get install python3-numpy python3-torch" || exit 1; \
 	else \
 	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/test_hardreid.py || exit 1; \
 	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/torch_loop.py --steps 12 || exit 1; \

@@ -73,12 +73,12 @@ endif
 	  $(BUILD)/compile_c99_clang && \
 	  $(HR_CLANG) $(HR_CSTRICT) $(OPT) -I. -o $(BUILD)/static_link_clang tests/static_a.c tests/static_b.c $(HR_LIBS) && \
 	  $(BUILD)/static_link_clang || exit 1; \
-	else echo "$(HR_CLANG) not found: skipping the clang C check (Debian package clang)"; fi
+	else sh scripts/missing.sh "$(HR_CLANG) (the clang C check)" "apt-get install clang" || exit 1; fi
 	@if command -v $(HR_CLANGXX) >/dev/null 2>&1; then \
 	  echo "$(HR_CLANGXX) $(HR_XSTRICT) $(OPT) tests/compile_cpp.cpp"; \
 	  $(HR_CLANGXX) $(HR_XSTRICT) $(OPT) -I. -o $(BUILD)/compile_cpp_clang tests/compile_cpp.cpp $(HR_LIBS) && \
 	  $(BUILD)/compile_cpp_clang || exit 1; \
-	else echo "$(HR_CLANGXX) not found: skipping the clang C++ check (Debian package clang)"; fi
+	else sh scripts/missing.sh "$(HR_CLANGXX) (the clang C++ check)" "apt-get install clang" || exit 1; fi
 	@echo "header compile checks: ok"
 
 # ---- NEON: cross-compiled, run under qemu-aarch64 ----------------------------
