@@ -22,6 +22,9 @@
 #   make test-tsan    the test suite under ThreadSanitizer (clang, libomp + Archer)
 #   make test-valgrind  valgrind memcheck of the demo, the CLI and the trainer
 #   make test-alloc   allocation failure and size limits (part of make test)
+#   make test-mpi-nosys  the MPI tests with /sys hidden (root; CI)
+#   make test-fresh   the two README commands in a debootstrap'd Debian 12
+#                     (root, network, 15-25 min; FRESH_SYS=1 mounts /sys)
 #   make fuzz         libFuzzer harnesses, FUZZ_TIME s each (fuzz-build: build)
 # Missing Debian packages are installed by scripts/deps.sh (apt-get, as root)
 # or named with the exact command to run (not root / not Debian).
@@ -50,6 +53,10 @@ AARCH64_CC ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 
 .PHONY: all test demo bench bench-deps clean
+
+.PHONY: test-fresh
+test-fresh:
+	sh scripts/test_fresh.sh
 
 all: test-build
 

@@ -76,7 +76,7 @@ test-python: $(HR_LIB)
 	  sh scripts/missing.sh "a python3 with numpy (the Python tests)" "apt-get install python3-numpy python3-torch" || exit 1; \
 	else \
 	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/test_hardreid.py || exit 1; \
-	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/torch_loop.py --steps 12 || exit 1; \
+	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/torch_loop.py --steps 12 --refresh 4 --check || exit 1; \
 	fi
 
 test-install: $(CLI) $(HR_LIB)

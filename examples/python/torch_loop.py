@@ -88,6 +88,9 @@ def main():
     ap.add_argument("--refresh", type=int, default=10, help="R: steps between difficulty refreshes")
     ap.add_argument("--P", type=int, default=16)
     ap.add_argument("--K", type=int, default=4)
+    ap.add_argument("--check", action="store_true",
+                    help="a test (make test): assert every batch's shape and "
+                         "every refresh against torch's own cosine maxima")
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -105,9 +108,16 @@ def main():
     # goes, so a refresh applies to the very next batch
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0)
     drawn = np.zeros(args.ids, np.int64)
+    checks = 0
+    if args.check:
+        checks += check_refresh(sampler, fc.weight)
     for step, (xb, yb) in enumerate(loader):
         if step and step % args.refresh == 0:
             sampler.refresh(fc.weight)
+            if args.check:
+                checks += check_refresh(sampler, fc.weight)
+        if args.check:
+            checks += check_batch(yb.numpy(), args.P, args.K)
         drawn += np.bincount(yb.numpy(), minlength=args.ids)
         loss = torch.nn.functional.cross_entropy(fc(embed(xb)), yb)
         opt.zero_grad()
@@ -126,6 +136,46 @@ def main():
     share = drawn[planted].sum() / drawn.sum()
     print(f"planted near pairs among the {2 * args.pairs} hardest identities: {found} of {2 * args.pairs}")
     print(f"their share of the images drawn: {share:.3f} (uniform would be {2 * args.pairs / args.ids:.3f})")
+    if args.check:
+        if step + 1 != args.steps:
+            fail(f"the loader gave {step + 1} batches, want {args.steps}")
+        print(f"torch_loop: {checks + 1} checks passed")
+
+
+def fail(msg):
+    print(f"torch_loop: FAILED: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_batch(y, P, K):
+    """A P x K batch: P distinct identities, K images of each, in P runs."""
+    if y.shape != (P * K,):
+        fail(f"batch of {y.shape} labels, want {P * K}")
+    runs = y.reshape(P, K)
+    if not (runs == runs[:, :1]).all():
+        fail(f"a run of K images mixes identities: {runs.tolist()}")
+    if len(set(runs[:, 0].tolist())) != P:
+        fail(f"identities repeat within a batch: {runs[:, 0].tolist()}")
+    return 1
+
+
+def check_refresh(sampler, weight):
+    """The sampler's difficulties against torch's own: normalized rows, the
+    full cosine matrix with the diagonal masked, its row maxima (2e-5, the
+    library's cross-path tolerance); nearest where the winner is clear."""
+    with torch.no_grad():
+        w = torch.nn.functional.normalize(weight.detach().double(), dim=1)
+        s = w @ w.T
+        s.fill_diagonal_(-float("inf"))
+        top = torch.topk(s, 2, dim=1)
+    want, gap = top.values[:, 0].numpy(), (top.values[:, 0] - top.values[:, 1]).numpy()
+    err = np.abs(sampler.difficulty.astype(np.float64) - want).max()
+    if err > 2e-5:
+        fail(f"difficulty differs from torch's by {err:.3g}")
+    clear = gap > 1e-4
+    if (sampler.nearest[clear] != top.indices[:, 0].numpy()[clear]).any():
+        fail("nearest differs from torch's arg-max on a row with a clear winner")
+    return 1
 
 
 if __name__ == "__main__":
