@@ -9,6 +9,7 @@
 #define HR_CLI_COMMON_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,56 @@ static void say(char *err, size_t cap, const char *fmt, ...)
    tool has checked everything else itself. */
 #define CLI_NOT_UNIT "--unit-rows, but a row is not unit length (|sum w^2 - 1| > 1e-3) nor zero"
 
+/* ---- a signal during a run: temp files removed, then the default action */
+
+/* The temp files that exist now (a tool's own state, not the library's):
+   SIGINT, SIGTERM or SIGHUP (Ctrl-C, mpirun killing the ranks after one
+   died) unlinks them and then dies of the signal as it would have, so an
+   interrupted run leaves no partial output, and the older outputs stand. */
+#define CLI_MAX_TMP 8
+static char *volatile cli_tmps[CLI_MAX_TMP];
+
+static void cli_on_signal(int sig)
+{
+    int i;
+    for (i = 0; i < CLI_MAX_TMP; i++)
+        if (cli_tmps[i]) unlink(cli_tmps[i]); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cli_catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    size_t i;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cli_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+static void cli_tmp_track(char *path, int on)
+{
+    int i;
+    for (i = 0; i < CLI_MAX_TMP; i++)
+        if (on ? !cli_tmps[i] : cli_tmps[i] == path) {
+            cli_tmps[i] = on ? path : NULL;
+            return;
+        }
+}
+
+/* Fault injection for the tests (tests/faults_test.sh, test_mpi.sh): with
+   HR_CLI_FAULT=NAME in the environment, the tool signals itself at the
+   point called NAME ("written": after its first output's temp file is
+   complete; "ring": on the last MPI rank, in the middle of the ring,
+   SIGKILL: a rank that dies without a word). */
+static void cli_fault(const char *name, int sig)
+{
+    const char *e = getenv("HR_CLI_FAULT");
+    if (e && !strcmp(e, name)) raise(sig);
+}
+
 /* ---- outputs: temp file in the destination directory, rename at the end */
 
 typedef struct outfile {
@@ -97,6 +148,7 @@ static int out_open(outfile *o, const char *in, char *err, size_t cap)
         o->tmp = NULL;
         return -1;
     }
+    cli_tmp_track(o->tmp, 1);
     /* mkstemp makes 0600; give the file the mode a plain fopen would */
     mask = umask(0);
     umask(mask);
@@ -109,23 +161,38 @@ static int out_open(outfile *o, const char *in, char *err, size_t cap)
     return 0;
 }
 
-/* Close the stream; -1 if anything written to it failed. */
+/* Flush, sync and close the stream; -1 (errno set) if anything written to
+   it failed, a full disk included. The sync makes the rename that follows
+   publish a complete file even across a crash. */
 static int out_close(outfile *o)
 {
     int bad = 0;
     if (o->f) {
         bad = ferror(o->f) != 0;
+        bad |= fflush(o->f) != 0;
+        bad |= fsync(fileno(o->f)) != 0;
         bad |= fclose(o->f) != 0;
         o->f = NULL;
     }
     return bad ? -1 : 0;
 }
 
+/* Rename the finished temp file to the output's path; -1 (errno set) on
+   failure, the temp file still there for out_discard. */
+static int out_commit(outfile *o)
+{
+    if (rename(o->tmp, o->path) != 0) return -1;
+    cli_tmp_track(o->tmp, 0);
+    free(o->tmp);
+    o->tmp = NULL;
+    return 0;
+}
+
 /* Close and remove the temp file (a failed run leaves nothing behind). */
 static void out_discard(outfile *o)
 {
     if (o->f) { fclose(o->f); o->f = NULL; }
-    if (o->tmp) { remove(o->tmp); free(o->tmp); o->tmp = NULL; }
+    if (o->tmp) { cli_tmp_track(o->tmp, 0); remove(o->tmp); free(o->tmp); o->tmp = NULL; }
 }
 
 /* ---- input ---------------------------------------------------------------- */

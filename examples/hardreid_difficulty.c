@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 
     memset(out, 0, sizeof out);
     if ((rc = parse_args(argc, argv, &o)) >= 0) return rc;
+    cli_catch_signals(); /* Ctrl-C while writing: no temp file left */
     show = tty && !o.quiet;
 
     if (o.isa) {
@@ -317,16 +318,15 @@ int main(int argc, char **argv)
                     errno ? strerror(errno) : "I/O error");
             goto fail_write;
         }
+        if (k == 0) cli_fault("written", SIGINT);
     }
     for (k = 0; k < nout; k++) {
-        if (rename(out[k].tmp, out[k].path) != 0) {
+        if (out_commit(&out[k]) != 0) {
             fprintf(stderr, "hardreid-difficulty: %s: cannot rename %s to %s: %s\n", o.in,
                     out[k].tmp, out[k].path, strerror(errno));
             /* the ones already renamed are complete files; the rest go */
             goto fail_write;
         }
-        free(out[k].tmp);
-        out[k].tmp = NULL;
     }
     t_write = now() - tp;
     phase(show, NULL, NULL, &t0);

@@ -263,6 +263,7 @@ int main(int argc, char **argv)
     memset(out, 0, sizeof out);
     MPI_Comm_rank(MPI_COMM_WORLD, &x.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &x.nranks);
+    cli_catch_signals(); /* rank 0's temp outputs go if the run is killed */
     if ((rc = parse_args(argc, argv, &o, x.rank == 0)) >= 0) {
         MPI_Finalize();
         return rc;
@@ -402,6 +403,7 @@ int main(int argc, char **argv)
             const size_t vb = (size_t)((x.rank - t % x.nranks + x.nranks) % x.nranks);
             const size_t vrows = step_rows(x.rank, t, n, x.nranks), vfirst = blk_first(vb, n, x.nranks);
             float *vis = buf[t % 2];
+            if (x.rank == x.nranks - 1 && t == (nsteps + 1) / 2) cli_fault("ring", SIGKILL);
             if (t < nsteps) {
                 bytes = post_step(t + 1, vis, buf[(t + 1) % 2], n, d, x.rank, x.nranks, rowtype, req);
                 if (t + 1 == nsteps && x.nranks % 2 == 0) sent_half = bytes;
@@ -449,12 +451,10 @@ int main(int argc, char **argv)
                 fail(&x, "%s: writing %s failed: %s", o.in, out[k].path, errno ? strerror(errno) : "I/O error");
         }
         for (k = 0; k < 2 && !x.failed; k++) {
-            if (rename(out[k].tmp, out[k].path) != 0) {
+            if (out_commit(&out[k]) != 0) {
                 fail(&x, "%s: cannot rename %s to %s: %s", o.in, out[k].tmp, out[k].path, strerror(errno));
                 break;
             }
-            free(out[k].tmp);
-            out[k].tmp = NULL;
         }
     }
     t_write = MPI_Wtime() - t0;

@@ -57,3 +57,13 @@ bench-mpi: $(MPI_TOOL) $(CLI) $(NPY_GEN)
 	  $(BUILD)/mpi_bench "$(MPI_BENCH_N)" "$(MPI_BENCH_D)" "$(MPI_BENCH_NP)"
 	@mkdir -p bench/plots && cp $(BUILD)/mpi_bench/mpi_scaling.csv bench/plots/mpi_scaling.csv
 	@echo "bench-mpi: bench/plots/mpi_scaling.csv"
+
+# make test-faults: runs failing from the outside (tests/faults_test.sh):
+# SIGINT/SIGTERM to the CLI, a full disk under the CLI and the trainer's
+# checkpoint, an MPI rank killed mid-ring; no temp file left, older outputs
+# intact. Here because it needs the CLI, the MPI tool and the trainer.
+.PHONY: test-faults
+test-all: test-faults
+test-faults: $(CLI) $(NPY_GEN) $(MPI_TOOL) $(BUILD)/train
+	@echo "== faults: signals, a full disk, a rank killed mid-ring =="
+	@sh tests/faults_test.sh $(CLI) $(NPY_GEN) $(MPI_TOOL) $(BUILD)/train $(TOOLS)/faults_test

@@ -19,6 +19,7 @@
 #define HARDREID_IMPLEMENTATION
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,15 +619,20 @@ static void save_ckpt(trainer *t, const char *path)
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) { fprintf(stderr, "train: path too long: %s\n", path); exit(1); }
     f = fopen(tmp, "wb"); /* written aside, renamed into place: never half a file */
     if (!f) { perror(tmp); exit(1); }
+    errno = 0;
     if (fwrite(&hd, sizeof hd, 1, f) != 1) goto fail;
     for (i = 0; i < n; i++)
         if (fwrite(ch[i].p, 1, ch[i].n, f) != ch[i].n) goto fail;
+    /* synced before the rename: after a crash the checkpoint is the old
+       one or the new one, never a torn one */
+    if (fflush(f) || fsync(fileno(f))) goto fail;
     if (fclose(f)) { f = NULL; goto fail; }
-    if (rename(tmp, path)) { perror(path); exit(1); }
+    if (rename(tmp, path)) { perror(path); remove(tmp); exit(1); }
     return;
 fail:
+    fprintf(stderr, "train: cannot write checkpoint %s: %s\n", tmp, errno ? strerror(errno) : "I/O error");
     if (f) fclose(f);
-    fprintf(stderr, "train: cannot write checkpoint %s\n", tmp);
+    remove(tmp); /* the older checkpoint at path stands */
     exit(1);
 }
 
