@@ -864,14 +864,23 @@ typedef void (*hr__dw_axpy_fn)(float *y, size_t ys, const float *x, size_t xs,
 typedef void (*hr__dw_dot_fn)(float *acc, const float *a, size_t as, const float *b,
                               size_t bs, size_t C, size_t np);
 
-/* GEMM micro-kernel reading A in place: the same tile sum as the Gram
-   kernel with ep == NULL and acc == 0, T[r*nr + j] = sum_k a[r*lda + k]
-   b[k*nr + j], in the same order (so bitwise what packing A would give),
-   from mr full rows of a row-major A. hr_gemm uses it when A's rows are
-   contiguous along k and few column panels share each A block, where
-   packing A would cost as much as it saves. NULL: always pack. */
-typedef void (*hr__ua_fn)(size_t kc, const float *a, size_t lda, const float *b,
-                          float *t);
+/* Direct micro-kernel: A read in place through row pointers, in taps.
+   For the taps s < nt in turn and k < kc in turn,
+     T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[s*mr + r][k] b[s][k*nr + j],
+   one rounding chain per element, in increasing (s, k): for nt == 1 the
+   Gram kernel's sum (ep == NULL) over a packed copy of the rows, bitwise.
+   a: nt x mr row pointers, any addresses (a row of zeros stands in for a
+   padded or absent row); b[s]: an nr-column panel packed as the Gram
+   kernel's B (kc rows of nr). T is stored in full, mr rows of nr at
+   t + r ldt (any alignment: a tile buffer, or the output itself); c0 may
+   be t (c0rs == ldt: accumulate) or one row for all (c0rs == 0: a bias).
+   hr_gemm reads a
+   row-major A in place with it (nt == 1) where packing A would cost as
+   much as it saves; hr_conv2d reads its input pixels in place with it, a
+   tap (ky, kx) per s: im2col without the im2col matrix. */
+typedef void (*hr__direct_fn)(size_t nt, size_t kc, const float *const *a,
+                              const float *const *b, float *t, size_t ldt,
+                              const float *c0, size_t c0rs);
 
 /* p[i] = expf(z[i] - zmax) for i < n; returns the sum of the p[i] (in
    double). The softmax of the heads; SLEEF's u10 expf (max error 1 ulp) on
@@ -887,7 +896,7 @@ typedef struct hr__kernels {
     size_t mc, kc;     /* cache blocking: rows of a packed A block, k depth */
     size_t gram_nb;    /* floats of packed B rows per Gram block (L3 share) */
     size_t gemm_nb;    /* floats of a packed GEMM B block                  */
-    size_t ua_panels;  /* hr_gemm reads A in place (gemm_ua) when at most
+    size_t ua_panels;  /* hr_gemm reads A in place (direct) when at most
                           this many nr-column panels reuse an A block      */
     hr__gram_fn gram;
     hr__sumsq_fn sumsq;
@@ -898,7 +907,7 @@ typedef struct hr__kernels {
     hr__dw_axpy_fn dw_axpy;
     hr__dw_dot_fn dw_dot;
     hr__expsum_fn expsum;
-    hr__ua_fn gemm_ua;
+    hr__direct_fn direct;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -1014,13 +1023,36 @@ static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
     return sum;
 }
 
+/* The direct kernel of hr__direct_fn for an mr x nr tile. */
+static void hr__direct_ref(size_t nt, size_t kc, const float *const *a, const float *const *b,
+                           float *t, size_t ldt, const float *c0, size_t c0rs, int mr,
+                           int nr)
+{
+    int r, j;
+    size_t s, k;
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nr; j++) {
+            float v = c0 ? c0[(size_t)r * c0rs + (size_t)j] : 0.0f;
+            for (s = 0; s < nt; s++)
+                for (k = 0; k < kc; k++) v += a[s * (size_t)mr + (size_t)r][k] * b[s][k * (size_t)nr + (size_t)j];
+            t[(size_t)r * ldt + (size_t)j] = v;
+        }
+}
+
+static void hr__direct_scalar(size_t nt, size_t kc, const float *const *a,
+                              const float *const *b, float *t, size_t ldt, const float *c0,
+                              size_t c0rs)
+{
+    hr__direct_ref(nt, kc, a, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
+}
+
 static int hr__cpu_any(void) { return 1; }
 
 static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
-    NULL
+    hr__direct_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1279,30 +1311,35 @@ static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
-/* The 6 x 16 loop of hr__gram_avx2 with the 6 broadcasts read from the
-   rows of A in place. */
+/* The 6 x 16 loop of hr__gram_avx2 with the 6 broadcasts read through
+   row pointers, tap after tap. */
 HR__TARGET_AVX2
-static void hr__gemm_ua_avx2(size_t kc, const float *a, size_t lda, const float *b,
-                             float *t)
+static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a,
+                            const float *const *b, float *t, size_t ldt, const float *c0,
+                            size_t c0rs)
 {
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
-    const float *a4 = a + 4 * lda, *a5 = a + 5 * lda;
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    size_t k;
-#define HR__Z(r) c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0;
+    size_t s, k;
+#define HR__Z(r) if (c0) { c##r##0 = _mm256_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##1 = _mm256_loadu_ps(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
     HR__AVX2_ROWS(HR__Z)
 #undef HR__Z
-    for (k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_load_ps(b + 16 * k), b1 = _mm256_load_ps(b + 16 * k + 8);
-        __m256 ar;
+    for (s = 0; s < nt; s++, a += 6) {
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+        const float *bs = b[s];
+        for (k = 0; k < kc; k++) {
+            const __m256 b0 = _mm256_loadu_ps(bs + 16 * k), b1 = _mm256_loadu_ps(bs + 16 * k + 8);
+            __m256 ar;
 #define HR__F(r) ar = _mm256_broadcast_ss(a##r + k); \
                  c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0); \
                  c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
-        HR__AVX2_ROWS(HR__F)
+            HR__AVX2_ROWS(HR__F)
 #undef HR__F
+        }
     }
-#define HR__S(r) _mm256_store_ps(t + 16 * (r), c##r##0); \
-                 _mm256_store_ps(t + 16 * (r) + 8, c##r##1);
+#define HR__S(r) _mm256_storeu_ps(t + (r) * ldt, c##r##0); \
+                 _mm256_storeu_ps(t + (r) * ldt + 8, c##r##1);
     HR__AVX2_ROWS(HR__S)
 #undef HR__S
 }
@@ -1507,7 +1544,7 @@ static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
-    hr__gemm_ua_avx2
+    hr__direct_avx2
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
 #else
@@ -1700,6 +1737,43 @@ static void hr__draw_n_neon(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+/* The 8 x 12 loop of hr__gram_neon with the broadcasts read through row
+   pointers (ld1r), tap after tap. */
+static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
+                            const float *const *b, float *t, size_t ldt, const float *c0,
+                            size_t c0rs)
+{
+    float32x4_t c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32,
+                c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+    size_t s, k;
+#define HR__Z(r) if (c0) { c##r##0 = vld1q_f32(c0 + (r) * c0rs); c##r##1 = vld1q_f32(c0 + (r) * c0rs + 4); \
+                           c##r##2 = vld1q_f32(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
+    HR__NEON_ROWS(HR__Z)
+#undef HR__Z
+    for (s = 0; s < nt; s++, a += 8) {
+        const float *bs = b[s];
+#define HR__P(r) const float *a##r = a[r];
+        HR__NEON_ROWS(HR__P)
+#undef HR__P
+        for (k = 0; k < kc; k++) {
+            const float32x4_t b0 = vld1q_f32(bs + 12 * k), b1 = vld1q_f32(bs + 12 * k + 4),
+                              b2 = vld1q_f32(bs + 12 * k + 8);
+            float32x4_t ar;
+#define HR__F(r) ar = vld1q_dup_f32(a##r + k); \
+                 c##r##0 = vfmaq_f32(c##r##0, ar, b0); \
+                 c##r##1 = vfmaq_f32(c##r##1, ar, b1); \
+                 c##r##2 = vfmaq_f32(c##r##2, ar, b2);
+            HR__NEON_ROWS(HR__F)
+#undef HR__F
+        }
+    }
+#define HR__S(r) vst1q_f32(t + (r) * ldt, c##r##0); vst1q_f32(t + (r) * ldt + 4, c##r##1); \
+                 vst1q_f32(t + (r) * ldt + 8, c##r##2);
+    HR__NEON_ROWS(HR__S)
+#undef HR__S
+}
+
 static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
 {
@@ -1811,7 +1885,8 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON, NULL
+    hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
+    hr__direct_neon
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
 #else
@@ -1928,28 +2003,39 @@ static void hr__gram_avx512(size_t kc, const float *a, const float *b, float *t,
     }
 }
 
-/* The 14 x 32 loop of hr__gram_avx512 with the broadcasts read from the
-   rows of A in place (same products, same order). */
+/* The 14 x 32 loop of hr__gram_avx512 with the broadcasts read through
+   row pointers, tap after tap (same products, same order). */
 HR__TARGET_AVX512
-static void hr__gemm_ua_avx512(size_t kc, const float *a, size_t lda, const float *b,
-                               float *t)
+static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
+                              const float *const *b, float *t, size_t ldt, const float *c0,
+                            size_t c0rs)
 {
-#define HR__D(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = c##r##_0;
+#define HR__D(r) __m512 c##r##_0, c##r##_1;
     HR__X5_ROWS(HR__D)
 #undef HR__D
-    size_t k;
-    for (k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_load_ps(b + 32 * k), b1 = _mm512_load_ps(b + 32 * k + 16);
-        const float *ak = a + k;
-        __m512 ar;
-#define HR__F(r) ar = _mm512_set1_ps(ak[(r) * lda]); \
+    size_t s, k;
+#define HR__Z(r) if (c0) { c##r##_0 = _mm512_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##_1 = _mm512_loadu_ps(c0 + (r) * c0rs + 16); } \
+                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
+    HR__X5_ROWS(HR__Z)
+#undef HR__Z
+    for (s = 0; s < nt; s++, a += HR__X5_MR) {
+        const float *bs = b[s];
+#define HR__P(r) const float *a##r = a[r];
+        HR__X5_ROWS(HR__P)
+#undef HR__P
+        for (k = 0; k < kc; k++) {
+            const __m512 b0 = _mm512_loadu_ps(bs + 32 * k), b1 = _mm512_loadu_ps(bs + 32 * k + 16);
+            __m512 ar;
+#define HR__F(r) ar = _mm512_set1_ps(a##r[k]); \
                  c##r##_0 = _mm512_fmadd_ps(ar, b0, c##r##_0); \
                  c##r##_1 = _mm512_fmadd_ps(ar, b1, c##r##_1);
-        HR__X5_ROWS(HR__F)
+            HR__X5_ROWS(HR__F)
 #undef HR__F
+        }
     }
-#define HR__S(r) _mm512_storeu_ps(t + 32 * (r), c##r##_0); \
-                 _mm512_storeu_ps(t + 32 * (r) + 16, c##r##_1);
+#define HR__S(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
+                 _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
     HR__X5_ROWS(HR__S)
 #undef HR__S
 }
@@ -2230,7 +2316,7 @@ static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
     hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
-    hr__gemm_ua_avx512
+    hr__direct_avx512
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -3085,7 +3171,7 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
         const size_t ntask = nic * njs;
         /* A in place when its rows run along k and at most ua_panels column
            panels reuse each A block: packing would cost about what it saves */
-        const int ua = K->gemm_ua && g->acs == 1 && npan <= K->ua_panels;
+        const int ua = g->acs == 1 && npan <= K->ua_panels;
         for (pc = 0; pc < g->k; pc += g->kc) {
             const size_t kb = g->k - pc < g->kc ? g->k - pc : g->kc;
             const float beta = pc ? 1.0f : g->beta; /* later k blocks accumulate */
@@ -3119,7 +3205,10 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                         if (!ua) {
                             K->gram(kb, apack + ir * kb, bp, t, 0, NULL);
                         } else if (im - ir >= mr) {
-                            K->gemm_ua(kb, g->a + (ic + ir) * g->ars + pc, g->ars, bp, t);
+                            const float *rows[HR__MAX_TILE];
+                            size_t r;
+                            for (r = 0; r < mr; r++) rows[r] = g->a + (ic + ir + r) * g->ars + pc;
+                            K->direct(1, kb, rows, &bp, t, nr, NULL, 0);
                         } else { /* a partial panel: pack just it */
                             K->pack(apack, g->a + (ic + ir) * g->ars + pc, g->ars, 1, im - ir,
                                     kb, mr);
@@ -3613,40 +3702,174 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
 #define HR__CONV_X(c, x, r0, gi) ((x) + (r0) * (c).ci + (gi) * (c).cig)
 #define HR__CONV_Y(c, y, r0, gi) ((y) + (r0) * (c).co + (gi) * (c).cog)
 
-/* The GEMM forward of a resolved, non-depthwise c: y = conv(x, w) + bias
-   (beta 0), or y += conv(x, w) (beta 1, bias NULL). Allocates before it
-   writes. */
-static hr_status hr__conv_fwd(const hr__conv *cp, float *y, const float *x, const float *w,
-                              const float *bias, float beta)
+/* --- direct convolution: im2col without the matrix ----------------------
+   A tile is mr consecutive output pixels (image-major: a tile may span
+   rows and images, so small images fill tiles too) x nr output channels
+   of one group. For each tap (ky, kx), the direct kernel reads each
+   pixel's cig input channels in place in x, or a row of zeros where
+   (iy, ix) is padding; a tap that is padding for every pixel of the tile
+   is left out. Rows past the last pixel read zeros and are not written.
+   Weights are packed once per call into nr-column panels along k =
+   (ky, kx, i), OHWI's own order. A pixel's sum runs over its taps in
+   order (the padded ones of a listed tap adding +0), so which thread
+   computes a tile never changes it. */
+
+/* Row pointers of the tile of mm (<= mr) output pixels from pixel p0, for
+   group 0: tab[s*mr + r] for the listed taps s < the count returned, and
+   tap[s] their indices ky kw + kx, increasing. */
+static size_t hr__conv_rows(const hr__conv *c, const float *x, const float *zero, size_t p0,
+                            size_t mm, size_t mr, const float **tab, size_t *tap)
 {
-    const hr__conv c = *cp;
-    const hr__kernels *K = c.kern;
-    const float b = bias ? 1.0f : beta;
-    hr__conv_ws ws;
-    hr__gemm_job big;
-    size_t i0, gi, r;
-    /* y = col w^T: rows = output pixels, columns = this group's outputs.
-       Planned on the largest chunk; col does not exist yet, and any
-       non-NULL pointer stands in for it in the plan. */
-    hr_status s = hr__gemm_plan(&big, K, HR_NO_TRANS, HR_TRANS, c.chunk, c.cog, c.K, 1.0f,
-                                x, c.direct ? c.ci : c.K, w, c.K, b, y, c.co);
-    if (s != HR_OK) return s;
-    if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
-    if (bias)
-        for (r = 0; r < c.rows; r++) memcpy(y + r * c.co, bias, c.co * sizeof(float));
-    for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
-        const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows, m = i1 - i0;
-        for (gi = 0; gi < c.g; gi++) {
-            if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
-            s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_TRANS, m, c.cog, c.K,
-                              c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col, c.direct ? c.ci : c.K,
-                              w + gi * c.cog * c.K, c.K, b, HR__CONV_Y(c, y, i0, gi), c.co);
-            if (s != HR_OK) goto done;
+    const size_t hw = c->oh * c->ow;
+    size_t img = p0 / hw, oy = p0 % hw / c->ow, ox = p0 % c->ow;
+    size_t r, t, ky, kx, ns = 0;
+    for (t = 0; t < c->taps; t++) tap[t] = 0; /* first a flag: some row is inside */
+    for (r = 0; r < mr; r++) {
+        const ptrdiff_t iy0 = (ptrdiff_t)(oy * c->sh) - (ptrdiff_t)c->ph;
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * c->sw) - (ptrdiff_t)c->pw;
+        const float *xi = x + img * c->h * c->w * c->ci;
+        if (r < mm && iy0 >= 0 && ix0 >= 0 && iy0 + (ptrdiff_t)c->kh <= (ptrdiff_t)c->h &&
+            ix0 + (ptrdiff_t)c->kw <= (ptrdiff_t)c->w) { /* inside: no checks */
+            const float *xp = xi + ((size_t)iy0 * c->w + (size_t)ix0) * c->ci;
+            for (ky = 0, t = 0; ky < c->kh; ky++, xp += c->w * c->ci)
+                for (kx = 0; kx < c->kw; kx++, t++) {
+                    tab[t * mr + r] = xp + kx * c->ci;
+                    tap[t] = 1;
+                }
+        } else {
+            for (ky = 0, t = 0; ky < c->kh; ky++) {
+                const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
+                for (kx = 0; kx < c->kw; kx++, t++) {
+                    const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
+                    const int in = r < mm && iy >= 0 && iy < (ptrdiff_t)c->h && ix >= 0 &&
+                                   ix < (ptrdiff_t)c->w;
+                    tab[t * mr + r] = in ? xi + ((size_t)iy * c->w + (size_t)ix) * c->ci : zero;
+                    tap[t] |= (size_t)in;
+                }
+            }
+        }
+        if (++ox == c->ow) {
+            ox = 0;
+            if (++oy == c->oh) { oy = 0; img++; }
         }
     }
-done:
-    HR_FREE(ws.mem);
-    return s;
+    for (t = 0; t < c->taps; t++) /* tap[t] is read before tap[ns <= t] is written */
+        if (tap[t]) {
+            if (ns != t) memcpy(tab + ns * mr, tab + t * mr, mr * sizeof *tab);
+            tap[ns++] = t;
+        }
+    return ns;
+}
+
+/* One thread's buffers in a call's allocation (after the packed weights
+   and the zero row). */
+typedef struct hr__conv_tw {
+    float *t;               /* the mr x nr tile                            */
+    const float **tab, **ag, **bp; /* row pointers: group 0's, group gi's;
+                               the listed taps' weight panels             */
+    size_t *tap;
+} hr__conv_tw;
+
+static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, size_t mr,
+                                 size_t nr, int *ok)
+{
+    size_t off = 0;
+#define HR__BUF(field, count, type) \
+    if (m) tw->field = (type *)(void *)(m + off); \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
+    HR__BUF(t, mr * nr, float)
+    HR__BUF(tab, hr__mul(c->taps, mr, ok), const float *)
+    HR__BUF(ag, hr__mul(c->taps, mr, ok), const float *)
+    HR__BUF(bp, c->taps, const float *)
+    HR__BUF(tap, c->taps, size_t)
+#undef HR__BUF
+    return off;
+}
+
+/* y = conv(x, w) + bias (beta 0), or y += conv(x, w) (beta 1, bias NULL),
+   for a resolved, non-depthwise c. Allocates before it writes. */
+static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const float *w,
+                              const float *bias, float beta)
+{
+    const hr__kernels *K = c->kern;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, Kt = c->K;
+    const size_t npan = (c->cog + nr - 1) / nr, P = c->rows, ntile = (P + mr - 1) / mr;
+    size_t wpb, zb, twb, total, gi, j;
+    int ok = 1, nt = 1;
+    char *mem, *base;
+    float *wp, *zero, *bpad;
+    hr__conv_tw probe;
+    wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
+                       HR__ALIGN);
+    /* the zero row (ci: group gi's rows are offset by gi cig), then the
+       bias padded to whole panels */
+    zb = hr__round_up(hr__mul(hr__add(c->ci, hr__mul(c->g, npan * nr, &ok), &ok), sizeof(float), &ok),
+                      HR__ALIGN);
+    twb = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if ((double)P * (double)c->co * (double)Kt < 1e6 || nt < 1) nt = 1; /* not worth a team */
+    if ((size_t)nt > ntile) nt = (int)ntile;
+#endif
+    total = hr__add(hr__add(hr__add(wpb, zb, &ok), hr__mul(twb, (size_t)nt, &ok), &ok),
+                    HR__ALIGN, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
+    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    wp = (float *)(void *)base;
+    zero = (float *)(void *)(base + wpb);
+    bpad = zero + c->ci;
+    memset(zero, 0, c->ci * sizeof(float));
+    if (bias)
+        for (gi = 0; gi < c->g; gi++)
+            for (j = 0; j < npan * nr; j++)
+                bpad[gi * npan * nr + j] = j < c->cog ? bias[gi * c->cog + j] : 0.0f;
+    for (gi = 0; gi < c->g; gi++) /* panel (gi, q): wp[((gi npan + q) Kt + k) nr + j] */
+        K->pack(wp + gi * npan * nr * Kt, w + gi * c->cog * Kt, Kt, 1, c->cog, Kt, nr);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0, team = 1;
+        hr__conv_tw tw;
+        size_t tile, t1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        int lok = 1;
+        (void)hr__conv_tw_layout(&tw, base + wpb + zb + (size_t)tid * twb, c, mr, nr, &lok);
+        t1 = ((size_t)tid + 1) * ntile / (size_t)team;
+        for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
+            const size_t p0 = tile * mr, mm = P - p0 < mr ? P - p0 : mr;
+            const size_t ns = hr__conv_rows(c, x, zero, p0, mm, mr, tw.tab, tw.tap);
+            size_t g, q, s;
+            for (g = 0; g < c->g; g++) {
+                const float **ag = tw.tab;
+                if (g) { /* the same pixels, the next group's channels */
+                    for (s = 0; s < ns * mr; s++) tw.ag[s] = tw.tab[s] + g * c->cig;
+                    ag = tw.ag;
+                }
+                for (q = 0; q < npan; q++) {
+                    const float *panel = wp + (g * npan + q) * Kt * nr;
+                    const size_t nn = c->cog - q * nr < nr ? c->cog - q * nr : nr;
+                    float *yt = y + p0 * c->co + g * c->cog + q * nr;
+                    for (s = 0; s < ns; s++) tw.bp[s] = panel + tw.tap[s] * c->cig * nr;
+                    /* sums start at the bias, or at y (beta 1); a full tile
+                       goes straight to y, a partial one through tw.t */
+                    const float *c0 = bias ? bpad + (g * npan + q) * nr : beta != 0.0f ? yt : NULL;
+                    if (mm == mr && nn == nr) {
+                        K->direct(ns, c->cig, ag, tw.bp, yt, c->co, c0, bias ? 0 : c->co);
+                    } else {
+                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, bias ? c0 : NULL, 0);
+                        K->tile(yt, c->co, tw.t, mm, nn, 1.0f, bias ? 0.0f : beta);
+                    }
+                }
+            }
+        }
+    }
+    HR_FREE(mem);
+    return HR_OK;
 }
 
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
