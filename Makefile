@@ -83,6 +83,7 @@ include examples/examples.mk
 include examples/tools.mk
 include examples/mpi/mpi.mk
 include bench/plots.mk
+include python/python.mk
 
 test:
 	@sh scripts/deps.sh test

@@ -43,7 +43,7 @@
      hr_head_loss       softmax / SphereFace / CosFace / ArcFace + cross-
                         entropy, forward and backward in one call
 
-   SEMANTICS (settled in DESIGN.md, section 1)
+   SEMANTICS (settled in docs/DESIGN.md, section 1)
      - Rows are normalized on the fly (fused into packing) unless flags has
        HR_UNIT_ROWS. A zero row stays zero and has similarity 0 with all.
      - Self is masked by index, never by value: two equal rows give 1.0 each,
@@ -326,7 +326,7 @@ HRDEF hr_status hr_difficulty_update(float *c, int32_t *nearest, const float *w,
                                      unsigned flags, size_t *recomputed);
 
 /* >>sampling-api ---------------------------------------------------------*/
-/* Turning difficulties into the next batch (DESIGN.md section 1, steps 4-5):
+/* Turning difficulties into the next batch (docs/DESIGN.md section 1, steps 4-5):
    a seedable RNG, a Walker/Vose alias sampler, an identity index over
    per-sample labels, weighting policies c -> p, and three batch builders.
    Everything is deterministic for a seed and the same on every ISA; nothing
@@ -646,7 +646,7 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
      HR_HEAD_ARCFACE     target logit s cos(theta + m) while theta + m <= pi,
                          else s (cos - m sin m) (the usual fallback, keeps
                          the logit monotone in theta).
-   Other logits: s cos. Defaults (hr_head_default), as DESIGN.md:
+   Other logits: s cos. Defaults (hr_head_default), as docs/DESIGN.md:
    SphereFace s 64, m 4, lambda 5; CosFace s 64, m 0.35; ArcFace s 64,
    m 0.5; label_smoothing 0. Large s and m can stall a small network for a
    long time: the trainer exposes both. */

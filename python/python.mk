@@ -1,0 +1,1 @@
+# python/python.mk - the pip-installable Python package (included by the Makefile).
