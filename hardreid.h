@@ -882,6 +882,18 @@ typedef void (*hr__direct_fn)(size_t nt, size_t kc, const float *const *a,
                               const float *const *b, float *t, size_t ldt,
                               const float *c0, size_t c0rs);
 
+/* Outer-product micro-kernel: A's columns through pointers. For k < kc
+   in turn,
+     T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[k][aoff + r] b[k*nr + j],
+   one rounding chain per element, in increasing k; a[k] + aoff .. + mr - 1
+   must be readable (rows past the caller's are computed and dropped); b,
+   t, c0 as the direct kernel's. With a[k] = apack + k*mr it is the Gram
+   kernel's sum. hr_conv2d's backward weight reads its input in place with
+   it: k a pixel, a[k] that pixel's run of inputs under one kernel row
+   (implicit im2col), b the packed output gradient. */
+typedef void (*hr__outer_fn)(size_t kc, const float *const *a, size_t aoff, const float *b,
+                             float *t, size_t ldt, const float *c0, size_t c0rs);
+
 /* p[i] = expf(z[i] - zmax) for i < n; returns the sum of the p[i] (in
    double). The softmax of the heads; SLEEF's u10 expf (max error 1 ulp) on
    the SIMD paths, libm's on the scalar one. */
@@ -908,6 +920,7 @@ typedef struct hr__kernels {
     hr__dw_dot_fn dw_dot;
     hr__expsum_fn expsum;
     hr__direct_fn direct;
+    hr__outer_fn outer;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -1046,13 +1059,33 @@ static void hr__direct_scalar(size_t nt, size_t kc, const float *const *a,
     hr__direct_ref(nt, kc, a, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
 }
 
+/* The outer kernel of hr__outer_fn for an mr x nr tile. */
+static void hr__outer_ref(size_t kc, const float *const *a, size_t aoff, const float *b,
+                          float *t, size_t ldt, const float *c0, size_t c0rs, int mr, int nr)
+{
+    int r, j;
+    size_t k;
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nr; j++) {
+            float v = c0 ? c0[(size_t)r * c0rs + (size_t)j] : 0.0f;
+            for (k = 0; k < kc; k++) v += a[k][aoff + (size_t)r] * b[k * (size_t)nr + (size_t)j];
+            t[(size_t)r * ldt + (size_t)j] = v;
+        }
+}
+
+static void hr__outer_scalar(size_t kc, const float *const *a, size_t aoff, const float *b,
+                             float *t, size_t ldt, const float *c0, size_t c0rs)
+{
+    hr__outer_ref(kc, a, aoff, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
+}
+
 static int hr__cpu_any(void) { return 1; }
 
 static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
-    hr__direct_scalar
+    hr__direct_scalar, hr__outer_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1344,6 +1377,34 @@ static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a,
 #undef HR__S
 }
 
+/* The 6 x 16 loop of hr__gram_avx2, a column of A through a pointer per k. */
+HR__TARGET_AVX2
+static void hr__outer_avx2(size_t kc, const float *const *a, size_t aoff, const float *b,
+                           float *t, size_t ldt, const float *c0, size_t c0rs)
+{
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    size_t k;
+#define HR__Z(r) if (c0) { c##r##0 = _mm256_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##1 = _mm256_loadu_ps(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
+    HR__AVX2_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        const float *ak = a[k] + aoff;
+        const __m256 b0 = _mm256_loadu_ps(b + 16 * k), b1 = _mm256_loadu_ps(b + 16 * k + 8);
+        __m256 ar;
+#define HR__F(r) ar = _mm256_broadcast_ss(ak + (r)); \
+                 c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0); \
+                 c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
+        HR__AVX2_ROWS(HR__F)
+#undef HR__F
+    }
+#define HR__S(r) _mm256_storeu_ps(t + (r) * ldt, c##r##0); \
+                 _mm256_storeu_ps(t + (r) * ldt + 8, c##r##1);
+    HR__AVX2_ROWS(HR__S)
+#undef HR__S
+}
+
 HR__TARGET_AVX2
 static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
@@ -1544,7 +1605,7 @@ static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
-    hr__direct_avx2
+    hr__direct_avx2, hr__outer_avx2
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
 #else
@@ -1774,6 +1835,36 @@ static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
 #undef HR__S
 }
 
+/* The 8 x 12 loop of hr__gram_neon, a column of A through a pointer per k
+   (two q loads, then vfmaq_laneq as the Gram kernel). */
+static void hr__outer_neon(size_t kc, const float *const *a, size_t aoff, const float *b,
+                           float *t, size_t ldt, const float *c0, size_t c0rs)
+{
+    float32x4_t c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32,
+                c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+    size_t k;
+#define HR__Z(r) if (c0) { c##r##0 = vld1q_f32(c0 + (r) * c0rs); c##r##1 = vld1q_f32(c0 + (r) * c0rs + 4); \
+                           c##r##2 = vld1q_f32(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
+    HR__NEON_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        const float *ak = a[k] + aoff;
+        const float32x4_t b0 = vld1q_f32(b + 12 * k), b1 = vld1q_f32(b + 12 * k + 4),
+                          b2 = vld1q_f32(b + 12 * k + 8);
+        const float32x4_t a0 = vld1q_f32(ak), a1 = vld1q_f32(ak + 4);
+#define HR__F(r) c##r##0 = vfmaq_laneq_f32(c##r##0, b0, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c##r##1 = vfmaq_laneq_f32(c##r##1, b1, (r) < 4 ? a0 : a1, (r) & 3); \
+                 c##r##2 = vfmaq_laneq_f32(c##r##2, b2, (r) < 4 ? a0 : a1, (r) & 3);
+        HR__NEON_ROWS(HR__F)
+#undef HR__F
+    }
+#define HR__S(r) vst1q_f32(t + (r) * ldt, c##r##0); vst1q_f32(t + (r) * ldt + 4, c##r##1); \
+                 vst1q_f32(t + (r) * ldt + 8, c##r##2);
+    HR__NEON_ROWS(HR__S)
+#undef HR__S
+}
+
 static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
 {
@@ -1886,7 +1977,7 @@ static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
     hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
-    hr__direct_neon
+    hr__direct_neon, hr__outer_neon
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
 #else
@@ -2033,6 +2124,37 @@ static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
             HR__X5_ROWS(HR__F)
 #undef HR__F
         }
+    }
+#define HR__S(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
+                 _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
+    HR__X5_ROWS(HR__S)
+#undef HR__S
+}
+
+/* The 14 x 32 loop of hr__gram_avx512, a column of A through a pointer
+   per k: one pointer, so nothing spills. */
+HR__TARGET_AVX512
+static void hr__outer_avx512(size_t kc, const float *const *a, size_t aoff, const float *b,
+                             float *t, size_t ldt, const float *c0, size_t c0rs)
+{
+#define HR__D(r) __m512 c##r##_0, c##r##_1;
+    HR__X5_ROWS(HR__D)
+#undef HR__D
+    size_t k;
+#define HR__Z(r) if (c0) { c##r##_0 = _mm512_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##_1 = _mm512_loadu_ps(c0 + (r) * c0rs + 16); } \
+                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
+    HR__X5_ROWS(HR__Z)
+#undef HR__Z
+    for (k = 0; k < kc; k++) {
+        const float *ak = a[k] + aoff;
+        const __m512 b0 = _mm512_loadu_ps(b + 32 * k), b1 = _mm512_loadu_ps(b + 32 * k + 16);
+        __m512 ar;
+#define HR__F(r) ar = _mm512_set1_ps(ak[r]); \
+                 c##r##_0 = _mm512_fmadd_ps(ar, b0, c##r##_0); \
+                 c##r##_1 = _mm512_fmadd_ps(ar, b1, c##r##_1);
+        HR__X5_ROWS(HR__F)
+#undef HR__F
     }
 #define HR__S(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
                  _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
@@ -2316,7 +2438,7 @@ static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
     hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
-    hr__direct_avx512
+    hr__direct_avx512, hr__outer_avx512
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -3395,13 +3517,15 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
 }
 
 /* >>conv -----------------------------------------------------------------*/
-/* Three algorithms, chosen by shape (see hr_conv2d). Every GEMM call is
-   planned before anything is written, and all memory is allocated once up
-   front, so an error leaves every output untouched. The im2col matrix
-   (one row per output pixel of the batch) is built a chunk of rows at a
-   time, about 512 KiB, so that it is still in L2 when the GEMM packs it;
-   the chunk size is fixed by the shape and chunks run in order:
-   sums (dw over the batch) never depend on the thread count. */
+/* Direct convolution, by shape (see hr_conv2d): the forward and the
+   stride-1 backward data read x (dy) in place through the direct kernel,
+   the backward weight through the outer kernel, depthwise runs its own
+   loops across channels, and only the strided backward data is still a
+   GEMM (dcol = dy w) and a col2im. Memory is allocated once up front, so
+   an error leaves every output untouched; every cut of the work (tiles,
+   chunks of pixels, blocks of rows) is fixed by the shape, and sums over
+   pieces are added in a fixed order: results never depend on the thread
+   count. */
 
 typedef struct hr__conv {
     size_t n, h, w, ci, co, kh, kw, sh, sw, ph, pw, g; /* resolved defaults */
@@ -3454,34 +3578,9 @@ static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
     return HR_OK;
 }
 
-/* Rows [r0, r1) of the im2col matrix of group gi (row r: output pixel r of
-   the batch, image-major): col[(r - r0)*K + (ky*kw + kx)*cig + ch] =
-   x[img][iy][ix][gi*cig + ch], 0 where (iy, ix) falls in the padding. */
-static void hr__im2col(float *col, const float *x, const hr__conv *c, size_t r0,
-                       size_t r1, size_t gi)
-{
-    const size_t hw = c->oh * c->ow;
-    long q, rows = (long)(r1 - r0);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows * (long)c->K > 65536)
-#endif
-    for (q = 0; q < rows; q++) {
-        const size_t r = r0 + (size_t)q, img = r / hw, oy = r % hw / c->ow, ox = r % c->ow;
-        float *dst = col + (size_t)q * c->K;
-        size_t ky, kx;
-        for (ky = 0; ky < c->kh; ky++)
-            for (kx = 0; kx < c->kw; kx++, dst += c->cig) {
-                const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx; /* + pad */
-                if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
-                    memset(dst, 0, c->cig * sizeof(float));
-                else
-                    memcpy(dst, x + ((img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci +
-                                    gi * c->cig, c->cig * sizeof(float));
-            }
-    }
-}
-
-/* dx += col2im(dcol) for rows [r0, r1): the adjoint of hr__im2col. Windows
+/* dx += col2im(dcol) for rows [r0, r1): the adjoint of im2col (row r:
+   output pixel r of the batch; col[(r - r0)*K + (ky*kw + kx)*cig + ch] is
+   x[img][iy][ix][gi*cig + ch], 0 in the padding). Windows
    overlap, so rows are summed in order, on one thread: the GEMM before it
    is where the time goes. */
 static void hr__col2im_add(float *dx, const float *dcol, const hr__conv *c, size_t r0,
@@ -3872,6 +3971,215 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
     return HR_OK;
 }
 
+/* --- backward weight: im2col without the matrix, the other way ---------
+   dw[o][k'] += sum over pixels p of dy[p][o] col[p][k'], the pixels along
+   the outer kernel's k. k' runs in segments whose inputs are contiguous in
+   x: one kernel row ky (kw ci floats) when groups == 1, one tap (ky, kx)
+   (cig floats) otherwise. For a segment, a[p] points at pixel p's run in
+   place, at a row of zeros (the run is padding), or at a copy with zeros
+   where some kx falls outside (left and right edges; also a run within a
+   tile of x's end, which the kernel reads past). A tile's rows are mr
+   consecutive k' of a segment, its columns nr output channels of dy,
+   packed per chunk. The pixels are cut in chunks (about 512 KiB of x and
+   dy, a cut fixed by the shape); each chunk sums into its own partial, in
+   parallel, and the partials are added in chunk order: the same sums in
+   the same order for any thread count. */
+
+#define HR__BW_KB 256 /* pixels per outer-kernel call: 32 KiB of dy at nr = 32 */
+
+typedef struct hr__bw {
+    size_t nseg, L, R, rt, npan; /* segments, run length, run rounded to mr,
+                                    row tiles per segment, column panels  */
+    size_t per, nch, ptile;      /* pixels per chunk, chunks, floats of a
+                                    chunk's partial                        */
+    size_t slots;                /* run copies a thread may need at once   */
+} hr__bw;
+
+/* a[p] for the np pixels from p0, segment seg of group gi; copies go to
+   slot (R floats each). */
+static void hr__bw_runs(const hr__conv *c, const hr__bw *b, const float *x, const float *zero,
+                        float *slot, size_t p0, size_t np, size_t gi, size_t seg,
+                        const float **a)
+{
+    const size_t hw = c->oh * c->ow;
+    const size_t ky = c->g == 1 ? seg : seg / c->kw, kx0 = c->g == 1 ? 0 : seg % c->kw;
+    const size_t nkx = c->g == 1 ? c->kw : 1, cl = c->g == 1 ? c->ci : c->cig;
+    const size_t goff = c->g == 1 ? 0 : gi * c->cig;
+    size_t img = p0 / hw, oy = p0 % hw / c->ow, ox = p0 % c->ow, p, kx, used = 0;
+    for (p = 0; p < np; p++) {
+        const ptrdiff_t iy = (ptrdiff_t)(oy * c->sh + ky) - (ptrdiff_t)c->ph;
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * c->sw + kx0) - (ptrdiff_t)c->pw;
+        if (iy < 0 || iy >= (ptrdiff_t)c->h) {
+            a[p] = zero;
+        } else {
+            const size_t row = (img * c->h + (size_t)iy) * c->w;
+            if (ix0 >= 0 && ix0 + (ptrdiff_t)nkx <= (ptrdiff_t)c->w &&
+                (row + (size_t)ix0) * c->ci + goff + b->R <= c->xsz) {
+                a[p] = x + (row + (size_t)ix0) * c->ci + goff;
+            } else if (ix0 + (ptrdiff_t)nkx <= 0 || ix0 >= (ptrdiff_t)c->w) {
+                a[p] = zero;
+            } else { /* a copy: zeros outside, and past the run up to R */
+                float *d = slot + used++ * b->R;
+                HR_ASSERT(used <= b->slots);
+                for (kx = 0; kx < nkx; kx++) {
+                    const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
+                    if (ix < 0 || ix >= (ptrdiff_t)c->w) memset(d + kx * cl, 0, cl * sizeof(float));
+                    else memcpy(d + kx * cl, x + (row + (size_t)ix) * c->ci + goff, cl * sizeof(float));
+                }
+                memset(d + b->L, 0, (b->R - b->L) * sizeof(float));
+                a[p] = d;
+            }
+        }
+        if (++ox == c->ow) {
+            ox = 0;
+            if (++oy == c->oh) { oy = 0; img++; }
+        }
+    }
+}
+
+/* One thread's buffers: the packed dy of a chunk, a[], the run copies. */
+static size_t hr__bw_tw_layout(float **dyp, const float ***a, float **slot, char *m,
+                               const hr__bw *b, size_t nr, int *ok)
+{
+    size_t off = 0;
+#define HR__BUF(ptr, count, type) \
+    if (m) *(ptr) = (type *)(void *)(m + off); \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
+    HR__BUF(dyp, hr__mul(hr__mul(b->npan, b->per, ok), nr, ok), float)
+    HR__BUF(a, b->per, const float *)
+    HR__BUF(slot, hr__mul(b->slots, b->R, ok), float)
+#undef HR__BUF
+    return off;
+}
+
+/* dw += the weight gradient of a resolved, non-depthwise c. */
+static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, const float *x)
+{
+    const hr__kernels *K = c->kern;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
+    hr__bw b;
+    size_t ox, ecols = 0, zb, pb, twb, total, q, t, gi, seg, rt, r, j;
+    int ok = 1, nt = 1;
+    char *mem, *base;
+    float *zero, *part;
+    memset(&b, 0, sizeof b);
+    b.nseg = c->g == 1 ? c->kh : c->taps;
+    b.L = c->g == 1 ? hr__mul(c->kw, c->ci, &ok) : c->cig;
+    b.R = hr__round_up(b.L, mr);
+    b.rt = b.R / mr;
+    b.npan = (c->cog + nr - 1) / nr;
+    b.ptile = hr__mul(hr__mul(hr__mul(c->g, b.nseg, &ok), hr__mul(b.rt, b.npan, &ok), &ok),
+                      mr * nr, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    b.per = ((size_t)1 << 17) / (c->ci + c->co); /* ~512 KiB of x and dy */
+    if (b.per < 64) b.per = 64;
+    if (b.per > P) b.per = P;
+    b.nch = (P + b.per - 1) / b.per;
+    while (b.nch > 1 && (double)b.nch * (double)b.ptile > (double)((size_t)1 << 23)) {
+        b.per *= 2; /* partials within 32 MiB */
+        b.nch = (P + b.per - 1) / b.per;
+    }
+    if (c->g == 1)
+        for (ox = 0; ox < c->ow; ox++) {
+            const ptrdiff_t ix0 = (ptrdiff_t)(ox * c->sw) - (ptrdiff_t)c->pw;
+            ecols += ix0 < 0 || ix0 + (ptrdiff_t)c->kw > (ptrdiff_t)c->w;
+        }
+    /* edge pixels of the rows a chunk touches, and the runs near x's end */
+    b.slots = (b.per / c->ow + 2) * ecols;
+    if (b.slots > b.per) b.slots = b.per;
+    b.slots += b.R / c->ci + 2;
+    zb = hr__round_up(hr__mul(b.R, sizeof(float), &ok), HR__ALIGN);
+    pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
+    twb = hr__bw_tw_layout(NULL, NULL, NULL, NULL, &b, nr, &ok);
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if ((double)P * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
+    if ((size_t)nt > b.nch) nt = (int)b.nch;
+#endif
+    total = hr__add(hr__add(hr__add(zb, pb, &ok), hr__mul(twb, (size_t)nt, &ok), &ok), HR__ALIGN,
+                    &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
+    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    zero = (float *)(void *)base;
+    part = (float *)(void *)(base + zb);
+    memset(zero, 0, b.R * sizeof(float));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0, team = 1, lok = 1;
+        float *dyp = NULL, *slot = NULL;
+        const float **a = NULL;
+        size_t ch, c1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        (void)hr__bw_tw_layout(&dyp, &a, &slot, base + zb + pb + (size_t)tid * twb, &b, nr, &lok);
+        c1 = ((size_t)tid + 1) * b.nch / (size_t)team;
+        for (ch = (size_t)tid * b.nch / (size_t)team; ch < c1; ch++) {
+            const size_t p0 = ch * b.per, np = P - p0 < b.per ? P - p0 : b.per;
+            float *pt = part + ch * b.ptile;
+            size_t g, sg, rr, qq, p, jj, k0;
+            for (g = 0; g < c->g; g++) {
+                for (qq = 0; qq < b.npan; qq++) /* dyp[(q np + p) nr + j] */
+                    for (p = 0; p < np; p++) {
+                        const float *src = dy + (p0 + p) * c->co + g * c->cog + qq * nr;
+                        float *d = dyp + (qq * np + p) * nr;
+                        const size_t nn = c->cog - qq * nr < nr ? c->cog - qq * nr : nr;
+                        memcpy(d, src, nn * sizeof(float));
+                        for (jj = nn; jj < nr; jj++) d[jj] = 0.0f;
+                    }
+                for (sg = 0; sg < b.nseg; sg++) {
+                    hr__bw_runs(c, &b, x, zero, slot, p0, np, g, sg, a);
+                    for (k0 = 0; k0 < np; k0 += HR__BW_KB) { /* dy's panel piece in L1 */
+                        const size_t kb = np - k0 < HR__BW_KB ? np - k0 : HR__BW_KB;
+                        for (rr = 0; rr < b.rt; rr++)
+                            for (qq = 0; qq < b.npan; qq++) {
+                                float *tl = pt + (((g * b.nseg + sg) * b.rt + rr) * b.npan + qq) * mr * nr;
+                                K->outer(kb, a + k0, rr * mr, dyp + (qq * np + k0) * nr, tl, nr,
+                                         k0 ? tl : NULL, nr);
+                            }
+                    }
+                }
+            }
+        }
+    }
+    for (q = 1; q < b.nch; q++) /* chunk order */
+        for (t = 0; t < b.ptile; t++) part[t] += part[q * b.ptile + t];
+    for (gi = 0; gi < c->g; gi++)
+        for (seg = 0; seg < b.nseg; seg++)
+            for (rt = 0; rt < b.rt; rt++)
+                for (q = 0; q < b.npan; q++) {
+                    const float *tl = part + (((gi * b.nseg + seg) * b.rt + rt) * b.npan + q) * mr * nr;
+                    for (r = 0; r < mr && rt * mr + r < b.L; r++)
+                        for (j = 0; j < nr && q * nr + j < c->cog; j++)
+                            dw[(gi * c->cog + q * nr + j) * c->K + seg * b.L + rt * mr + r] +=
+                                tl[r * nr + j];
+                }
+    HR_FREE(mem);
+    return HR_OK;
+}
+
+/* dbias += the column sums of dy, without allocating: 64 columns at a
+   time, summed over all rows in order by the ISA's dw_dot against ones
+   into a local block, then added. One thread: the pass is bound by
+   reading dy. */
+#define HR__DB_BLOCK 64
+static void hr__conv_dbias(const hr__conv *c, float *dbias, const float *dy)
+{
+    float acc[HR__DB_BLOCK], ones[HR__DB_BLOCK];
+    size_t o0, j;
+    for (j = 0; j < HR__DB_BLOCK; j++) ones[j] = 1.0f;
+    for (o0 = 0; o0 < c->co; o0 += HR__DB_BLOCK) {
+        const size_t nb = c->co - o0 < HR__DB_BLOCK ? c->co - o0 : HR__DB_BLOCK;
+        memset(acc, 0, sizeof acc);
+        c->kern->dw_dot(acc, dy + o0, c->co, ones, 0, nb, c->rows);
+        for (j = 0; j < nb; j++) dbias[o0 + j] += acc[j];
+    }
+}
+
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
                                   const float *w, const float *bias)
 {
@@ -3966,44 +4274,16 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
                                           const float *x)
 {
     hr__conv c;
-    hr__conv_ws ws;
-    hr__gemm_job big;
-    size_t i0, gi, r, o;
-    const hr__kernels *K = hr__kernels_get();
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
-    c.kern = K;
+    c.kern = hr__kernels_get();
     if ((c.n && !dy) || (dw && c.n && !x)) return HR_EINVAL;
     if (!c.n || (!dw && !dbias)) return HR_OK;
     if (dw) {
-        if (c.depthwise) {
-            if ((s = hr__dw_backward_weight(&c, dw, dy, x)) != HR_OK) return s;
-        } else {
-            /* dw_g += dy_g^T col_g, chunk after chunk (a fixed order) */
-            s = hr__gemm_plan(&big, K, HR_TRANS, HR_NO_TRANS, c.cog, c.K, c.chunk,
-                              1.0f, dy, c.co, x, c.direct ? c.ci : c.K, 1.0f, dw, c.K);
-            if (s != HR_OK) return s;
-            if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
-            for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
-                const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows;
-                const size_t m = i1 - i0;
-                for (gi = 0; gi < c.g; gi++) {
-                    if (!c.direct) hr__im2col(ws.col, x, &c, i0, i1, gi);
-                    s = hr__conv_gemm(&ws, HR_TRANS, HR_NO_TRANS, c.cog, c.K, m,
-                                      HR__CONV_Y(c, dy, i0, gi), c.co,
-                                      c.direct ? HR__CONV_X(c, x, i0, gi) : ws.col,
-                                      c.direct ? c.ci : c.K, 1.0f, dw + gi * c.cog * c.K, c.K);
-                    if (s != HR_OK) break;
-                }
-                if (s != HR_OK) break;
-            }
-            HR_FREE(ws.mem);
-            if (s != HR_OK) return s;
-        }
+        s = c.depthwise ? hr__dw_backward_weight(&c, dw, dy, x) : hr__conv_bwd_w(&c, dw, dy, x);
+        if (s != HR_OK) return s;
     }
-    if (dbias)
-        for (r = 0; r < c.rows; r++)
-            for (o = 0; o < c.co; o++) dbias[o] += dy[r * c.co + o];
+    if (dbias) hr__conv_dbias(&c, dbias, dy);
     return HR_OK;
 }
 
