@@ -864,6 +864,19 @@ typedef void (*hr__dw_axpy_fn)(float *y, size_t ys, const float *x, size_t xs,
 typedef void (*hr__dw_dot_fn)(float *acc, const float *a, size_t as, const float *b,
                               size_t bs, size_t C, size_t np);
 
+/* Depthwise forward, register-blocked: np output pixels of one row, C
+   channels each,
+     y[p*C + c] = init + sum over s < nky, kx < kw of
+                  x[s][(p*sw + kx)*C + c] * w[s][kx*C + c],
+   init = y[p*C + c] (acc), else bias[c] (bias != NULL), else 0; taps in
+   order (s, kx), one rounding chain per element, fused on the SIMD paths
+   (channel tails too). x[s]: an input row at the first tap of pixel 0;
+   w[s]: that row's kw taps of C weights (taps outermost). A block of
+   pixels x a vector of channels stays in registers across all taps. */
+typedef void (*hr__dw_fwd_fn)(float *y, const float *const *x, const float *const *w,
+                              size_t nky, size_t kw, size_t sw, size_t C, size_t np,
+                              const float *bias, int acc);
+
 /* Direct micro-kernel: A read in place through row pointers, in taps.
    For the taps s < nt in turn and k < kc in turn,
      T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[s*mr + r][k] b[s][k*nr + j],
@@ -921,6 +934,7 @@ typedef struct hr__kernels {
     hr__expsum_fn expsum;
     hr__direct_fn direct;
     hr__outer_fn outer;
+    hr__dw_fwd_fn dw_fwd;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -1079,13 +1093,27 @@ static void hr__outer_scalar(size_t kc, const float *const *a, size_t aoff, cons
     hr__outer_ref(kc, a, aoff, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
 }
 
+static void hr__dw_fwd_scalar(float *y, const float *const *x, const float *const *w,
+                              size_t nky, size_t kw, size_t sw, size_t C, size_t np,
+                              const float *bias, int acc)
+{
+    size_t p, c, s, kx;
+    for (p = 0; p < np; p++)
+        for (c = 0; c < C; c++) {
+            float v = acc ? y[p * C + c] : bias ? bias[c] : 0.0f;
+            for (s = 0; s < nky; s++)
+                for (kx = 0; kx < kw; kx++) v += x[s][(p * sw + kx) * C + c] * w[s][kx * C + c];
+            y[p * C + c] = v;
+        }
+}
+
 static int hr__cpu_any(void) { return 1; }
 
 static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
-    hr__direct_scalar, hr__outer_scalar
+    hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1405,6 +1433,55 @@ static void hr__outer_avx2(size_t kc, const float *const *a, size_t aoff, const 
 #undef HR__S
 }
 
+/* 4 pixels x 8 channels in registers; the channel tail through masked
+   loads and stores (the same fused chain). */
+#define HR__DW4(X) X(0) X(1) X(2) X(3)
+HR__TARGET_AVX2
+static void hr__dw_fwd_avx2(float *y, const float *const *x, const float *const *w,
+                            size_t nky, size_t kw, size_t sw, size_t C, size_t np,
+                            const float *bias, int acc)
+{
+    const size_t xs = sw * C;
+    size_t c0, p0, s, kx;
+    for (c0 = 0; c0 < C; c0 += 8) {
+        const int nc = C - c0 < 8 ? (int)(C - c0) : 8;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256 b0 = !acc && bias ? _mm256_maskload_ps(bias + c0, m) : _mm256_setzero_ps();
+        for (p0 = 0; p0 < np; p0 += 4) {
+            float *yp = y + p0 * C + c0;
+            if (np - p0 >= 4) {
+#define HR__I(i) __m256 a##i = acc ? _mm256_maskload_ps(yp + (i) * C, m) : b0;
+                HR__DW4(HR__I)
+#undef HR__I
+                for (s = 0; s < nky; s++) {
+                    const float *xp = x[s] + p0 * xs + c0, *wp = w[s] + c0;
+                    for (kx = 0; kx < kw; kx++, xp += C, wp += C) {
+                        const __m256 wv = _mm256_maskload_ps(wp, m);
+#define HR__F(i) a##i = _mm256_fmadd_ps(_mm256_maskload_ps(xp + (i) * xs, m), wv, a##i);
+                        HR__DW4(HR__F)
+#undef HR__F
+                    }
+                }
+#define HR__S(i) _mm256_maskstore_ps(yp + (i) * C, m, a##i);
+                HR__DW4(HR__S)
+#undef HR__S
+            } else {
+                size_t p;
+                for (p = p0; p < np; p++, yp += C) {
+                    __m256 a = acc ? _mm256_maskload_ps(yp, m) : b0;
+                    for (s = 0; s < nky; s++) {
+                        const float *xp = x[s] + p * xs + c0, *wp = w[s] + c0;
+                        for (kx = 0; kx < kw; kx++, xp += C, wp += C)
+                            a = _mm256_fmadd_ps(_mm256_maskload_ps(xp, m), _mm256_maskload_ps(wp, m), a);
+                    }
+                    _mm256_maskstore_ps(yp, m, a);
+                }
+            }
+        }
+    }
+}
+
 HR__TARGET_AVX2
 static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
@@ -1605,7 +1682,7 @@ static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
-    hr__direct_avx2, hr__outer_avx2
+    hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
 #else
@@ -1865,6 +1942,51 @@ static void hr__outer_neon(size_t kc, const float *const *a, size_t aoff, const 
 #undef HR__S
 }
 
+/* 4 pixels x 4 channels in registers; the channel tail with fmaf (the
+   same fused rounding). */
+static void hr__dw_fwd_neon(float *y, const float *const *x, const float *const *w,
+                            size_t nky, size_t kw, size_t sw, size_t C, size_t np,
+                            const float *bias, int acc)
+{
+    const size_t xs = sw * C;
+    size_t c0 = 0, p0, s, kx, p;
+    for (; c0 + 4 <= C; c0 += 4) {
+        const float32x4_t b0 = !acc && bias ? vld1q_f32(bias + c0) : vdupq_n_f32(0.0f);
+        for (p0 = 0; p0 + 4 <= np; p0 += 4) {
+            float *yp = y + p0 * C + c0;
+            float32x4_t a0 = acc ? vld1q_f32(yp) : b0, a1 = acc ? vld1q_f32(yp + C) : b0;
+            float32x4_t a2 = acc ? vld1q_f32(yp + 2 * C) : b0, a3 = acc ? vld1q_f32(yp + 3 * C) : b0;
+            for (s = 0; s < nky; s++) {
+                const float *xp = x[s] + p0 * xs + c0, *wp = w[s] + c0;
+                for (kx = 0; kx < kw; kx++, xp += C, wp += C) {
+                    const float32x4_t wv = vld1q_f32(wp);
+                    a0 = vfmaq_f32(a0, vld1q_f32(xp), wv);
+                    a1 = vfmaq_f32(a1, vld1q_f32(xp + xs), wv);
+                    a2 = vfmaq_f32(a2, vld1q_f32(xp + 2 * xs), wv);
+                    a3 = vfmaq_f32(a3, vld1q_f32(xp + 3 * xs), wv);
+                }
+            }
+            vst1q_f32(yp, a0); vst1q_f32(yp + C, a1); vst1q_f32(yp + 2 * C, a2); vst1q_f32(yp + 3 * C, a3);
+        }
+        for (p = p0; p < np; p++) {
+            float *yp = y + p * C + c0;
+            float32x4_t a = acc ? vld1q_f32(yp) : b0;
+            for (s = 0; s < nky; s++) {
+                const float *xp = x[s] + p * xs + c0, *wp = w[s] + c0;
+                for (kx = 0; kx < kw; kx++, xp += C, wp += C) a = vfmaq_f32(a, vld1q_f32(xp), vld1q_f32(wp));
+            }
+            vst1q_f32(yp, a);
+        }
+    }
+    for (; c0 < C; c0++)
+        for (p = 0; p < np; p++) {
+            float v = acc ? y[p * C + c0] : bias ? bias[c0] : 0.0f;
+            for (s = 0; s < nky; s++)
+                for (kx = 0; kx < kw; kx++) v = fmaf(x[s][(p * sw + kx) * C + c0], w[s][kx * C + c0], v);
+            y[p * C + c0] = v;
+        }
+}
+
 static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
                           size_t nn, float alpha, float beta)
 {
@@ -1977,7 +2099,7 @@ static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
     hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
-    hr__direct_neon, hr__outer_neon
+    hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
 #else
@@ -2169,6 +2291,66 @@ static void hr__outer_avx512(size_t kc, const float *const *a, size_t aoff, cons
 #define HR__X5_HI(v) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
 /* The first n of 16 lanes. */
 #define HR__X5_MASK(n) ((__mmask16)((n) >= 16 ? 0xFFFFu : (1u << (n)) - 1u))
+
+/* A block of PB pixels x CV vectors of 16 channels in registers, PB CV =
+   8 chains in flight, CV by C (8 x 1, 4 x 2, 2 x 4), the row's last odd
+   pixels 1 x 4: chains, not FMA latency, set the pace of a short row.
+   Full vectors load unmasked (a masked load costs a uop more), the
+   channel tail masked. */
+#define HR__DW8x1(X) X(0, 0) X(1, 0) X(2, 0) X(3, 0) X(4, 0) X(5, 0) X(6, 0) X(7, 0)
+#define HR__DW4x2(X) X(0, 0) X(0, 1) X(1, 0) X(1, 1) X(2, 0) X(2, 1) X(3, 0) X(3, 1)
+#define HR__DW2x4(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3)
+#define HR__DW1x4(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3)
+#define HR__DWV1(X) X(0)
+#define HR__DWV2(X) X(0) X(1)
+#define HR__DWV4(X) X(0) X(1) X(2) X(3)
+#define HR__DWM(v) const __mmask16 m##v = HR__X5_MASK(C - c0 > 16 * (v) ? C - c0 - 16 * (v) : 0);
+#define HR__DWI(i, v) __m512 a##i##_##v = acc ? _mm512_maskz_loadu_ps(m##v, yp + (i) * C + 16 * (v)) \
+                      : bias ? _mm512_maskz_loadu_ps(m##v, bias + c0 + 16 * (v)) : _mm512_setzero_ps();
+#define HR__DWWU(v) const __m512 w##v = _mm512_loadu_ps(wp + 16 * (v));
+#define HR__DWFU(i, v) a##i##_##v = _mm512_fmadd_ps(_mm512_loadu_ps(xp + (i) * xs + 16 * (v)), \
+                                                    w##v, a##i##_##v);
+#define HR__DWWM(v) const __m512 w##v = _mm512_maskz_loadu_ps(m##v, wp + 16 * (v));
+#define HR__DWFM(i, v) a##i##_##v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m##v, xp + (i) * xs + 16 * (v)), \
+                                                    w##v, a##i##_##v);
+#define HR__DWS(i, v) _mm512_mask_storeu_ps(yp + (i) * C + 16 * (v), m##v, a##i##_##v);
+#define HR__DWB(PB, CV, PAIRS, VECS) \
+    for (; np - p0 >= (PB); p0 += (PB)) \
+        for (c0 = 0; c0 < C; c0 += 16 * (CV)) { \
+            float *yp = y + p0 * C + c0; \
+            VECS(HR__DWM) \
+            PAIRS(HR__DWI) \
+            if (C - c0 >= 16 * (CV)) { \
+                HR__DWB_TAPS(PAIRS, VECS, HR__DWWU, HR__DWFU) \
+            } else { \
+                HR__DWB_TAPS(PAIRS, VECS, HR__DWWM, HR__DWFM) \
+            } \
+            PAIRS(HR__DWS) \
+        }
+#define HR__DWB_TAPS(PAIRS, VECS, W, F) \
+    for (s = 0; s < nky; s++) { \
+        const float *xp = x[s] + p0 * xs + c0, *wp = w[s] + c0; \
+        for (kx = 0; kx < kw; kx++, xp += C, wp += C) { \
+            VECS(W) \
+            PAIRS(F) \
+        } \
+    }
+HR__TARGET_AVX512
+static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *const *w,
+                              size_t nky, size_t kw, size_t sw, size_t C, size_t np,
+                              const float *bias, int acc)
+{
+    const size_t xs = sw * C;
+    size_t c0, p0 = 0, s, kx;
+    if (C > 32) {
+        HR__DWB(2, 4, HR__DW2x4, HR__DWV4)
+    } else if (C > 16) {
+        HR__DWB(4, 2, HR__DW4x2, HR__DWV2)
+    } else {
+        HR__DWB(8, 1, HR__DW8x1, HR__DWV1)
+    }
+    HR__DWB(1, 4, HR__DW1x4, HR__DWV4)
+}
 
 /* Any tile, full or edge: rows in turn, columns as two masked vectors. */
 HR__TARGET_AVX512
@@ -2438,7 +2620,7 @@ static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
     hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
-    hr__direct_avx512, hr__outer_avx512
+    hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -3693,31 +3875,80 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
     } \
 } while (0)
 
+/* y = dconv(x, w) + bias, or y += dconv(x, w) (acc, bias NULL), by output
+   rows (in parallel: rows are independent): per row, the kernel rows ky
+   inside the image, then the pixels whose taps are all inside in one
+   dw_fwd call, and each edge pixel with its kx range cut to the inside
+   (padded taps are skipped, not multiplied by zero). */
 static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
-                                const float *bias)
+                                const float *bias, int acc)
 {
     const hr__kernels *K = c->kern;
-    const size_t C = c->ci;
-    float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
-    long img;
-    if (!wt) return HR_ENOMEM;
+    const size_t C = c->ci, nrow = c->n * c->oh;
+    /* interior pixels [oxa, oxb): ox sw >= pw and ox sw - pw + kw <= w */
+    const size_t oxa = (c->pw + c->sw - 1) / c->sw;
+    size_t oxb = c->w + c->pw >= c->kw ? (c->w + c->pw - c->kw) / c->sw + 1 : 0;
+    int ok = 1, nt = 1;
+    /* the transposed weights, then per thread 4 kh pointers: each kernel
+       row's input row and weights, and the same at a run's first tap */
+    const size_t wtb = hr__round_up(hr__mul(hr__mul(c->taps, C, &ok), sizeof(float), &ok), HR__ALIGN);
+    const size_t pb = hr__mul(4 * c->kh, sizeof(float *), &ok);
+    size_t bytes;
+    float *wt;
+    char *mem;
+    long row;
+    if (oxb > c->ow) oxb = c->ow;
+    if (oxb < oxa) oxb = oxa;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if (nrow < 2 || c->ysz * c->taps < 65536 || nt < 1) nt = 1;
+#endif
+    bytes = hr__add(hr__add(wtb, hr__mul(pb, (size_t)nt, &ok), &ok), HR__ALIGN, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
+    wt = (float *)(void *)(mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN);
     hr__dw_transpose(wt, w, C, c->taps);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (c->n > 1 && c->ysz * c->taps > 65536)
+#pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (img = 0; img < (long)c->n; img++) {
-        size_t oy, ox;
-        for (oy = 0; oy < c->oh; oy++) {
-            float *yr = y + ((size_t)img * c->oh + oy) * c->ow * C;
-            for (ox = 0; ox < c->ow; ox++) {
-                if (bias) memcpy(yr + ox * C, bias, C * sizeof(float));
-                else memset(yr + ox * C, 0, C * sizeof(float));
+    for (row = 0; row < (long)nrow; row++) {
+        int tid = 0;
+        const size_t img = (size_t)row / c->oh, oy = (size_t)row % c->oh;
+        float *yr = y + (size_t)row * c->ow * C;
+        const float **xs, **ws, **xo, **wo;
+        size_t ky, nky = 0, ox, s;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        xs = (const float **)(void *)((char *)wt + wtb + (size_t)tid * pb);
+        ws = xs + c->kh;
+        xo = ws + c->kh;
+        wo = xo + c->kh;
+        for (ky = 0; ky < c->kh; ky++) {
+            const size_t iy = oy * c->sh + ky;
+            if (iy < c->ph || iy - c->ph >= c->h) continue;
+            xs[nky] = x + (img * c->h + iy - c->ph) * c->w * C; /* input column 0 */
+            ws[nky++] = wt + ky * c->kw * C;
+        }
+        for (ox = 0; ox < c->ow;) {
+            /* the interior in one run, each edge pixel alone: a run shares one kx range */
+            const size_t np = ox == oxa && oxb > oxa ? oxb - oxa : 1, ix = ox * c->sw;
+            const size_t kx0 = ix < c->pw ? c->pw - ix : 0;
+            const size_t lim = c->w + c->pw > ix ? c->w + c->pw - ix : 0;
+            const size_t kx1 = lim < c->kw ? lim : c->kw;
+            if (kx1 > kx0) {
+                for (s = 0; s < nky; s++) {
+                    xo[s] = xs[s] + (ix + kx0 - c->pw) * C;
+                    wo[s] = ws[s] + kx0 * C;
+                }
+                K->dw_fwd(yr + ox * C, xo, wo, nky, kx1 - kx0, c->sw, C, np, bias, acc);
+            } else { /* every tap outside */
+                K->dw_fwd(yr + ox * C, xo, wo, 0, 0, c->sw, C, np, bias, acc);
             }
-            HR__DW_TAPS(c, (size_t)img, oy,
-                        K->dw_axpy(yr + lo_ * C, C, x + xo_, c->sw * C, wt + t_ * C, C, hi_ - lo_););
+            ox += np;
         }
     }
-    HR_FREE(wt);
+    HR_FREE(mem);
     return HR_OK;
 }
 
@@ -4189,7 +4420,7 @@ HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
     c.kern = hr__kernels_get();
     if (!w || (c.n && (!y || !x))) return HR_EINVAL;
     if (!c.n) return HR_OK;
-    if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias);
+    if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias, 0);
     return hr__conv_fwd(&c, y, x, w, bias, 0.0f);
 }
 
@@ -4223,7 +4454,7 @@ static hr_status hr__conv_bwd_data_flipped(const hr__conv *c, float *dx, const f
                         wf[(((gi * c->cig + i) * c->kh + (c->kh - 1 - ky)) * c->kw +
                             (c->kw - 1 - kx)) * c->cog + o] =
                             w[(((gi * c->cog + o) * c->kh + ky) * c->kw + kx) * c->cig + i];
-    s = hr__conv_fwd(&f, dx, dy, wf, NULL, 1.0f);
+    s = f.depthwise ? hr__dw_forward(&f, dx, dy, wf, NULL, 1) : hr__conv_fwd(&f, dx, dy, wf, NULL, 1.0f);
     HR_FREE(wf);
     return s;
 }
@@ -4241,9 +4472,9 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
     c.kern = K;
     if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
     if (!c.n) return HR_OK;
-    if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
     if (!c.direct && c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
         return hr__conv_bwd_data_flipped(&c, dx, dy, w);
+    if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
     /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
     s = hr__gemm_plan(&big, K, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
                       dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
