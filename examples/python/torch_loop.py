@@ -1,10 +1,12 @@
 """A PyTorch training loop with hardness-aware identity sampling.
 
-Every R steps the classifier's weight (N identities x d, an nn.Linear) goes
-to hr_difficulty without a copy; the difficulties become sampling weights
-(hr_weights, with an eps-uniform floor) and an alias table; a
-torch.utils.data.Sampler then builds every batch as P identities x K images,
-the identities drawn by hardness (hr_batch_pk), and feeds a DataLoader.
+The batches come from hardreid.torch's HardIdentityBatchSampler (the
+package in python/, loaded in place through examples/python/hardreid.py):
+every R steps it reads the classifier's weight (N identities x d, an
+nn.Linear) without a copy into hr_difficulty; the difficulties become
+sampling weights (hr_weights, with an eps-uniform floor) and an alias
+table; every batch is P identities x K images, the identities drawn by
+hardness (hr_batch_pk), fed to a DataLoader.
 
 The data is synthetic so the script runs anywhere: N identities, each a
 Gaussian cluster in feature space, with some pairs of identities planted
@@ -24,48 +26,18 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hardreid  # noqa: E402
+import hardreid  # noqa: E402,F401  (the shim: puts the package, hardreid.torch too, in reach)
 
 try:
     import torch
-    from torch.utils.data import DataLoader, Sampler, TensorDataset
+    from torch.utils.data import DataLoader, TensorDataset
+    from hardreid.torch import HardIdentityBatchSampler
 except ImportError:
     skip = os.environ.get("HR_ALLOW_SKIP") == "1"
     print(f"torch_loop: {'SKIPPED (HR_ALLOW_SKIP=1)' if skip else 'FAILED'}: "
           "PyTorch is not installed (Debian 12: apt-get install python3-torch)",
           file=sys.stdout if skip else sys.stderr)
     sys.exit(0 if skip else 1)
-
-
-class HardnessBatchSampler(Sampler):
-    """Batches of P identities x K images, identities drawn with probability
-    from their difficulty. refresh(weight) recomputes the difficulties from
-    the classifier's weight; between refreshes one alias table serves every
-    batch (O(1) per draw)."""
-
-    def __init__(self, hr, labels, P, K, batches, eps=0.05, seed=0):
-        super().__init__(None)
-        self.hr, self.P, self.K, self.batches, self.eps = hr, P, K, batches, eps
-        self.ids = hr.identities(labels)
-        self.rng = hr.rng(seed)
-        self.table = None      # uniform until the first refresh
-        self.difficulty = None
-        self.nearest = None
-
-    def refresh(self, weight):
-        # row k of the classifier is identity k: hr_ids numbers identities by
-        # ascending label, the same order (labels here are 0..N-1)
-        W = weight.detach().cpu().numpy()  # float32, C-contiguous: no copy
-        self.difficulty, self.nearest = self.hr.difficulty(W)
-        self.table = self.hr.alias(self.hr.weights(self.difficulty, eps=self.eps))
-
-    def __iter__(self):
-        for _ in range(self.batches):
-            idx = self.ids.batch_pk(self.P, self.K, self.table, self.rng)
-            yield idx.astype(np.int64).tolist()
-
-    def __len__(self):
-        return self.batches
 
 
 def make_data(n_ids, per_id, dim, pairs, seed):
@@ -94,7 +66,6 @@ def main():
     args = ap.parse_args()
 
     torch.manual_seed(0)
-    hr = hardreid.load()
     x, labels = make_data(args.ids, args.per_id, args.dim, args.pairs, seed=1)
     dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64)))
 
@@ -102,20 +73,20 @@ def main():
     fc = torch.nn.Linear(64, args.ids, bias=False)  # fc.weight: identities x features
     opt = torch.optim.SGD(list(embed.parameters()) + list(fc.parameters()), lr=0.05, momentum=0.9)
 
-    sampler = HardnessBatchSampler(hr, labels, args.P, args.K, batches=args.steps)
-    sampler.refresh(fc.weight)
+    # row k of fc is identity k: the sampler numbers identities by ascending
+    # label, the same order (labels here are 0..N-1)
+    sampler = HardIdentityBatchSampler(labels=labels, num_identities=args.P, num_instances=args.K,
+                                       weight=fc.weight, refresh_every=args.refresh, eps=0.05,
+                                       batches_per_epoch=args.steps)
     # num_workers=0: the loader pulls batches from the sampler as training
-    # goes, so a refresh applies to the very next batch
+    # goes, so a refresh (before batches 0, R, 2R, ...) sees the weight of
+    # the step just taken
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=0)
     drawn = np.zeros(args.ids, np.int64)
     checks = 0
-    if args.check:
-        checks += check_refresh(sampler, fc.weight)
     for step, (xb, yb) in enumerate(loader):
-        if step and step % args.refresh == 0:
-            sampler.refresh(fc.weight)
-            if args.check:
-                checks += check_refresh(sampler, fc.weight)
+        if step % args.refresh == 0 and args.check:
+            checks += check_refresh(sampler, fc.weight)
         if args.check:
             checks += check_batch(yb.numpy(), args.P, args.K)
         drawn += np.bincount(yb.numpy(), minlength=args.ids)
