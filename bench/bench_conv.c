@@ -13,13 +13,18 @@
    reorders to and from plain layouts happen once, outside). hardreid runs
    on its NHWC / OHWI tensors as they are.
 
-   Before timing, both forwards are checked against each other (oneDNN's
-   output reordered to NHWC). Each figure: the median of 7 samples of as
-   many calls as take >= 0.1 s. GFLOP/s = 2 N OH OW C_out K / s per pass
-   (K = kh kw C_in / groups); forward + backward counts 3 passes.
-   Target (issue 4): hardreid >= 1.0x oneDNN on every layer, forward and
-   forward + backward: printed MET/MISSED; exit 0 either way, 2 on a
-   verification or oneDNN failure. */
+   Before timing, every output is checked against oneDNN's (reordered to
+   NHWC / OHWI): the forward y, and from zeroed gradients dx, dw and db.
+   Each figure: the median of 7 samples of as many calls as take >= 0.1 s.
+   GFLOP/s counts the multiply-adds of the taps inside the image only,
+   2 C_out (C_in / groups) x (taps inside, summed over output pixels), per
+   pass (padding credited to neither library); forward + backward counts 3
+   passes. hardreid's share of the FMA peak of its path (the ISA it ran, x
+   threads) is printed beside it, and each pass alone (forward, backward
+   data, backward weights) for both libraries.
+   Targets (issue 14): hardreid >= 1.0x oneDNN on the 3x3 and 1x1 layers,
+   >= 0.8x on depthwise, forward and forward + backward: printed MET /
+   MISSED; exit 0 either way, 2 on a verification or oneDNN failure. */
 #define _POSIX_C_SOURCE 199309L
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
@@ -42,6 +47,20 @@ typedef struct {
     const char *name;
     size_t n, h, w, ci, co, k, stride, pad, groups;
 } layer;
+
+/* Taps inside the image, summed over the output pixels of one image. */
+static double inside_taps(const layer *L, size_t oh, size_t ow) {
+    double t = 0;
+    for (size_t oy = 0; oy < oh; oy++)
+        for (size_t ox = 0; ox < ow; ox++)
+            for (size_t ky = 0; ky < L->k; ky++)
+                for (size_t kx = 0; kx < L->k; kx++) {
+                    const long iy = (long)(oy * L->stride + ky) - (long)L->pad;
+                    const long ix = (long)(ox * L->stride + kx) - (long)L->pad;
+                    t += iy >= 0 && iy < (long)L->h && ix >= 0 && ix < (long)L->w;
+                }
+    return t;
+}
 
 static const layer layers_full[] = {
     {"3x3 32->32 on 64x32", 32, 64, 32, 32, 32, 3, 1, 1, 1},
@@ -69,6 +88,9 @@ typedef struct {
     dnnl_stream_t strm;
     dnnl_primitive_t fwd, bwd_d, bwd_w;
     dnnl_memory_t src, wei, bias, dst, dsrc, dwei, dbias, ddst;
+    /* each primitive's own layouts of its inputs where it picked others
+       than the forward's / backward data's (else the same memory) */
+    dnnl_memory_t wei_bd, src_bw, ddst_bw;
 } onednn;
 
 static dnnl_memory_t make_mem(const dnnl_memory_desc_t *md, dnnl_engine_t eng) {
@@ -155,6 +177,15 @@ static void onednn_setup(onednn *o, const layer *L, size_t oh, size_t ow) {
     o->ddst = make_mem(dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0), o->eng);
     o->dwei = make_mem(dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0), o->eng);
     o->dbias = make_mem(dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 1), o->eng);
+#define OWN(field, pd, q, same) do { \
+        const dnnl_memory_desc_t *md_ = dnnl_primitive_desc_query_md((pd), (q), 0), *sm_; \
+        DNNL_OK(dnnl_memory_get_memory_desc((same), &sm_)); \
+        o->field = dnnl_memory_desc_equal(md_, sm_) ? NULL : make_mem(md_, o->eng); \
+    } while (0)
+    OWN(wei_bd, bdpd, dnnl_query_weights_md, o->wei);
+    OWN(src_bw, bwpd, dnnl_query_src_md, o->src);
+    OWN(ddst_bw, bwpd, dnnl_query_diff_dst_md, o->ddst);
+#undef OWN
     dnnl_primitive_desc_destroy(fpd);
     dnnl_primitive_desc_destroy(bdpd);
     dnnl_primitive_desc_destroy(bwpd);
@@ -179,9 +210,11 @@ static void onednn_run(onednn *o, dnnl_primitive_t p, int which) {
         ARG(DNNL_ARG_SRC, o->src) ARG(DNNL_ARG_WEIGHTS, o->wei) ARG(DNNL_ARG_BIAS, o->bias)
         ARG(DNNL_ARG_DST, o->dst)
     } else if (which == 1) {
-        ARG(DNNL_ARG_DIFF_DST, o->ddst) ARG(DNNL_ARG_WEIGHTS, o->wei) ARG(DNNL_ARG_DIFF_SRC, o->dsrc)
+        ARG(DNNL_ARG_DIFF_DST, o->ddst) ARG(DNNL_ARG_WEIGHTS, o->wei_bd ? o->wei_bd : o->wei)
+        ARG(DNNL_ARG_DIFF_SRC, o->dsrc)
     } else {
-        ARG(DNNL_ARG_SRC, o->src) ARG(DNNL_ARG_DIFF_DST, o->ddst)
+        ARG(DNNL_ARG_SRC, o->src_bw ? o->src_bw : o->src)
+        ARG(DNNL_ARG_DIFF_DST, o->ddst_bw ? o->ddst_bw : o->ddst)
         ARG(DNNL_ARG_DIFF_WEIGHTS, o->dwei) ARG(DNNL_ARG_DIFF_BIAS, o->dbias)
     }
 #undef ARG
@@ -190,8 +223,10 @@ static void onednn_run(onednn *o, dnnl_primitive_t p, int which) {
 }
 
 static void onednn_destroy(onednn *o) {
-    dnnl_memory_t ms[8] = {o->src, o->wei, o->bias, o->dst, o->dsrc, o->dwei, o->dbias, o->ddst};
-    for (int i = 0; i < 8; i++) dnnl_memory_destroy(ms[i]);
+    dnnl_memory_t ms[11] = {o->src, o->wei, o->bias, o->dst, o->dsrc, o->dwei, o->dbias, o->ddst,
+                            o->wei_bd, o->src_bw, o->ddst_bw};
+    for (int i = 0; i < 11; i++)
+        if (ms[i]) dnnl_memory_destroy(ms[i]);
     dnnl_primitive_destroy(o->fwd);
     dnnl_primitive_destroy(o->bwd_d);
     dnnl_primitive_destroy(o->bwd_w);
@@ -205,7 +240,19 @@ typedef struct {
     const layer *L;
     int threads;
     double hr_f, dn_f, hr_fb, dn_fb; /* GFLOP/s */
+    double hr_bd, dn_bd, hr_bw, dn_bw; /* each backward pass alone */
+    double peak;                     /* FMA peak of hardreid's path x threads */
 } result;
+
+/* max |a - b| over n against the largest |b|: 0 when they agree */
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double big = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        big = fmax(big, fabs(b[i]));
+        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
+    }
+    return diff / (big + 1e-30);
+}
 
 static void fill(float *p, size_t n, uint64_t seed) {
     for (size_t i = 0; i < n; i++) {
@@ -263,46 +310,72 @@ static result run_layer(const layer *L, int threads) {
         dnnl_memory_t ub = user_mem(&o, 1, D.bd, dnnl_x, b);
         dnnl_memory_t ud = user_mem(&o, 4, D.dd, dnnl_nhwc, dy);
         dnnl_memory_t uy = user_mem(&o, 4, D.dd, dnnl_nhwc, y2);
-        double big = 0, diff = 0;
+        float *dx2 = xmalloc(xs * 4), *dw2 = xmalloc(ws * 4), *db2 = xmalloc(L->co * 4);
+        dnnl_memory_t udx = user_mem(&o, 4, D.sd, dnnl_nhwc, dx2);
+        dnnl_memory_t udw = user_mem(&o, grouped ? 5 : 4, grouped ? D.gwd : D.wd,
+                                     grouped ? dnnl_gohwi : dnnl_ohwi, dw2);
+        dnnl_memory_t udb = user_mem(&o, 1, D.bd, dnnl_x, db2);
         reorder(&o, us, o.src);
         reorder(&o, uw, o.wei);
         reorder(&o, ub, o.bias);
         reorder(&o, ud, o.ddst);
+        if (o.wei_bd) reorder(&o, uw, o.wei_bd);
+        if (o.src_bw) reorder(&o, us, o.src_bw);
+        if (o.ddst_bw) reorder(&o, ud, o.ddst_bw);
         onednn_run(&o, o.fwd, 0);
+        onednn_run(&o, o.bwd_d, 1);
+        onednn_run(&o, o.bwd_w, 2);
         reorder(&o, o.dst, uy);
+        reorder(&o, o.dsrc, udx);
+        reorder(&o, o.dwei, udw);
+        reorder(&o, o.dbias, udb);
+        memset(dx, 0, xs * 4);
+        memset(dw, 0, ws * 4);
+        memset(db, 0, L->co * 4);
         check(hr_conv2d_forward(&cd, y, x, w, b), "hr_conv2d_forward");
-        for (size_t i = 0; i < ys; i++) {
-            big = fmax(big, fabs(y2[i]));
-            diff = fmax(diff, fabs(y[i] - y2[i]));
-        }
-        if (!(diff <= 1e-4 * (big + 1.0))) {
-            fprintf(stderr, "VERIFY FAILED: %s: hardreid vs oneDNN forward max |diff| %.3g\n", L->name,
-                    diff);
+        check(hr_conv2d_backward_data(&cd, dx, dy, w), "hr_conv2d_backward_data");
+        check(hr_conv2d_backward_weight(&cd, dw, db, dy, x), "hr_conv2d_backward_weight");
+        const double ey = rel_diff(y, y2, ys), edx = rel_diff(dx, dx2, xs);
+        const double edw = rel_diff(dw, dw2, ws), edb = rel_diff(db, db2, L->co);
+        /* fp32 sums of up to ~10^4 terms in different orders */
+        if (!(ey <= 1e-4 && edx <= 1e-4 && edw <= 1e-4 && edb <= 1e-4)) {
+            fprintf(stderr, "VERIFY FAILED: %s: hardreid vs oneDNN, max |diff| / max |value|: "
+                            "y %.3g dx %.3g dw %.3g db %.3g\n", L->name, ey, edx, edw, edb);
             exit(2);
         }
-        dnnl_memory_t ms[5] = {us, uw, ub, ud, uy};
-        for (int i = 0; i < 5; i++) dnnl_memory_destroy(ms[i]);
+        dnnl_memory_t ms[8] = {us, uw, ub, ud, uy, udx, udw, udb};
+        for (int i = 0; i < 8; i++) dnnl_memory_destroy(ms[i]);
+        free(dx2); free(dw2); free(db2);
     }
     memset(dx, 0, xs * 4);
     memset(dw, 0, ws * 4);
     memset(db, 0, L->co * 4);
 
     result r;
-    double t_hf, t_df, t_hb, t_db;
-    const double pass = 2.0 * (double)(L->n * oh * ow) * (double)L->co *
-                        (double)(L->k * L->k * (L->ci / L->groups)) * 1e-9;
+    double t_hf, t_df, t_hb, t_db, t_hbd, t_dbd, t_hbw, t_dbw;
+    const double pass = 2.0 * (double)L->n * inside_taps(L, oh, ow) * (double)L->co *
+                        (double)(L->ci / L->groups) * 1e-9;
     TIME(t_hf, check(hr_conv2d_forward(&cd, y, x, w, b), "forward"));
     TIME(t_df, onednn_run(&o, o.fwd, 0));
     TIME(t_hb, check(hr_conv2d_forward(&cd, y, x, w, b), "forward");
                check(hr_conv2d_backward_data(&cd, dx, dy, w), "backward_data");
                check(hr_conv2d_backward_weight(&cd, dw, db, dy, x), "backward_weight"));
     TIME(t_db, onednn_run(&o, o.fwd, 0); onednn_run(&o, o.bwd_d, 1); onednn_run(&o, o.bwd_w, 2));
+    TIME(t_hbd, check(hr_conv2d_backward_data(&cd, dx, dy, w), "backward_data"));
+    TIME(t_dbd, onednn_run(&o, o.bwd_d, 1));
+    TIME(t_hbw, check(hr_conv2d_backward_weight(&cd, dw, db, dy, x), "backward_weight"));
+    TIME(t_dbw, onednn_run(&o, o.bwd_w, 2));
     r.L = L;
     r.threads = threads;
     r.hr_f = pass / t_hf;
     r.dn_f = pass / t_df;
     r.hr_fb = 3 * pass / t_hb;
     r.dn_fb = 3 * pass / t_db;
+    r.hr_bd = pass / t_hbd;
+    r.dn_bd = pass / t_dbd;
+    r.hr_bw = pass / t_hbw;
+    r.dn_bw = pass / t_dbw;
+    r.peak = 0;
     onednn_destroy(&o);
     free(x); free(w); free(b); free(y); free(dy); free(dx); free(dw); free(db); free(y2);
     return r;
@@ -328,25 +401,37 @@ int main(int argc, char **argv) {
     char meta[512];
     bench_meta(meta, sizeof meta, hr_isa_name(hr_get_isa()));
     printf("%s\n", meta);
+    const double pk2 = fma_peak_gflops_isa(0, 1, 0.2), pk5 = fma_peak_gflops_isa(1, 1, 0.2);
+    const double peak1 = hr_get_isa() == HR_ISA_AVX512 ? pk5 : pk2;
     printf("median of %d samples (>= 0.1 s each); FMA peak (1 thread): AVX2 %.1f, AVX-512 %.1f"
-           " GFLOP/s\n", SAMPLES, fma_peak_gflops_isa(0, 1, 0.2), fma_peak_gflops_isa(1, 1, 0.2));
-    printf("oneDNN: format_tag_any (its blocked layouts), primitives only; hardreid: NHWC / OHWI\n\n");
-    printf("%-26s %3s | %-27s | %-27s\n", "", "", "forward GFLOP/s", "fwd + bwd data + bwd weights");
-    printf("%-26s %3s | %8s %8s %8s | %8s %8s %8s\n", "layer (batch 32)", "thr", "hardreid", "oneDNN",
-           "ratio", "hardreid", "oneDNN", "ratio");
+           " GFLOP/s\n", SAMPLES, pk2, pk5);
+    printf("oneDNN: format_tag_any (its blocked layouts), primitives only; hardreid: NHWC / OHWI\n");
+    printf("GFLOP/s: taps inside the image only; %%pk: hardreid's share of its path's FMA peak"
+           " x threads\n\n");
+    printf("%-26s %3s | %-33s | %-33s\n", "", "", "forward GFLOP/s", "fwd + bwd data + bwd weights");
+    printf("%-26s %3s | %8s %5s %8s %8s | %8s %5s %8s %8s\n", "layer (batch 32)", "thr", "hardreid",
+           "%pk", "oneDNN", "ratio", "hardreid", "%pk", "oneDNN", "ratio");
     result *res = xmalloc(nl * (size_t)o.nth * sizeof(result));
     size_t nres = 0;
     for (int t = 0; t < o.nth; t++)
         for (size_t i = 0; i < nl; i++) {
             result r = run_layer(&layers[i], o.threads[t]);
+            const double want = layers[i].groups > 1 ? 0.8 : 1.0; /* depthwise: 0.8x */
+            r.peak = peak1 * r.threads;
             res[nres++] = r;
-            printf("%-26s %3d | %8.1f %8.1f %7.2fx | %8.1f %8.1f %7.2fx\n", r.L->name, r.threads, r.hr_f,
-                   r.dn_f, r.hr_f / r.dn_f, r.hr_fb, r.dn_fb, r.hr_fb / r.dn_fb);
+            printf("%-26s %3d | %8.1f %4.0f%% %8.1f %7.2fx | %8.1f %4.0f%% %8.1f %7.2fx\n", r.L->name,
+                   r.threads, r.hr_f, 100 * r.hr_f / r.peak, r.dn_f, r.hr_f / r.dn_f, r.hr_fb,
+                   100 * r.hr_fb / r.peak, r.dn_fb, r.hr_fb / r.dn_fb);
             fflush(stdout);
-            missed += (r.hr_f < r.dn_f) + (r.hr_fb < r.dn_fb);
+            missed += (r.hr_f < want * r.dn_f) + (r.hr_fb < want * r.dn_fb);
         }
-    printf("\ntarget hardreid >= 1.0x oneDNN, every layer, forward and forward + backward: %s "
-           "(%d of %zu below)\n", missed ? "MISSED" : "MET", missed, 2 * nres);
+    printf("\neach backward pass alone, GFLOP/s (hardreid / oneDNN = ratio):\n");
+    for (size_t i = 0; i < nres; i++)
+        printf("%-26s %3d | bwd data %7.1f / %7.1f = %5.2fx | bwd weights %7.1f / %7.1f = %5.2fx\n",
+               res[i].L->name, res[i].threads, res[i].hr_bd, res[i].dn_bd, res[i].hr_bd / res[i].dn_bd,
+               res[i].hr_bw, res[i].dn_bw, res[i].hr_bw / res[i].dn_bw);
+    printf("\ntarget hardreid >= 1.0x oneDNN (3x3, 1x1) and >= 0.8x (depthwise), forward and "
+           "forward + backward: %s (%d of %zu below)\n", missed ? "MISSED" : "MET", missed, 2 * nres);
     if (o.csv) {
         FILE *f = fopen(o.csv, "w");
         if (!f) {
@@ -355,11 +440,14 @@ int main(int argc, char **argv) {
         }
         fprintf(f, "# %s\n", meta);
         fprintf(f, "layer,threads,hardreid_fwd_gflops,onednn_fwd_gflops,fwd_ratio,"
-                   "hardreid_fwdbwd_gflops,onednn_fwdbwd_gflops,fwdbwd_ratio\n");
+                   "hardreid_fwdbwd_gflops,onednn_fwdbwd_gflops,fwdbwd_ratio,"
+                   "hardreid_bwd_data_gflops,onednn_bwd_data_gflops,hardreid_bwd_weights_gflops,"
+                   "onednn_bwd_weights_gflops,hardreid_peak_gflops\n");
         for (size_t i = 0; i < nres; i++)
-            fprintf(f, "%s,%d,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f\n", res[i].L->name, res[i].threads,
-                    res[i].hr_f, res[i].dn_f, res[i].hr_f / res[i].dn_f, res[i].hr_fb, res[i].dn_fb,
-                    res[i].hr_fb / res[i].dn_fb);
+            fprintf(f, "%s,%d,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.1f\n", res[i].L->name,
+                    res[i].threads, res[i].hr_f, res[i].dn_f, res[i].hr_f / res[i].dn_f, res[i].hr_fb,
+                    res[i].dn_fb, res[i].hr_fb / res[i].dn_fb, res[i].hr_bd, res[i].dn_bd, res[i].hr_bw,
+                    res[i].dn_bw, res[i].peak);
         fclose(f);
         printf("csv: %s\n", o.csv);
     }

@@ -274,6 +274,26 @@ static const shape_t shapes[] = {
     {"chunks 1x1 s2",      2, 24, 23, 512, 4, 1, 1, 2, 2, 0, 0, 1, 0},
     {"chunks dw x2",       2, 40, 40, 16, 32, 3, 3, 1, 1, 1, 1, 16, 1},
     {"1x1 direct large",   3, 24, 24, 64, 8, 1, 1, 1, 1, 0, 0, 1, 1},
+    /* the direct kernels' edges (issue 14): channel counts off every
+       vector width and register tile (4, 6/8/14 rows, 12/16/32 columns),
+       images narrower than a tile (tiles span rows and images), stride 2
+       on odd sizes, 5x5 and 7x7, padding >= the kernel (output pixels with
+       no tap inside), groups with cog off the tile, depthwise channels
+       past 64 and rows shorter than a pixel block */
+    {"3x3 ci17 co33",      2, 6, 7, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"3x3 w2 (< tile)",    3, 3, 2, 5, 7, 3, 3, 1, 1, 1, 1, 1, 0},
+    {"3x3 s2 9x7 co40",    2, 9, 7, 6, 40, 3, 3, 2, 2, 1, 1, 1, 1},
+    {"5x5 p2 ci20 co20",   1, 9, 11, 20, 20, 5, 5, 1, 1, 2, 2, 1, 1},
+    {"7x7 s2 p3 stem",     2, 15, 13, 3, 16, 7, 7, 2, 2, 3, 3, 1, 1},
+    {"3x3 p2",             1, 5, 5, 4, 6, 3, 3, 1, 1, 2, 2, 1, 1},
+    {"3x3 p3 (>= k)",      1, 4, 4, 3, 5, 3, 3, 1, 1, 3, 3, 1, 1},
+    {"3x3 g4 cog20",       1, 6, 5, 16, 80, 3, 3, 1, 1, 1, 1, 4, 0},
+    {"1x1 ci100 co50",     2, 5, 6, 100, 50, 1, 1, 1, 1, 0, 0, 1, 1},
+    {"dw 3x3 C70",         2, 6, 9, 70, 70, 3, 3, 1, 1, 1, 1, 70, 1},
+    {"dw 3x3 C40 w3",      2, 5, 3, 40, 40, 3, 3, 1, 1, 1, 1, 40, 0},
+    {"dw 3x3 C24 w13",     1, 4, 13, 24, 24, 3, 3, 1, 1, 1, 1, 24, 1},
+    {"dw 5x5 s2 C24",      1, 9, 8, 24, 24, 5, 5, 2, 2, 2, 2, 24, 1},
+    {"dw 3x3 p2 C19",      1, 5, 6, 19, 19, 3, 3, 1, 1, 2, 2, 19, 0},
 #ifndef HR_TEST_QUICK /* emulated runs: ~16M multiply-adds a pass */
     {"chunks 3x3 32->32",  3, 24, 24, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1},
     {"chunks 3x3 s2 g4",   2, 37, 29, 64, 32, 3, 3, 2, 2, 1, 1, 4, 1},
@@ -1116,6 +1136,8 @@ static const shape_t thr_shapes[] = {
     {"thr dw 3x3 C35",   3, 32, 32, 35, 35, 3, 3, 1, 1, 1, 1, 35, 1},
     {"thr 1x1",          3, 32, 32, 64, 48, 1, 1, 1, 1, 0, 0, 1, 1},
     {"thr 3x3 s2 g2",    3, 33, 31, 32, 32, 3, 3, 2, 2, 1, 1, 2, 0},
+    {"thr 3x3 ci17 co33", 3, 28, 20, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"thr dw 3x3 C70",   3, 24, 16, 70, 70, 3, 3, 1, 1, 1, 1, 70, 0},
 #else
     {"thr 3x3",          2, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1},
     {"thr dw 3x3 C35",   2, 20, 20, 35, 35, 3, 3, 1, 1, 1, 1, 35, 1},
