@@ -877,6 +877,13 @@ typedef void (*hr__dw_fwd_fn)(float *y, const float *const *x, const float *cons
                               size_t nky, size_t kw, size_t sw, size_t C, size_t np,
                               const float *bias, int acc);
 
+/* Depthwise backward weight of one kernel row of 3 taps, register-blocked:
+     acc[kx*C + c] += sum over p < np of a[p*C + c] * b[p*bs + kx*C + c],
+   kx < 3, p in order: per (kx, c) exactly dw_dot's chain (so a pixel range
+   may be split between the two). NULL: three dw_dot calls. */
+typedef void (*hr__dw_bw3_fn)(float *acc, const float *a, const float *b, size_t bs,
+                              size_t C, size_t np);
+
 /* Direct micro-kernel: A read in place through row pointers, in taps.
    For the taps s < nt in turn and k < kc in turn,
      T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[s*mr + r][k] b[s][k*nr + j],
@@ -935,6 +942,7 @@ typedef struct hr__kernels {
     hr__direct_fn direct;
     hr__outer_fn outer;
     hr__dw_fwd_fn dw_fwd;
+    hr__dw_bw3_fn dw_bw3;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -1113,7 +1121,7 @@ static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
-    hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar
+    hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1682,7 +1690,7 @@ static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
-    hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2
+    hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2, NULL
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
 #else
@@ -2099,7 +2107,7 @@ static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
     hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
-    hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon
+    hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon, NULL
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
 #else
@@ -2350,6 +2358,37 @@ static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *cons
         HR__DWB(8, 1, HR__DW8x1, HR__DWV1)
     }
     HR__DWB(1, 4, HR__DW1x4, HR__DWV4)
+}
+
+/* 3 taps x 4 vectors of 16 channels: 12 chains, each dy vector loaded once
+   for its 3 products. */
+HR__TARGET_AVX512
+static void hr__dw_bw3_avx512(float *acc, const float *a, const float *b, size_t bs,
+                              size_t C, size_t np)
+{
+    size_t c0, p;
+    for (c0 = 0; c0 < C; c0 += 64) {
+        HR__DWV4(HR__DWM)
+#define HR__L(v) __m512 s0##v = _mm512_maskz_loadu_ps(m##v, acc + c0 + 16 * (v)); \
+                 __m512 s1##v = _mm512_maskz_loadu_ps(m##v, acc + C + c0 + 16 * (v)); \
+                 __m512 s2##v = _mm512_maskz_loadu_ps(m##v, acc + 2 * C + c0 + 16 * (v));
+        HR__DWV4(HR__L)
+#undef HR__L
+        for (p = 0; p < np; p++) {
+            const float *ap = a + p * C + c0, *bp = b + p * bs + c0;
+#define HR__F(v) { const __m512 g = _mm512_maskz_loadu_ps(m##v, ap + 16 * (v)); \
+                   s0##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + 16 * (v)), s0##v); \
+                   s1##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + C + 16 * (v)), s1##v); \
+                   s2##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + 2 * C + 16 * (v)), s2##v); }
+            HR__DWV4(HR__F)
+#undef HR__F
+        }
+#define HR__S(v) _mm512_mask_storeu_ps(acc + c0 + 16 * (v), m##v, s0##v); \
+                 _mm512_mask_storeu_ps(acc + C + c0 + 16 * (v), m##v, s1##v); \
+                 _mm512_mask_storeu_ps(acc + 2 * C + c0 + 16 * (v), m##v, s2##v);
+        HR__DWV4(HR__S)
+#undef HR__S
+    }
 }
 
 /* Any tile, full or edge: rows in turn, columns as two masked vectors. */
@@ -2620,7 +2659,7 @@ static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
     hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
-    hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512
+    hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512, hr__dw_bw3_avx512
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -3857,9 +3896,18 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
     *hi = b < c->ow ? b : c->ow;
 }
 
+/* cols[2 kx], cols[2 kx + 1]: hr__dw_cols of every kx, once per call (a
+   division each: per row it cost as much as a short row's products). */
+static void hr__dw_cols_all(const hr__conv *c, size_t *cols)
+{
+    size_t kx;
+    for (kx = 0; kx < c->kw; kx++) hr__dw_cols(c, kx, cols + 2 * kx, cols + 2 * kx + 1);
+}
+
 /* For output row (img, oy), each tap whose input row is inside, with
-   lo_/hi_ its column range and xo_ the input offset of column lo_. */
-#define HR__DW_TAPS(c, img, oy, BODY) do { \
+   lo_/hi_ its column range (from cols) and xo_ the input offset of column
+   lo_. */
+#define HR__DW_TAPS(c, cols, img, oy, BODY) do { \
     size_t ky_, kx_, lo_, hi_; \
     for (ky_ = 0; ky_ < (c)->kh; ky_++) { \
         const size_t iy_ = (oy) * (c)->sh + ky_; \
@@ -3867,7 +3915,8 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
         for (kx_ = 0; kx_ < (c)->kw; kx_++) { \
             const size_t t_ = ky_ * (c)->kw + kx_; \
             size_t xo_; \
-            hr__dw_cols((c), kx_, &lo_, &hi_); \
+            lo_ = (cols)[2 * kx_]; \
+            hi_ = (cols)[2 * kx_ + 1]; \
             if (lo_ >= hi_) continue; \
             xo_ = (((img) * (c)->h + iy_ - (c)->ph) * (c)->w + lo_ * (c)->sw + kx_ - (c)->pw) * (c)->ci; \
             BODY \
@@ -3880,6 +3929,17 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
    inside the image, then the pixels whose taps are all inside in one
    dw_fwd call, and each edge pixel with its kx range cut to the inside
    (padded taps are skipped, not multiplied by zero). */
+/* For output row (img, oy), each kernel row ky_ whose input row iy_ (+ ph)
+   is inside. */
+#define HR__DW_ROWS(c, img, oy, BODY) do { \
+    size_t ky_; \
+    for (ky_ = 0; ky_ < (c)->kh; ky_++) { \
+        const size_t iy_ = (oy) * (c)->sh + ky_; \
+        if (iy_ < (c)->ph || iy_ - (c)->ph >= (c)->h) continue; \
+        BODY \
+    } \
+} while (0)
+
 static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
                                 const float *bias, int acc)
 {
@@ -3892,7 +3952,8 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     /* the transposed weights, then per thread 4 kh pointers: each kernel
        row's input row and weights, and the same at a run's first tap */
     const size_t wtb = hr__round_up(hr__mul(hr__mul(c->taps, C, &ok), sizeof(float), &ok), HR__ALIGN);
-    const size_t pb = hr__mul(4 * c->kh, sizeof(float *), &ok);
+    const size_t pb = hr__round_up(hr__mul(4 * c->kh, sizeof(float *), &ok), HR__ALIGN); /* no
+                                                        line shared between threads */
     size_t bytes;
     float *wt;
     char *mem;
@@ -3956,11 +4017,14 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
                                       const float *w)
 {
     const hr__kernels *K = c->kern;
-    const size_t C = c->ci;
-    float *wt = (float *)HR_MALLOC(c->taps * C * sizeof(float));
+    const size_t C = c->ci, wtf = hr__round_up(c->taps * C, 2);
+    float *wt = (float *)HR_MALLOC(wtf * sizeof(float) + 2 * c->kw * sizeof(size_t));
+    size_t *cols;
     long img;
     if (!wt) return HR_ENOMEM;
+    cols = (size_t *)(void *)(wt + wtf);
     hr__dw_transpose(wt, w, C, c->taps);
+    hr__dw_cols_all(c, cols);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (c->n > 1 && c->ysz * c->taps > 65536)
 #endif
@@ -3968,7 +4032,7 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
         size_t oy;
         for (oy = 0; oy < c->oh; oy++) {
             const float *g = dy + ((size_t)img * c->oh + oy) * c->ow * C;
-            HR__DW_TAPS(c, (size_t)img, oy,
+            HR__DW_TAPS(c, cols, (size_t)img, oy,
                         K->dw_axpy(dx + xo_, c->sw * C, g + lo_ * C, C, wt + t_ * C, C, hi_ - lo_););
         }
     }
@@ -3987,10 +4051,16 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
     const hr__kernels *K = c->kern;
     const size_t C = c->ci, TC = c->taps * C;
     const size_t nch = c->n < 64 ? c->n : 64, per = (c->n + nch - 1) / nch;
-    float *part = (float *)HR_MALLOC(nch * TC * sizeof(float));
-    size_t ch, t, q;
+    const size_t oxa = (c->pw + c->sw - 1) / c->sw; /* all 3 taps inside: [oxa, oxb) */
+    const size_t oxb0 = c->w + c->pw >= c->kw ? (c->w + c->pw - c->kw) / c->sw + 1 : 0;
+    const size_t oxb = oxb0 < c->ow ? oxb0 : c->ow;
+    const size_t pf = hr__round_up(nch * TC, 2);
+    float *part = (float *)HR_MALLOC(pf * sizeof(float) + 2 * c->kw * sizeof(size_t));
+    size_t ch, t, q, *cols;
     long k;
     if (!part) return HR_ENOMEM;
+    cols = (size_t *)(void *)(part + pf);
+    hr__dw_cols_all(c, cols);
     memset(part, 0, nch * TC * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (nch > 1 && c->ysz * c->taps > 65536)
@@ -4002,9 +4072,26 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
         for (img = i0; img < i1; img++)
             for (oy = 0; oy < c->oh; oy++) {
                 const float *g = dy + (img * c->oh + oy) * c->ow * C;
-                HR__DW_TAPS(c, img, oy,
-                            K->dw_dot(acc + t_ * C, g + lo_ * C, C, x + xo_, c->sw * C, C,
-                                      hi_ - lo_););
+                if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
+                    /* per tap: its pixels left of the interior, the
+                       interior with all 3 taps at once, then the right:
+                       each tap's chain still runs in pixel order */
+                    HR__DW_TAPS(c, cols, img, oy, if (lo_ < oxa) K->dw_dot(acc + t_ * C, g + lo_ * C, C,
+                                    x + xo_, c->sw * C, C, oxa - lo_););
+                    HR__DW_ROWS(c, img, oy,
+                                K->dw_bw3(acc + ky_ * 3 * C, g + oxa * C,
+                                          x + ((img * c->h + iy_ - c->ph) * c->w + oxa * c->sw - c->pw) * C,
+                                          c->sw * C, C, oxb - oxa););
+                    HR__DW_TAPS(c, cols, img, oy, if (hi_ > oxb) {
+                        const size_t a_ = lo_ > oxb ? lo_ : oxb;
+                        K->dw_dot(acc + t_ * C, g + a_ * C, C, x + xo_ + (a_ - lo_) * c->sw * C,
+                                  c->sw * C, C, hi_ - a_);
+                    });
+                } else {
+                    HR__DW_TAPS(c, cols, img, oy,
+                                K->dw_dot(acc + t_ * C, g + lo_ * C, C, x + xo_, c->sw * C, C,
+                                          hi_ - lo_););
+                }
             }
     }
     for (q = 1; q < nch; q++) /* chunk order */
@@ -4216,7 +4303,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
    parallel, and the partials are added in chunk order: the same sums in
    the same order for any thread count. */
 
-#define HR__BW_KB 256 /* pixels per outer-kernel call: 32 KiB of dy at nr = 32 */
+#define HR__BW_KB 128 /* pixels per outer-kernel call: 32 KiB of dy at nr = 32 */
 
 typedef struct hr__bw {
     size_t nseg, L, R, rt, npan; /* segments, run length, run rounded to mr,
