@@ -99,13 +99,17 @@
         (pick its register tile MR x NR, at most HR__MAX_TILE; packing and
         masking follow it; with ep != NULL it folds the tile into running
         maxima, up to HR__LANES lanes per row, instead of storing it;
-        hr_gemm uses the same kernel), the row sum-of-squares and scale
-        helpers, the batched alias draw, the GEMM tile store and panel
-        packing, the depthwise vfma and the softmax's expsum; then its
+        hr_gemm uses the same kernel) and its two siblings on the same
+        tile, the direct kernel (A's rows through pointers: in-place GEMM,
+        convolution) and the outer kernel (A's columns through pointers:
+        the convolution's backward weight); the row sum-of-squares and
+        scale helpers, the batched alias draw, the GEMM tile store and
+        panel packing, the depthwise kernels and the softmax's expsum; then its
         hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
         and GEMM B block sizes, the in-place-A threshold) and the kernels.
         Start from the scalar table: any entry you have not vectorized yet
-        points at its scalar reference. End the section with
+        points at its scalar reference (the three tile kernels go together:
+        the scalar ones are 4 x 4). End the section with
         #define HR__KERNELS_NEWISA (&table), and NULL where not compiled.
      3. Add its row {HR_ISA_NEWISA, "name", HR__KERNELS_NEWISA} to
         hr__isas (>>dispatch). Names, HR_ISA, hr_isa_from_name, support,
@@ -115,6 +119,11 @@
      ISA-free.
 
    REVISION HISTORY
+     0.5.0 (2026-12-03) direct convolution: forward, stride-1 backward data
+                        and backward weight read NHWC x in place through
+                        two new micro-kernels per ISA (direct, outer), no
+                        im2col buffer; depthwise register-blocked; dbias
+                        without allocating.
      0.4.0 (2026-12-02) AVX-512F path (the default where present); the ISA
                         registry, HR_ISA_COUNT, hr_isa_from_name; each call
                         reads the ISA once (hr_set_isa during a call was a
@@ -131,9 +140,9 @@
 #define HARDREID_H
 
 #define HARDREID_VERSION_MAJOR 0
-#define HARDREID_VERSION_MINOR 4
+#define HARDREID_VERSION_MINOR 5
 #define HARDREID_VERSION_PATCH 0
-#define HARDREID_VERSION_STRING "0.4.0"
+#define HARDREID_VERSION_STRING "0.5.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -595,12 +604,14 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
        oh = (h + 2 pad_h - kh) / stride_h + 1 (likewise ow),
      w: c_out x kh x kw x (c_in / groups) (PyTorch's OIHW weight permuted
        to OHWI), bias: c_out floats or NULL.
-   Why NHWC: a 1x1 convolution is then a GEMM on x itself, a kh x kw one a
-   GEMM on rows of kh*kw contiguous channel runs (im2col copies runs, never
-   single floats), and depthwise vectorizes across channels. Algorithm by
-   shape: groups == c_in == c_out (depthwise): direct, vectorized over
-   channels; 1x1, stride 1, no padding: GEMM on x (per group); otherwise
-   im2col of a few images at a time (<= ~8 MiB) + GEMM per group. */
+   Why NHWC: a pixel's channels are contiguous, so the direct kernels read
+   x in place: a tile of output pixels x output channels takes each tap's
+   input channels through a pointer per pixel (implicit im2col, no im2col
+   buffer; padding is a row of zeros or a skipped tap), the backward weight
+   reads each pixel's run of kw c_in inputs under a kernel row, and
+   depthwise vectorizes across channels (register-blocked pixels x
+   channels). The strided backward data (stride > 1) is a GEMM and a
+   col2im. See >>conv. */
 typedef struct hr_conv2d {
     size_t n, h, w;           /* batch, input height and width (required)    */
     size_t c_in, c_out;       /* channels (required), multiples of groups     */
@@ -3750,9 +3761,9 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
 
 typedef struct hr__conv {
     size_t n, h, w, ci, co, kh, kw, sh, sw, ph, pw, g; /* resolved defaults */
-    size_t oh, ow, cig, cog, K, taps;  /* K = kh kw cig: one im2col row     */
+    size_t oh, ow, cig, cog, K, taps;  /* K = kh kw cig: one weight row     */
     size_t xsz, ysz, wsz;              /* tensor sizes in floats            */
-    size_t rows, chunk;                /* im2col rows: all, per block       */
+    size_t rows, chunk;                /* output pixels: all, per dcol block */
     int direct, depthwise;
     const hr__kernels *kern;           /* read once by the public call      */
 } hr__conv;
@@ -3790,8 +3801,8 @@ static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
     c->rows = hr__mul(hr__mul(c->n, c->oh, &ok), c->ow, &ok);
     if (!ok) return HR_EOVERFLOW;
     c->direct = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && !c->ph && !c->pw;
-    /* im2col blocks of about 512 KiB, at least 64 rows; the direct path
-       has no im2col: one GEMM over all rows */
+    /* the strided backward data's dcol blocks: about 512 KiB, at least 64
+       rows; a 1x1 (direct) one: one GEMM over all rows */
     c->chunk = c->direct ? c->rows : ((size_t)1 << 17) / (c->K ? c->K : 1);
     if (c->chunk < 64) c->chunk = 64;
     if (c->chunk > c->rows) c->chunk = c->rows;
