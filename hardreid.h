@@ -610,8 +610,8 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
    buffer; padding is a row of zeros or a skipped tap), the backward weight
    reads each pixel's run of kw c_in inputs under a kernel row, and
    depthwise vectorizes across channels (register-blocked pixels x
-   channels). The strided backward data (stride > 1) is a GEMM and a
-   col2im. See >>conv. */
+   channels); the backward data is the forward of the rotated kernel at
+   stride 1, and by stride phases otherwise. See >>conv. */
 typedef struct hr_conv2d {
     size_t n, h, w;           /* batch, input height and width (required)    */
     size_t c_in, c_out;       /* channels (required), multiples of groups     */
@@ -3629,7 +3629,7 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, const hr__kernels *K, hr_trans t
        each 64-byte aligned */
     bbytes = hr__round_up(hr__mul(hr__mul(g->nc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
     /* sized for the unbalanced block (>= g->mc), so that the bytes never
-       decrease with m: hr_conv2d plans its largest chunk for all of them */
+       decrease with m */
     g->abytes = hr__round_up(hr__mul(hr__mul(m < g->K->mc ? hr__round_up(m, mr) : g->K->mc,
                                              g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
     tbytes = hr__add(g->abytes, hr__round_up(mr * nr * sizeof(float), HR__ALIGN), &ok);
@@ -3750,21 +3750,22 @@ HRDEF hr_status hr_fc_backward(float *dx, float *dw, float *dbias,
 
 /* >>conv -----------------------------------------------------------------*/
 /* Direct convolution, by shape (see hr_conv2d): the forward and the
-   stride-1 backward data read x (dy) in place through the direct kernel,
-   the backward weight through the outer kernel, depthwise runs its own
-   loops across channels, and only the strided backward data is still a
-   GEMM (dcol = dy w) and a col2im. Memory is allocated once up front, so
-   an error leaves every output untouched; every cut of the work (tiles,
-   chunks of pixels, blocks of rows) is fixed by the shape, and sums over
-   pieces are added in a fixed order: results never depend on the thread
-   count. */
+   stride-1 backward data (the forward of the rotated kernel) read x (dy)
+   in place through the direct kernel, the strided backward data does the
+   same by stride phases, the backward weight reads through the outer
+   kernel, and depthwise runs its own register-blocked loops across
+   channels. No call builds an im2col matrix or calls hr_gemm. Memory is
+   allocated once up front, so an error leaves every output untouched;
+   every cut of the work (tiles, chunks of pixels, rows) is fixed by the
+   shape, and sums over pieces are added in a fixed order: results never
+   depend on the thread count. */
 
 typedef struct hr__conv {
     size_t n, h, w, ci, co, kh, kw, sh, sw, ph, pw, g; /* resolved defaults */
     size_t oh, ow, cig, cog, K, taps;  /* K = kh kw cig: one weight row     */
     size_t xsz, ysz, wsz;              /* tensor sizes in floats            */
-    size_t rows, chunk;                /* output pixels: all, per dcol block */
-    int direct, depthwise;
+    size_t rows;                       /* output pixels of the batch        */
+    int depthwise;
     const hr__kernels *kern;           /* read once by the public call      */
 } hr__conv;
 
@@ -3800,87 +3801,7 @@ static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
     hr__mul(c->wsz, sizeof(float), &ok);
     c->rows = hr__mul(hr__mul(c->n, c->oh, &ok), c->ow, &ok);
     if (!ok) return HR_EOVERFLOW;
-    c->direct = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && !c->ph && !c->pw;
-    /* the strided backward data's dcol blocks: about 512 KiB, at least 64
-       rows; a 1x1 (direct) one: one GEMM over all rows */
-    c->chunk = c->direct ? c->rows : ((size_t)1 << 17) / (c->K ? c->K : 1);
-    if (c->chunk < 64) c->chunk = 64;
-    if (c->chunk > c->rows) c->chunk = c->rows;
     c->depthwise = c->g > 1 && c->cig == 1 && c->cog == 1;
-    return HR_OK;
-}
-
-/* dx += col2im(dcol) for rows [r0, r1): the adjoint of im2col (row r:
-   output pixel r of the batch; col[(r - r0)*K + (ky*kw + kx)*cig + ch] is
-   x[img][iy][ix][gi*cig + ch], 0 in the padding). Windows
-   overlap, so rows are summed in order, on one thread: the GEMM before it
-   is where the time goes. */
-static void hr__col2im_add(float *dx, const float *dcol, const hr__conv *c, size_t r0,
-                           size_t r1, size_t gi)
-{
-    const size_t hw = c->oh * c->ow;
-    size_t r;
-    for (r = r0; r < r1; r++) {
-        const size_t img = r / hw, oy = r % hw / c->ow, ox = r % c->ow;
-        const float *src = dcol + (r - r0) * c->K;
-        size_t ky, kx, ch;
-        for (ky = 0; ky < c->kh; ky++)
-            for (kx = 0; kx < c->kw; kx++, src += c->cig) {
-                const size_t iy = oy * c->sh + ky, ix = ox * c->sw + kx;
-                float *d;
-                if (iy < c->ph || iy - c->ph >= c->h || ix < c->pw || ix - c->pw >= c->w)
-                    continue;
-                d = dx + ((img * c->h + iy - c->ph) * c->w + ix - c->pw) * c->ci + gi * c->cig;
-                for (ch = 0; ch < c->cig; ch++) d[ch] += src[ch];
-            }
-    }
-}
-
-/* The GEMMs of one call share one allocation: col (or dcol) for a chunk,
-   then the largest GEMM's packing memory (plans for a smaller chunk need no
-   more). */
-typedef struct hr__conv_ws {
-    void *mem;
-    float *col;
-    void *gmem;
-    size_t gbytes;
-    const hr__kernels *K; /* the largest plan's: every GEMM of the call */
-} hr__conv_ws;
-
-static hr_status hr__conv_ws_alloc(hr__conv_ws *ws, const hr__conv *c, int need_col,
-                                   const hr__gemm_job *largest)
-{
-    int ok = 1;
-    size_t colb = need_col ? hr__round_up(hr__mul(hr__mul(c->chunk, c->K, &ok), sizeof(float), &ok),
-                                          HR__ALIGN)
-                           : 0;
-    size_t total = hr__add(hr__add(colb, largest->bytes, &ok), HR__ALIGN, &ok);
-    char *base;
-    if (!ok) return HR_EOVERFLOW;
-    memset(ws, 0, sizeof *ws);
-    if (!(ws->mem = HR_MALLOC(total))) return HR_ENOMEM;
-    base = (char *)ws->mem + (HR__ALIGN - (size_t)((uintptr_t)ws->mem % HR__ALIGN)) % HR__ALIGN;
-    ws->col = need_col ? (float *)(void *)base : NULL;
-    ws->gmem = base + colb;
-    ws->gbytes = largest->bytes;
-    ws->K = largest->K;
-    return HR_OK;
-}
-
-/* Plan and run one GEMM on the shared memory with the kernels the largest
-   was planned with (its checks passed then: same strides, smaller or equal
-   sizes). The fit is checked for real, not asserted: should a plan ever
-   need more memory than was planned, the call fails instead of writing past
-   it. */
-static hr_status hr__conv_gemm(const hr__conv_ws *ws, hr_trans ta, hr_trans tb, size_t m,
-                               size_t n, size_t k, const float *a, size_t lda, const float *b,
-                               size_t ldb, float beta, float *cc, size_t ldc)
-{
-    hr__gemm_job g;
-    hr_status s = hr__gemm_plan(&g, ws->K, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, cc, ldc);
-    if (s != HR_OK) return s;
-    if (g.bytes > ws->gbytes) return HR_EOVERFLOW;
-    hr__gemm_exec(&g, ws->gmem);
     return HR_OK;
 }
 
@@ -4124,11 +4045,6 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
     if (ow) *ow = c.ow;
     return HR_OK;
 }
-
-/* Group gi's columns from row (pixel) r0 on. A direct (1x1, stride 1, no
-   padding) call's "col" is x itself: pixel r of y is pixel r of x. */
-#define HR__CONV_X(c, x, r0, gi) ((x) + (r0) * (c).ci + (gi) * (c).cig)
-#define HR__CONV_Y(c, y, r0, gi) ((y) + (r0) * (c).co + (gi) * (c).cog)
 
 /* --- direct convolution: im2col without the matrix ----------------------
    A tile is mr consecutive output pixels (image-major: a tile may span
@@ -4557,45 +4473,159 @@ static hr_status hr__conv_bwd_data_flipped(const hr__conv *c, float *dx, const f
     return s;
 }
 
+/* Phase ph = py sw + px of a stride: its first dx row / column (the
+   smallest iy with (iy + ph) mod sh == py) and its row / column counts. */
+#define HR__PH_Y0(c, f) (((f) / (c)->sw + (c)->sh - (c)->ph % (c)->sh) % (c)->sh)
+#define HR__PH_X0(c, f) (((f) % (c)->sw + (c)->sw - (c)->pw % (c)->sw) % (c)->sw)
+#define HR__PH_NY(c, f) (HR__PH_Y0(c, f) < (c)->h ? ((c)->h - 1 - HR__PH_Y0(c, f)) / (c)->sh + 1 : 0)
+#define HR__PH_NX(c, f) (HR__PH_X0(c, f) < (c)->w ? ((c)->w - 1 - HR__PH_X0(c, f)) / (c)->sw + 1 : 0)
+
+/* Backward data at any stride, by phases: dx += conv^T(dy, w). The dx
+   pixels with one phase ((iy + ph) mod sh, (ix + pw) mod sw) receive from
+   one set of taps (ky = that phase mod sh, kx likewise): a tile is mr
+   consecutive pixels of one phase's subgrid (image-major), its taps the
+   phase's, each row pointer the dy pixel a tap maps that dx pixel from (or
+   zeros), and the weights are packed transposed (k = (tap, o), columns the
+   group's input channels). Each dx pixel lies in one tile: added to by one
+   thread, once, in tap order. */
+static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const float *dy,
+                                          const float *w)
+{
+    const hr__kernels *K = c->kern;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, Kt = c->taps * c->cog;
+    const size_t npan = (c->cig + nr - 1) / nr;
+    size_t nph, wpb, zb, fb, twb, total, ntile = 0, ph, g, q, t, o, j;
+    size_t *first; /* phase ph's tiles: [first[ph], first[ph + 1]) */
+    int ok = 1, nt = 1;
+    char *mem, *base;
+    float *wp, *zero;
+    hr__conv_tw probe;
+    nph = hr__mul(c->sh, c->sw, &ok);
+    wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
+                       HR__ALIGN);
+    zb = hr__round_up(hr__mul(c->co, sizeof(float), &ok), HR__ALIGN);
+    fb = hr__round_up(hr__mul(hr__add(nph, 1, &ok), sizeof(size_t), &ok), HR__ALIGN);
+    twb = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+    if ((double)c->rows * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
+#endif
+    total = hr__add(hr__add(hr__add(hr__add(wpb, zb, &ok), fb, &ok), hr__mul(twb, (size_t)nt, &ok),
+                            &ok), HR__ALIGN, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
+    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    wp = (float *)(void *)base;
+    zero = (float *)(void *)(base + wpb);
+    first = (size_t *)(void *)(base + wpb + zb);
+    memset(zero, 0, c->co * sizeof(float));
+    for (ph = 0; ph < nph; ph++) {
+        first[ph] = ntile;
+        ntile += (c->n * HR__PH_NY(c, ph) * HR__PH_NX(c, ph) + mr - 1) / mr;
+    }
+    first[nph] = ntile;
+    /* panel (g, q): wp[((g npan + q) Kt + t cog + o) nr + j] = w[g cog + o][t][q nr + j] */
+    for (g = 0; g < c->g; g++)
+        for (q = 0; q < npan; q++)
+            for (t = 0; t < c->taps; t++)
+                for (o = 0; o < c->cog; o++) {
+                    float *d = wp + ((g * npan + q) * Kt + t * c->cog + o) * nr;
+                    const float *src = w + (g * c->cog + o) * c->K + t * c->cig + q * nr;
+                    for (j = 0; j < nr; j++) d[j] = q * nr + j < c->cig ? src[j] : 0.0f;
+                }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0, team = 1, lok = 1;
+        hr__conv_tw tw;
+        size_t tile, t1, phs = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        (void)hr__conv_tw_layout(&tw, base + wpb + zb + fb + (size_t)tid * twb, c, mr, nr, &lok);
+        t1 = ((size_t)tid + 1) * ntile / (size_t)team;
+        for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
+            size_t img[HR__MAX_TILE], ry[HR__MAX_TILE], rx[HR__MAX_TILE];
+            size_t p0, mm, nyp, nxp, iy0, ix0, r, ky, kx, ns = 0, gg, qq, s2, a, b, e;
+            while (tile >= first[phs + 1]) phs++;
+            nyp = HR__PH_NY(c, phs);
+            nxp = HR__PH_NX(c, phs);
+            iy0 = HR__PH_Y0(c, phs);
+            ix0 = HR__PH_X0(c, phs);
+            p0 = (tile - first[phs]) * mr;
+            mm = c->n * nyp * nxp - p0 < mr ? c->n * nyp * nxp - p0 : mr;
+            /* row r: dx pixel p0 + r of the phase's subgrid, (iy0 + ry sh, ix0 + rx sw) */
+            e = p0 / (nyp * nxp);
+            a = p0 % (nyp * nxp) / nxp;
+            b = p0 % nxp;
+            for (r = 0; r < mm; r++) {
+                img[r] = e;
+                ry[r] = a;
+                rx[r] = b;
+                if (++b == nxp) {
+                    b = 0;
+                    if (++a == nyp) { a = 0; e++; }
+                }
+            }
+            /* the phase's taps: (iy + ph - ky) a multiple of sh, so the dy
+               row is ry + a per-tap offset (likewise x) */
+            for (ky = (iy0 + c->ph) % c->sh; ky < c->kh; ky += c->sh)
+                for (kx = (ix0 + c->pw) % c->sw; kx < c->kw; kx += c->sw) {
+                    const ptrdiff_t dyo = ((ptrdiff_t)(iy0 + c->ph) - (ptrdiff_t)ky) / (ptrdiff_t)c->sh;
+                    const ptrdiff_t dxo = ((ptrdiff_t)(ix0 + c->pw) - (ptrdiff_t)kx) / (ptrdiff_t)c->sw;
+                    int any = 0;
+                    for (r = 0; r < mr; r++) {
+                        const float *pt = zero;
+                        if (r < mm) {
+                            const ptrdiff_t oy = (ptrdiff_t)ry[r] + dyo, ox = (ptrdiff_t)rx[r] + dxo;
+                            if (oy >= 0 && oy < (ptrdiff_t)c->oh && ox >= 0 && ox < (ptrdiff_t)c->ow) {
+                                pt = dy + ((img[r] * c->oh + (size_t)oy) * c->ow + (size_t)ox) * c->co;
+                                any = 1;
+                            }
+                        }
+                        tw.tab[ns * mr + r] = pt;
+                    }
+                    if (any) tw.tap[ns++] = ky * c->kw + kx;
+                }
+            if (!ns) continue; /* these dx pixels receive nothing */
+            for (gg = 0; gg < c->g; gg++) {
+                const float **ag = tw.tab;
+                if (gg) {
+                    for (s2 = 0; s2 < ns * mr; s2++) tw.ag[s2] = tw.tab[s2] + gg * c->cog;
+                    ag = tw.ag;
+                }
+                for (qq = 0; qq < npan; qq++) {
+                    const float *panel = wp + (gg * npan + qq) * Kt * nr;
+                    const size_t nn = c->cig - qq * nr < nr ? c->cig - qq * nr : nr;
+                    for (s2 = 0; s2 < ns; s2++) tw.bp[s2] = panel + tw.tap[s2] * c->cog * nr;
+                    K->direct(ns, c->cog, ag, tw.bp, tw.t, nr, NULL, 0);
+                    for (r = 0; r < mm; r++) /* a phase's dx pixels are not evenly spaced */
+                        K->tile(dx + ((img[r] * c->h + iy0 + ry[r] * c->sh) * c->w + ix0 + rx[r] * c->sw) *
+                                         c->ci + gg * c->cig + qq * nr,
+                                0, tw.t + r * nr, 1, nn, 1.0f, 1.0f);
+                }
+            }
+        }
+    }
+    HR_FREE(mem);
+    return HR_OK;
+}
+
 HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
                                         const float *dy, const float *w)
 {
     hr__conv c;
-    hr__conv_ws ws;
-    hr__gemm_job big;
-    size_t i0, gi;
-    const hr__kernels *K = hr__kernels_get();
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
-    c.kern = K;
+    c.kern = hr__kernels_get();
     if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
     if (!c.n) return HR_OK;
-    if (!c.direct && c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
+    if (c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
         return hr__conv_bwd_data_flipped(&c, dx, dy, w);
     if (c.depthwise) return hr__dw_backward_data(&c, dx, dy, w);
-    /* dcol = dy w (per group), then dx += col2im(dcol); direct: dx += dy w */
-    s = hr__gemm_plan(&big, K, HR_NO_TRANS, HR_NO_TRANS, c.chunk, c.K, c.cog, 1.0f,
-                      dy, c.co, w, c.K, c.direct ? 1.0f : 0.0f, dx, c.direct ? c.ci : c.K);
-    if (s != HR_OK) return s;
-    if ((s = hr__conv_ws_alloc(&ws, &c, !c.direct, &big)) != HR_OK) return s;
-    for (i0 = 0; i0 < c.rows; i0 += c.chunk) {
-        const size_t i1 = i0 + c.chunk < c.rows ? i0 + c.chunk : c.rows, m = i1 - i0;
-        for (gi = 0; gi < c.g; gi++) {
-            const float *dyg = HR__CONV_Y(c, dy, i0, gi);
-            if (c.direct) {
-                s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
-                                  w + gi * c.cog * c.K, c.K, 1.0f, HR__CONV_X(c, dx, i0, gi), c.ci);
-            } else {
-                s = hr__conv_gemm(&ws, HR_NO_TRANS, HR_NO_TRANS, m, c.K, c.cog, dyg, c.co,
-                                  w + gi * c.cog * c.K, c.K, 0.0f, ws.col, c.K);
-                if (s == HR_OK) hr__col2im_add(dx, ws.col, &c, i0, i1, gi);
-            }
-            if (s != HR_OK) goto done;
-        }
-    }
-done:
-    HR_FREE(ws.mem);
-    return s;
+    return hr__conv_bwd_data_phases(&c, dx, dy, w);
 }
 
 HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
