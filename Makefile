@@ -34,7 +34,7 @@ CXX     ?= c++
 BUILD   ?= build
 OPT     ?= -O2
 WARN    := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes
-CFLAGS_BASE := -std=c99 $(OPT) -g $(WARN) -I.
+CFLAGS_BASE := -std=c99 $(OPT) -g $(WARN) -I. -DHR_SLEEF_STRONG
 OMP     ?= -fopenmp
 # What a program using the implementation links: SLEEF (the heads' vector
 # expf on the AVX2 / NEON paths; -DHR_NO_SLEEF drops it) and libm.

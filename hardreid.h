@@ -12,8 +12,9 @@
      In exactly ONE C or C++ file:
          #define HARDREID_IMPLEMENTATION
          #include "hardreid.h"
-     Elsewhere include it without the define. Link with -lsleef -lm (or
-     build with -DHR_NO_SLEEF and link -lm only); add -fopenmp for
+     Elsewhere include it without the define. Link with -lm, and -lsleef
+     for the heads' vector expf (without it they use libm's; see
+     HR_SLEEF_STRONG); add -fopenmp for
      multi-threaded kernels. Example:
 
          float c[N]; int32_t nearest[N];
@@ -79,7 +80,12 @@
      HR_NO_SIMD          compile the scalar path only
      HR_NO_SLEEF         no SLEEF: the heads' vector expf falls back to libm's
                          expf (slower). By default the SIMD paths
-                         call SLEEF (Debian libsleef-dev): link with -lsleef.
+                         call SLEEF (Debian libsleef-dev) where it is linked
+                         (-lsleef), libm's expf where not (weak references
+                         on ELF).
+     HR_SLEEF_STRONG     plain references to SLEEF: a missing -lsleef is a
+                         link error, and --as-needed or a static link keep it
+                         (weak references alone do not).
      HR_FORCE_ISA        an hr_isa (e.g. HR_ISA_SCALAR): the path used,
                          if supported, unless hr_set_isa() says otherwise
 
@@ -759,19 +765,33 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
 
 /* SLEEF's vector expf (libsleef, link -lsleef), declared here rather than
    through sleef.h, whose AVX2 declarations need -mavx2 on the command line:
-   our AVX2 code is compiled by target attributes instead. */
+   our AVX2 code is compiled by target attributes instead. Only the heads
+   use it, so on ELF targets (GCC, Clang) the references are weak: a
+   program that links -lm alone still links, and a path whose SLEEF
+   function is absent at run time takes libm's expf (the scalar expsum).
+   Weak references do not make the linker keep a library (--as-needed) or
+   pull an archive member (static links): define HR_SLEEF_STRONG where
+   SLEEF must be there (a missing -lsleef is then a link error), as
+   hardreid's own builds do. */
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HR_SLEEF_STRONG)
+#define HR__SLEEF_REF __attribute__((weak))
+#define HR__SLEEF_ABSENT(f) (!(f))
+#else
+#define HR__SLEEF_REF
+#define HR__SLEEF_ABSENT(f) 0
+#endif
 #ifdef __cplusplus
 extern "C" {
 #endif
 #if !defined(HR_NO_SLEEF) && defined(HR__HAVE_AVX2)
 #define HR__SLEEF_AVX2 1
-HR__TARGET_AVX2 extern __m256 Sleef_expf8_u10avx2(__m256);
+HR__TARGET_AVX2 extern __m256 Sleef_expf8_u10avx2(__m256) HR__SLEEF_REF;
 #define HR__SLEEF_AVX512 1
-HR__TARGET_AVX512 extern __m512 Sleef_expf16_u10avx512f(__m512);
+HR__TARGET_AVX512 extern __m512 Sleef_expf16_u10avx512f(__m512) HR__SLEEF_REF;
 #endif
 #if !defined(HR_NO_SLEEF) && defined(HR__HAVE_NEON)
 #define HR__SLEEF_NEON 1
-extern float32x4_t Sleef_expf4_u10advsimd(float32x4_t);
+extern float32x4_t Sleef_expf4_u10advsimd(float32x4_t) HR__SLEEF_REF;
 #endif
 #ifdef __cplusplus
 }
@@ -1667,6 +1687,7 @@ static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
     float in[8], out[8];
     size_t i = 0, k;
     __m256 e;
+    if (HR__SLEEF_ABSENT(Sleef_expf8_u10avx2)) return hr__expsum_scalar(p, z, n, zmax);
 #define HR__ACC(e) s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e))); \
                    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     for (; i + 8 <= n; i += 8) {
@@ -2091,6 +2112,7 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
     float in[4], out[4];
     size_t i = 0, k;
     float32x4_t e;
+    if (HR__SLEEF_ABSENT(Sleef_expf4_u10advsimd)) return hr__expsum_scalar(p, z, n, zmax);
 #define HR__ACC(e) s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e))); \
                    s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
     for (; i + 4 <= n; i += 4) {
@@ -2649,6 +2671,7 @@ static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
     const __m512 mx = _mm512_set1_ps(zmax), ninf = _mm512_set1_ps(-INFINITY);
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
     size_t i;
+    if (HR__SLEEF_ABSENT(Sleef_expf16_u10avx512f)) return hr__expsum_scalar(p, z, n, zmax);
     for (i = 0; i < n; i += 16) {
         const __mmask16 k = HR__X5_MASK(n - i);
         const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, z + i), mx));

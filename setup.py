@@ -80,8 +80,9 @@ class build_shared(build_ext):
         sleef = os.environ.get("HARDREID_NO_SLEEF") != "1" and _compiles(
             cc, "#include <sleef.h>\nint main(void){return Sleef_expf_u10(0.f) != 1.f;}\n",
             ["-lsleef", "-lm"])
-        if sleef:
+        if sleef:  # strong references: kept by --as-needed, and missing is an error
             libs.insert(0, "-lsleef")
+            flags.append("-DHR_SLEEF_STRONG")
         else:
             flags.append("-DHR_NO_SLEEF")
             print("hardreid: no SLEEF (libsleef-dev): heads use scalar expf", file=sys.stderr)

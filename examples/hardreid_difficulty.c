@@ -4,11 +4,13 @@
  * e.g. a PyTorch nn.Linear weight saved with np.save) from a .npy file and
  * writes every identity's difficulty c_i = max_{j != i} cos(w_i, w_j), its
  * nearest identity and optionally its top-k neighbours as .npy (and CSV).
- * Outputs go to temporary files in the destination directory and are renamed
- * into place only when everything has been written, so a failed run leaves
- * no partial output behind. Run with --help for the options.
+ * Outputs go to temporary files in the destination directory (a symlink's
+ * target's) and are renamed into place only when everything has been
+ * written, so a failed run leaves no partial output behind; "-", devices and
+ * FIFOs are written directly at that point (examples/cli_common.h). Run with
+ * --help for the options, or see docs/man/hardreid-difficulty.1.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI: realpath (cli_common.h) */
 #define HARDREID_IMPLEMENTATION
 #include "../hardreid.h"
 #define NPY_IMPLEMENTATION
@@ -16,6 +18,7 @@
 #include "cli_common.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +44,7 @@ static const char usage_text[] =
 "  PREFIX.topk_idx.npy    int32 [N, K]: the K nearest, most similar first\n"
 "                         (only with --topk; padded with -inf / -1 if N <= K)\n"
 "\n"
-"options:\n"
+"options (a value follows as --opt V or --opt=V):\n"
 "  --prefix PREFIX      output prefix (see above)\n"
 "  -o, --difficulty P   path of the difficulty .npy (overrides PREFIX)\n"
 "  --nearest P          path of the nearest-identity .npy\n"
@@ -54,6 +57,12 @@ static const char usage_text[] =
 "  --hardest M          list the M hardest identities in the summary (10)\n"
 "  -q, --quiet          no summary on stderr\n"
 "  -h, --help           this text\n"
+"  --version            the version of hardreid this tool was built from\n"
+"\n"
+"An output path of - is standard output (one output at most). A symlink is\n"
+"written through: its target is replaced, the link stays. A device or FIFO\n"
+"(or /dev/stdout) is written directly, at the end, once everything else is\n"
+"complete. See hardreid-difficulty(1).\n"
 "\n"
 "The summary on stderr gives N, d, the time of each phase and GFLOP/s of the\n"
 "computation counted as N(N-1)d flops: one triangle of W W^T, the work actually\n"
@@ -85,45 +94,71 @@ static int usage_error(const char *msg, const char *arg)
     return 2;
 }
 
+enum { OPT_PREFIX = 256, OPT_NEAREST, OPT_TOPK, OPT_SIM, OPT_IDX, OPT_CSV, OPT_UNIT,
+       OPT_THREADS, OPT_ISA, OPT_HARDEST, OPT_VERSION };
+
+static const struct option long_opts[] = {
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "difficulty", required_argument, NULL, 'o' },
+    { "nearest", required_argument, NULL, OPT_NEAREST },
+    { "topk", required_argument, NULL, OPT_TOPK },
+    { "topk-sim", required_argument, NULL, OPT_SIM },
+    { "topk-idx", required_argument, NULL, OPT_IDX },
+    { "csv", required_argument, NULL, OPT_CSV },
+    { "unit-rows", no_argument, NULL, OPT_UNIT },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "isa", required_argument, NULL, OPT_ISA },
+    { "hardest", required_argument, NULL, OPT_HARDEST },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 }
+};
+
 /* returns -1 to go on, else an exit status */
 static int parse_args(int argc, char **argv, opts *o)
 {
-    int i;
+    int ch;
+    size_t t;
+    char opt[3];
     memset(o, 0, sizeof *o);
     o->hardest = 10;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t t;
-#define NEEDV() do { if (!v) return usage_error("missing value after", a); i++; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); cli_isa_help(stdout); return 0; }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
-        else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
-        else if (!strcmp(a, "--prefix")) { NEEDV(); o->prefix = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--difficulty")) { NEEDV(); o->path[OUT_C] = v; }
-        else if (!strcmp(a, "--nearest")) { NEEDV(); o->path[OUT_NEAREST] = v; }
-        else if (!strcmp(a, "--topk-sim")) { NEEDV(); o->path[OUT_SIM] = v; }
-        else if (!strcmp(a, "--topk-idx")) { NEEDV(); o->path[OUT_IDX] = v; }
-        else if (!strcmp(a, "--csv")) { NEEDV(); o->csv = v; }
-        else if (!strcmp(a, "--isa")) { NEEDV(); o->isa = v; }
-        else if (!strcmp(a, "--topk")) {
-            NEEDV();
+    opterr = 0; /* its messages are ours: usage_error */
+    while ((ch = getopt_long(argc, argv, ":o:qh", long_opts, NULL)) != -1) {
+        const char *v = optarg;
+        switch (ch) {
+        case 'h': fputs(usage_text, stdout); cli_isa_help(stdout); return 0;
+        case OPT_VERSION: printf("hardreid-difficulty (hardreid) %s\n", HARDREID_VERSION_STRING); return 0;
+        case 'q': o->quiet = 1; break;
+        case OPT_UNIT: o->unit_rows = 1; break;
+        case OPT_PREFIX: o->prefix = v; break;
+        case 'o': o->path[OUT_C] = v; break;
+        case OPT_NEAREST: o->path[OUT_NEAREST] = v; break;
+        case OPT_SIM: o->path[OUT_SIM] = v; break;
+        case OPT_IDX: o->path[OUT_IDX] = v; break;
+        case OPT_CSV: o->csv = v; break;
+        case OPT_ISA: o->isa = v; break;
+        case OPT_TOPK:
             if (!parse_size(v, &o->topk) || o->topk == 0 || o->topk > 1024)
                 return usage_error("--topk needs an integer 1..1024", v);
-        } else if (!strcmp(a, "--threads")) {
-            NEEDV();
+            break;
+        case OPT_THREADS:
             if (!parse_size(v, &t) || t == 0 || t > 4096)
                 return usage_error("--threads needs an integer 1..4096", v);
             o->threads = (int)t;
-        } else if (!strcmp(a, "--hardest")) {
-            NEEDV();
+            break;
+        case OPT_HARDEST:
             if (!parse_size(v, &o->hardest)) return usage_error("--hardest needs an integer >= 0", v);
-        } else if (a[0] == '-' && a[1]) return usage_error("unknown option", a);
-        else if (o->in) return usage_error("more than one input file", a);
-        else o->in = a;
-#undef NEEDV
+            break;
+        default: {
+            const char *arg, *msg = cli_opt_error(ch, argv, "oqh", &arg, opt);
+            return usage_error(msg, arg);
+        }
+        }
     }
-    if (!o->in) return usage_error("no input file", NULL);
+    if (optind == argc) return usage_error("no input file", NULL);
+    if (optind + 1 < argc) return usage_error("more than one input file", argv[optind + 1]);
+    o->in = argv[optind];
     return -1;
 }
 
@@ -228,6 +263,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "hardreid-difficulty: %s: an output path equals the input\n", o.in);
                 goto done;
             }
+        /* where each output lands, links followed: a bad path fails now,
+           not after the computation */
+        if (out_prepare_all(out, nout, o.in, err, sizeof err) != 0) {
+            fprintf(stderr, "hardreid-difficulty: %s\n", err);
+            goto done;
+        }
     }
 
     /* ---- read ---- */
@@ -320,13 +361,10 @@ int main(int argc, char **argv)
         }
         if (k == 0) cli_fault("written", SIGINT);
     }
-    for (k = 0; k < nout; k++) {
-        if (out_commit(&out[k]) != 0) {
-            fprintf(stderr, "hardreid-difficulty: %s: cannot rename %s to %s: %s\n", o.in,
-                    out[k].tmp, out[k].path, strerror(errno));
-            /* the ones already renamed are complete files; the rest go */
-            goto fail_write;
-        }
+    if (out_commit_all(out, nout, o.in, err, sizeof err) != 0) {
+        /* the ones already renamed are complete files; the rest go */
+        fprintf(stderr, "hardreid-difficulty: %s\n", err);
+        goto fail_write;
     }
     t_write = now() - tp;
     phase(show, NULL, NULL, &t0);
@@ -352,7 +390,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)c[top[j]], (long)nn[top[j]]);
             free(top);
         }
-        for (k = 0; k < nout; k++) fprintf(stderr, "wrote %s\n", out[k].path);
+        for (k = 0; k < nout; k++) fprintf(stderr, "wrote %s\n", out_name(&out[k]));
     }
     status = 0;
     goto done;

@@ -1,7 +1,8 @@
 /* tests/install_app.c - a user's program built against an installed
- * hardreid through pkg-config (tests/install_test.sh): with -DHEADER_ONLY it
- * compiles the implementation itself, else it links libhardreid.so. Checks
- * DESIGN.md's worked example and prints which path ran.
+ * hardreid (tests/install_test.sh: through CMake's find_package, pkg-config,
+ * or the header alone): with -DHEADER_ONLY it compiles the implementation
+ * itself, else it links libhardreid.so. Checks docs/DESIGN.md's worked
+ * example and prints which path ran.
  */
 #ifdef HEADER_ONLY
 #define HARDREID_IMPLEMENTATION

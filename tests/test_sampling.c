@@ -409,7 +409,7 @@ Test(alias, fit_small_n) {
 }
 
 Test(alias, fit_worked_example) {
-    /* DESIGN.md: c = {0.98, 0.96, 0.9, 0.5, 0.46} -> p = c / 3.8 */
+    /* docs/DESIGN.md: c = {0.98, 0.96, 0.9, 0.5, 0.46} -> p = c / 3.8 */
     const float c[5] = {0.98f, 0.96f, 0.9f, 0.5f, 0.46f};
     const double want[5] = {0.258, 0.253, 0.237, 0.132, 0.121};
     float p[5];

@@ -97,7 +97,7 @@ $(BUILD)/compile_c99-neon: tests/compile_c99.c hardreid.h | $(BUILD)
 # OpenMP (dynamic programs only hang at their first thread under qemu).
 $(BUILD)/tests-neon-sleef: $(TEST_DEPS) | $(BUILD)
 	@command -v $(AARCH64_CC) >/dev/null 2>&1 || { $(call HR_NEON_MISSING,$(AARCH64_CC)); }
-	$(AARCH64_CC) -std=c99 $(OPT) -g $(WARN) -I. -DHR_TEST_MINI -DHR_TEST_QUICK -o $@ \
+	$(AARCH64_CC) -std=c99 $(OPT) -g $(WARN) -I. -DHR_SLEEF_STRONG -DHR_TEST_MINI -DHR_TEST_QUICK -o $@ \
 	  $(TEST_SRCS) -lsleef -lm
 
 test-neon: $(BUILD)/tests-neon $(BUILD)/compile_c99-neon $(BUILD)/tests-neon-sleef

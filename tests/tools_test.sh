@@ -2,16 +2,21 @@
 # tests/tools_test.sh CLI NPY_GEN WORKDIR - the difficulty CLI from the outside:
 #   1. every input layout the reader accepts (float32/float64, C/Fortran order,
 #      little/big endian, format versions 1-3) gives bitwise the same output;
-#   2. the worked example of DESIGN.md gives its difficulties and neighbours;
+#   2. the worked example of docs/DESIGN.md gives its difficulties and neighbours;
 #   3. thread count, top-k's first column, --isa behave as documented;
 #   4. a catalogue of bad files: each fails with exit status 1, a message
 #      naming the file and the problem, and leaves no output (not even a temp
 #      file) behind, and an older output of the same name untouched;
 #   5. the other refusals of README's "Bad input": usage errors (exit 2),
 #      output = input, a directory, --unit-rows on raw rows, a failed
-#      write, HR_ISA naming a path the CPU lacks.
+#      write, HR_ISA naming a path the CPU lacks;
+#   6. options and outputs: --opt=V, --version, - for standard output, a
+#      symlinked output written through (the link stays a link), a link to
+#      /dev/stdout or to a FIFO written directly (not replaced), the hint
+#      for a .pth / .pt / .npz input, --help against the man page.
 set -u
 CLI=$1 GEN=$2 DIR=$3
+MAN=$(dirname "$0")/../docs/man/hardreid-difficulty.1
 fail=0 n=0
 rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
 
@@ -34,7 +39,7 @@ done
 if awk -F, 'NR > 1 && NR <= 9 { i = $1; want = (i % 2) ? i - 1 : i + 1; if ($3 != want) e = 1 }
             END { exit e }' "$DIR/ref.csv"; then ok; else bad "planted twins not found"; fi
 
-# 2. DESIGN.md's worked example: rows (2,0) (0,2) (0.4,1.96) ------------------
+# 2. docs/DESIGN.md's worked example: rows (2,0) (0,2) (0.4,1.96) -------------
 printf '2 0\n0 2\n0.4 1.96\n' | "$GEN" --text 3 2 "$DIR/ex.npy"
 if "$CLI" -q --csv "$DIR/ex.csv" --topk 2 "$DIR/ex.npy" &&
    awk -F, 'function near(a, b) { return (a - b < 1e-5 && b - a < 1e-5) }
@@ -209,6 +214,112 @@ for v in bogus neon avx2 avx512; do
     if [ $rc = 0 ] && grep -q "isa $want," "$B/err"; then ok
     else bad "HR_ISA=$v: rc $rc, want isa $want: $(head -1 "$B/err")"; fi
 done
+
+# 6. options and outputs ------------------------------------------------------
+O=$(cd "$DIR" && pwd)/out  # absolute: symlink targets below are read from their link's directory
+mkdir -p "$O"
+# --opt=V is --opt V (getopt_long), for every option with a value
+"$CLI" -q --threads=1 --topk=2 --prefix="$O/eq" --csv="$O/eq.csv" "$DIR/t.npy" &&
+  cmp -s "$DIR/t1.difficulty.npy" "$O/eq.difficulty.npy" && [ -s "$O/eq.csv" ] && ok ||
+  bad "--threads=1 --topk=2 --prefix=P --csv=P"
+"$CLI" -q --threads=0 "$DIR/t.npy" 2>"$O/err"; rc=$?
+[ $rc = 2 ] && grep -q -e '--threads needs an integer 1..4096: 0' "$O/err" && ok || bad "--threads=0: rc $rc: $(cat "$O/err")"
+# options after the input, and -- before an input that starts with -
+cp "$DIR/t.npy" "$O/-w.npy"
+CLIA=$(cd "$(dirname "$CLI")" && pwd)/$(basename "$CLI")
+(cd "$O" && "$CLIA" -q -- -w.npy --threads 1) 2>"$O/err"; rc=$?
+[ $rc = 2 ] && grep -q 'more than one input file: --threads' "$O/err" && ok || bad "-- ends options: rc $rc: $(cat "$O/err")"
+(cd "$O" && "$CLIA" -q --prefix dash -- -w.npy) && cmp -s "$DIR/t1.difficulty.npy" "$O/dash.difficulty.npy" &&
+  ok || bad "an input after --"
+"$CLI" -q "$DIR/t.npy" --threads 1 --prefix "$O/late" && [ -s "$O/late.difficulty.npy" ] && ok ||
+  bad "options after the input"
+"$CLI" --unit-rows=1 "$DIR/t.npy" 2>"$O/err"; rc=$?
+[ $rc = 2 ] && grep -q 'option takes no value: --unit-rows=1' "$O/err" && ok || bad "--unit-rows=1: rc $rc: $(cat "$O/err")"
+# --version: the version hardreid.h says, on stdout, exit 0
+want="hardreid-difficulty (hardreid) $(sed -n 's/^#define HARDREID_VERSION_STRING "\(.*\)"/\1/p' "$(dirname "$0")/../hardreid.h")"
+got=$("$CLI" --version 2>&1); rc=$?
+[ $rc = 0 ] && [ "$got" = "$want" ] && ok || bad "--version: rc $rc, '$got' (want '$want')"
+# - is standard output: the same bytes as a file, nothing else on stdout
+"$CLI" -q --csv - --prefix "$O/std" "$DIR/ref.npy" >"$O/std.out" &&
+  "$CLI" -q --csv "$O/std.csv" --prefix "$O/std" "$DIR/ref.npy" && cmp -s "$O/std.out" "$O/std.csv" &&
+  [ ! -e ./- ] && [ ! -e "$O/-" ] && ok || bad "--csv - is not the CSV on stdout"
+"$CLI" -q -o - --nearest "$O/n.npy" "$DIR/t.npy" >"$O/c.out" &&
+  cmp -s "$O/c.out" "$DIR/t1.difficulty.npy" && ok || bad "-o - is not the .npy on stdout"
+"$CLI" -q -o - --csv - "$DIR/t.npy" >"$O/c.out" 2>"$O/err"; rc=$?
+[ $rc = 1 ] && grep -q 'more than one output is - (standard output)' "$O/err" && [ ! -s "$O/c.out" ] && ok ||
+  bad "two outputs on stdout: rc $rc: $(cat "$O/err")"
+# a failed run sends nothing to stdout either
+"$CLI" -q --csv - "$B/nan.npy" >"$O/c.out" 2>/dev/null; rc=$?
+[ $rc = 1 ] && [ ! -s "$O/c.out" ] && ok || bad "a failed run wrote to stdout: rc $rc"
+# a symlink is written through: the link stays, its target gets the data
+mkdir -p "$O/real"
+printf 'old' >"$O/real/c.npy"
+ln -s real/c.npy "$O/link.npy"           # relative, resolved from the link's directory
+ln -s "$O/real/n.npy" "$O/nlink.npy"     # dangling: the target is created
+"$CLI" -q -o "$O/link.npy" --nearest "$O/nlink.npy" "$DIR/t.npy" &&
+  [ -L "$O/link.npy" ] && [ "$(readlink "$O/link.npy")" = real/c.npy ] && [ -L "$O/nlink.npy" ] &&
+  cmp -s "$O/real/c.npy" "$DIR/t1.difficulty.npy" && cmp -s "$O/real/n.npy" "$DIR/t1.nearest.npy" &&
+  [ -z "$(find "$O" -name "*.tmp.*")" ] && ok ||
+  bad "symlinked outputs: $(ls -l "$O/link.npy" "$O/nlink.npy" "$O/real" 2>&1 | tr '\n' ' ')"
+# ... and a failed run through a link leaves the target as it was
+printf 'old' >"$O/real/c.npy"
+"$CLI" -q -o "$O/link.npy" "$B/nan.npy" 2>/dev/null
+[ -L "$O/link.npy" ] && [ "$(cat "$O/real/c.npy")" = old ] && ok || bad "failed run through a link"
+# a link to the input is the input
+ln -s "$(cd "$DIR" && pwd)/t.npy" "$O/tlink.npy"
+"$CLI" -q -o "$O/tlink.npy" "$DIR/t.npy" 2>"$O/err"; rc=$?
+[ $rc = 1 ] && grep -q 'an output path equals the input' "$O/err" && [ -L "$O/tlink.npy" ] &&
+  cmp -s "$DIR/t.npy" "$O/-w.npy" && ok || bad "output = a link to the input: rc $rc: $(cat "$O/err")"
+# a link to /dev/stdout: written to the descriptor, neither the link nor
+# /dev/stdout replaced by a file (as root a rename would replace either);
+# stdout a file, then a pipe (whose /proc/self/fd/1 names no file at all)
+ln -s /dev/stdout "$O/so"
+"$CLI" -q --csv "$O/so" --prefix "$O/so" "$DIR/ref.npy" >"$O/so.out" &&
+  [ -L "$O/so" ] && [ "$(readlink "$O/so")" = /dev/stdout ] && [ -L /dev/stdout ] &&
+  cmp -s "$O/so.out" "$O/std.csv" && ok || bad "--csv LINK-to-/dev/stdout: $(ls -l "$O/so" /dev/stdout | tr '\n' ' ')"
+"$CLI" -q --csv "$O/so" --prefix "$O/so" "$DIR/ref.npy" | cat >"$O/so.pipe"
+[ -L "$O/so" ] && [ -L /dev/stdout ] && cmp -s "$O/so.pipe" "$O/std.csv" && ok ||
+  bad "--csv LINK-to-/dev/stdout into a pipe: $(ls -l "$O/so" /dev/stdout | tr '\n' ' ')"
+# a link to a FIFO: the FIFO is written, not replaced by a regular file
+if mkfifo "$O/fifo" 2>/dev/null; then
+    ln -s fifo "$O/flink"
+    # both sides bounded: a FIFO replaced by a file never gets its writer,
+    # and a writer without a reader would block in open
+    T=""; command -v timeout >/dev/null 2>&1 && T="timeout 20"
+    $T cat "$O/fifo" >"$O/fifo.out" & reader=$!
+    $T "$CLI" -q --csv "$O/flink" --prefix "$O/fifo" "$DIR/ref.npy"; rc=$?
+    [ -p "$O/flink" ] || kill $reader 2>/dev/null
+    wait $reader
+    [ $rc = 0 ] && [ -p "$O/fifo" ] && [ -L "$O/flink" ] && cmp -s "$O/fifo.out" "$O/std.csv" && ok ||
+      bad "--csv LINK-to-FIFO: rc $rc, $(ls -l "$O/fifo" | tr '\n' ' ')"
+    # standard output a pipe whose reader is gone (`| head` that quit): the
+    # write dies of SIGPIPE, and the other outputs' temp files go with it
+    mkfifo "$O/gone"
+    (exec 3<"$O/gone") &                  # a reader that opens and leaves
+    $T "$CLI" -q --csv - --prefix "$O/gone" "$DIR/t.npy" >"$O/gone"; rc=$?
+    wait
+    [ $rc = 141 ] && [ ! -e "$O/gone.difficulty.npy" ] && [ -z "$(find "$O" -name "*.tmp.*")" ] && ok ||
+      bad "SIGPIPE on stdout: rc $rc (want 141), left: $(ls "$O" | grep gone | tr '\n' ' ')"
+else bad "mkfifo failed"; fi
+# a PyTorch checkpoint or an .npz: how to make the .npy instead
+printf 'PK\003\004 a zip, as torch.save writes' >"$O/model.pth"
+cp "$O/model.pth" "$O/weights.npz"
+printf '\200\002 a pickle' >"$O/old.bin"
+for f in model.pth weights.npz old.bin; do
+    "$CLI" -q "$O/$f" 2>"$O/err"; rc=$?
+    if [ $rc = 1 ] && grep -q "$O/$f: not a .npy file" "$O/err" &&
+       grep -qF 'np.save("fc.npy", model.fc.weight.detach().cpu().numpy())' "$O/err"; then ok
+    else bad "$f: no np.save hint: rc $rc: $(cat "$O/err")"; fi
+done
+"$CLI" -q "$B/text.npy" 2>"$O/err"; ! grep -q 'np.save' "$O/err" && ok || bad "a hint for a text file"
+# --help and the man page name the same long options
+opts_of() { grep -o -e '--[a-z][a-z-]*' | sort -u; }
+if [ -r "$MAN" ]; then
+    "$CLI" --help | opts_of >"$O/help.opts"
+    sed 's/\\-/-/g' "$MAN" | opts_of >"$O/man.opts"
+    if cmp -s "$O/help.opts" "$O/man.opts"; then ok
+    else bad "--help and $MAN differ in options (< help, > man):"; diff "$O/help.opts" "$O/man.opts"; fi
+else bad "no man page $MAN"; fi
 
 if [ $fail = 0 ]; then echo "CLI tests: $n passed"; exit 0; fi
 echo "CLI tests: $fail of $n FAILED"; exit 1

@@ -33,7 +33,7 @@
  * MPI_Allreduce before the ring starts and at the end: every rank exits 1,
  * the lowest failing rank alone prints one line, no output is left behind.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI: realpath (cli_common.h) */
 #define HARDREID_IMPLEMENTATION
 #include "../../hardreid.h"
 #define NPY_IMPLEMENTATION
@@ -43,6 +43,7 @@
 #include <mpi.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -67,7 +68,7 @@ static const char usage_text[] =
 "  PREFIX.difficulty.npy  float32 [N]: c_i = max_{j != i} cos(w_i, w_j)\n"
 "  PREFIX.nearest.npy     int32 [N]: that j (smallest j on ties; -1 if N = 1)\n"
 "\n"
-"options:\n"
+"options (a value follows as --opt V or --opt=V):\n"
 "  --prefix PREFIX      output prefix (see above)\n"
 "  -o, --difficulty P   path of the difficulty .npy (overrides PREFIX)\n"
 "  --nearest P          path of the nearest-identity .npy\n"
@@ -79,6 +80,10 @@ static const char usage_text[] =
 "  --hardest M          list the M hardest identities in the summary (10)\n"
 "  -q, --quiet          no summary on stderr\n"
 "  -h, --help           this text\n"
+"  --version            the version of hardreid this tool was built from\n"
+"\n"
+"Outputs as hardreid-difficulty's: - is standard output (rank 0's), a symlink\n"
+"is written through, a device or FIFO directly. See hardreid-mpi(1).\n"
 "\n"
 "The summary on stderr (rank 0) gives N, d, ranks, threads, the slowest rank's\n"
 "time per phase, GFLOP/s counted as N(N-1)d flops (as hardreid-difficulty) and\n"
@@ -137,41 +142,64 @@ static int usage_error(int talk, const char *msg, const char *arg)
     return 2;
 }
 
+enum { OPT_PREFIX = 256, OPT_NEAREST, OPT_UNIT, OPT_THREADS, OPT_ISA, OPT_HARDEST, OPT_VERSION };
+
+static const struct option long_opts[] = {
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "difficulty", required_argument, NULL, 'o' },
+    { "nearest", required_argument, NULL, OPT_NEAREST },
+    { "unit-rows", no_argument, NULL, OPT_UNIT },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "isa", required_argument, NULL, OPT_ISA },
+    { "hardest", required_argument, NULL, OPT_HARDEST },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 }
+};
+
 /* -1 to go on, else an exit status; every rank parses the same argv, only
    rank 0 (talk) says anything */
 static int parse_args(int argc, char **argv, opts *o, int talk)
 {
-    int i;
+    int ch;
+    size_t t;
+    char opt[3];
     memset(o, 0, sizeof *o);
     o->hardest = 10;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t t;
-#define NEEDV() do { if (!v) return usage_error(talk, "missing value after", a); i++; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    opterr = 0; /* its messages are ours: usage_error */
+    while ((ch = getopt_long(argc, argv, ":o:qh", long_opts, NULL)) != -1) {
+        const char *v = optarg;
+        switch (ch) {
+        case 'h':
             if (talk) { fputs(usage_text, stdout); cli_isa_help(stdout); }
             return 0;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
-        else if (!strcmp(a, "--unit-rows")) o->unit_rows = 1;
-        else if (!strcmp(a, "--prefix")) { NEEDV(); o->prefix = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--difficulty")) { NEEDV(); o->path[0] = v; }
-        else if (!strcmp(a, "--nearest")) { NEEDV(); o->path[1] = v; }
-        else if (!strcmp(a, "--isa")) { NEEDV(); o->isa = v; }
-        else if (!strcmp(a, "--threads")) {
-            NEEDV();
+        case OPT_VERSION:
+            if (talk) printf(TOOL " (hardreid) %s\n", HARDREID_VERSION_STRING);
+            return 0;
+        case 'q': o->quiet = 1; break;
+        case OPT_UNIT: o->unit_rows = 1; break;
+        case OPT_PREFIX: o->prefix = v; break;
+        case 'o': o->path[0] = v; break;
+        case OPT_NEAREST: o->path[1] = v; break;
+        case OPT_ISA: o->isa = v; break;
+        case OPT_THREADS:
             if (!parse_size(v, &t) || t == 0 || t > 4096)
                 return usage_error(talk, "--threads needs an integer 1..4096", v);
             o->threads = (int)t;
-        } else if (!strcmp(a, "--hardest")) {
-            NEEDV();
+            break;
+        case OPT_HARDEST:
             if (!parse_size(v, &o->hardest)) return usage_error(talk, "--hardest needs an integer >= 0", v);
-        } else if (a[0] == '-' && a[1]) return usage_error(talk, "unknown option", a);
-        else if (o->in) return usage_error(talk, "more than one input file", a);
-        else o->in = a;
-#undef NEEDV
+            break;
+        default: {
+            const char *arg, *msg = cli_opt_error(ch, argv, "oqh", &arg, opt);
+            return usage_error(talk, msg, arg);
+        }
+        }
     }
-    if (!o->in) return usage_error(talk, "no input file", NULL);
+    if (optind == argc) return usage_error(talk, "no input file", NULL);
+    if (optind + 1 < argc) return usage_error(talk, "more than one input file", argv[optind + 1]);
+    o->in = argv[optind];
     if (o->isa) {
         hr_isa want;
         char msg[160];
@@ -306,6 +334,10 @@ int main(int argc, char **argv)
         if (!base || k < 2) fail(&x, "%s: out of memory", o.in);
         for (k = 0; k < 2 && !x.failed; k++)
             if (!strcmp(out[k].path, o.in)) fail(&x, "%s: an output path equals the input", o.in);
+        if (!x.failed) {
+            char err[sizeof x.err];
+            if (out_prepare_all(out, 2, o.in, err, sizeof err) != 0) fail(&x, "%s", err);
+        }
         for (k = 0; k < 2 && !x.failed; k++) out_open_x(&out[k], &x, o.in);
     }
 
@@ -450,11 +482,9 @@ int main(int argc, char **argv)
             if (ns != NPY_OK || out_close(&out[k]) != 0)
                 fail(&x, "%s: writing %s failed: %s", o.in, out[k].path, errno ? strerror(errno) : "I/O error");
         }
-        for (k = 0; k < 2 && !x.failed; k++) {
-            if (out_commit(&out[k]) != 0) {
-                fail(&x, "%s: cannot rename %s to %s: %s", o.in, out[k].tmp, out[k].path, strerror(errno));
-                break;
-            }
+        if (!x.failed) {
+            char err[sizeof x.err];
+            if (out_commit_all(out, 2, o.in, err, sizeof err) != 0) fail(&x, "%s", err);
         }
     }
     t_write = MPI_Wtime() - t0;
@@ -496,7 +526,7 @@ int main(int argc, char **argv)
                             (long)nmax[top[j]]);
                 free(top);
             }
-            for (k = 0; k < 2; k++) fprintf(stderr, "wrote %s\n", out[k].path);
+            for (k = 0; k < 2; k++) fprintf(stderr, "wrote %s\n", out_name(&out[k]));
         }
     }
     status = 0;

@@ -8,7 +8,10 @@
 #      computed pairs is N(N-1)/2;
 #   3. bad input on some rank: every rank exits 1, exactly one line of the
 #      tool's own (starting "hardreid-mpi:") naming the file and the problem,
-#      no output (not even a temp file), an older output untouched.
+#      no output (not even a temp file), an older output untouched;
+#   4. options and outputs as the CLI's: --opt=V, --version, - for rank 0's
+#      standard output, a symlinked output written through, --help against
+#      the man page.
 # The tests judge the tool's lines, not the MPI runtime's: Open MPI may add
 # its own notes to stderr (in a root without /sys, hwloc prints "failed to
 # find sysfs cpu topology directory" on every rank), and those are not ours.
@@ -158,6 +161,29 @@ run 2 -q -o "$B/first.npy" --nearest "$DIR/no/such/dir/n.npy" "$B/good.npy" 2>/d
 if [ $? = 1 ] && [ ! -e "$B/first.npy" ] && ! ls "$B" | grep -q tmp; then ok; else bad "first output left behind"; fi
 run 2 --threads 0 "$B/good.npy" 2>"$B/err"; rc=$?
 if [ $rc = 2 ] && [ "$(grep -c '^hardreid-mpi: .*threads' "$B/err")" = 1 ]; then ok; else bad "--threads 0: rc $rc, want 2 and one message"; fi
+
+# 4. options and outputs ------------------------------------------------------
+O=$(cd "$DIR" && pwd)/out
+mkdir -p "$O/real"
+run 2 -q --threads=1 --prefix="$O/eq" "$DIR/n257.npy" &&
+  cmp -s "$O/eq.difficulty.npy" "$DIR/n257.ref.difficulty.npy" && ok || bad "--threads=1 --prefix=P"
+want="hardreid-mpi (hardreid) $(sed -n 's/^#define HARDREID_VERSION_STRING "\(.*\)"/\1/p' "$(dirname "$0")/../../hardreid.h")"
+got=$(run 2 --version 2>&1); rc=$?
+[ $rc = 0 ] && [ "$got" = "$want" ] && ok || bad "--version: rc $rc, '$got' (want '$want', once)"
+# -o -: the .npy on stdout (rank 0's, forwarded by mpirun); a link written through
+ln -s real/n.npy "$O/nlink.npy"
+run 3 -q -o - --nearest "$O/nlink.npy" "$DIR/n257.npy" >"$O/c.out" &&
+  cmp -s "$O/c.out" "$DIR/n257.ref.difficulty.npy" && [ -L "$O/nlink.npy" ] &&
+  cmp -s "$O/real/n.npy" "$DIR/n257.ref.nearest.npy" && [ -z "$(find "$O" -name "*.tmp.*")" ] && ok ||
+  bad "-o - and a symlinked --nearest: $(ls -l "$O/nlink.npy" "$O/real" | tr '\n' ' ')"
+opts_of() { grep -o -e '--[a-z][a-z-]*' | sort -u; }
+MAN=$(dirname "$0")/../../docs/man/hardreid-mpi.1
+if [ -r "$MAN" ]; then
+    "$MPI" --help | opts_of >"$O/help.opts"   # singleton MPI: no mpirun needed
+    sed 's/\\-/-/g' "$MAN" | opts_of >"$O/man.opts"
+    if cmp -s "$O/help.opts" "$O/man.opts"; then ok
+    else bad "--help and $MAN differ in options (< help, > man):"; diff "$O/help.opts" "$O/man.opts"; fi
+else bad "no man page $MAN"; fi
 
 if [ $fail = 0 ]; then echo "MPI tests: $n passed"; exit 0; fi
 echo "MPI tests: $fail of $n FAILED"; exit 1

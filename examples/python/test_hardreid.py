@@ -7,7 +7,7 @@
 - a strided view (every other row) is used without a copy and agrees;
 - errors: NaN raises HardReIDError, outputs never half-written; each other
   refusal of README's "Bad input" raises its exception with its text;
-- hr_weights: DESIGN.md's worked example;
+- hr_weights: docs/DESIGN.md's worked example;
 - alias sampler: 400k draws, every frequency within 5 sigma of its
   probability, zero weights never drawn, a seed repeats its draws;
 - identity index and P x K batches: junk excluded, P distinct identities.
@@ -111,7 +111,7 @@ def main():
     except hardreid.HardReIDError:
         check(True, "")
 
-    # weights: DESIGN.md's example
+    # weights: docs/DESIGN.md's example
     p = hr.weights([0.98, 0.96, 0.9, 0.5, 0.46])
     check(np.allclose(p, [0.258, 0.253, 0.237, 0.132, 0.121], atol=5e-4), f"hr_weights example: {p}")
     p = hr.weights(c, eps=0.05)
