@@ -8,12 +8,16 @@
 #   make bench-sampling  alias sampler against GSL and cumsum + binary search
 #   make bench-smoke  seconds-long benchmark cases (CI)
 #   make bench-gemm   hr_gemm against OpenBLAS sgemm (square and FC shapes)
+#   make bench-conv   hr_conv2d against oneDNN (forward, backward data, weights)
 #   make bench-scale  hr_difficulty over threads; hr_difficulty_update per step
 #   make bench-versions  this tree against an older revision (OLD=rev), path by path
 #   make cli          the difficulty CLI (build/tools/hardreid-difficulty)
 #   make lib          build/libhardreid.so (for -lhardreid and Python ctypes)
-#   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc
+#   make install      PREFIX=/usr/local (DESTDIR too): header, CLI, .so, .pc,
+#                     CMake package, man pages, LICENSE
+#   make docs         docs/API.md from the header's comments (test-docs checks it)
 #   make test-tools   CLI, Python and install tests (part of make test)
+#   make test-python-pkg  pip install . into a venv, pytest python/tests (make test)
 #   make mpi / test-mpi / bench-mpi  the difficulty over MPI ranks (examples/mpi/)
 #   make plots        benchmark CSVs -> SVG charts in bench/plots/ (gnuplot)
 #   make bench-cli    hyperfine: the CLI against numpy on one .npy
