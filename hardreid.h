@@ -808,6 +808,11 @@ extern float32x4_t Sleef_expf4_u10advsimd(float32x4_t) HR__SLEEF_REF;
 #define HR__LANES 16  /* widest row-scratch a Gram epilogue may use */
 #define HR__MAX_TILE 32 /* largest mr or nr of any micro-kernel */
 #define HR__ALIGN 64  /* packed buffers: one cache line, any vector width */
+/* Between one thread's written buffers and what other threads use: the L2
+   prefetchers pull neighbouring lines, so 64 bytes apart still collide
+   (measured: a depthwise forward went 1.05x -> 1.9x on 2 threads when its
+   per-thread pointers moved from 64 to 256 bytes past the shared weights). */
+#define HR__TGAP 256
 
 /* >>kernel-signatures -----------------------------------------------------*/
 
@@ -3907,8 +3912,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     /* the transposed weights, then per thread 4 kh pointers: each kernel
        row's input row and weights, and the same at a run's first tap */
     const size_t wtb = hr__round_up(hr__mul(hr__mul(c->taps, C, &ok), sizeof(float), &ok), HR__ALIGN);
-    const size_t pb = hr__round_up(hr__mul(4 * c->kh, sizeof(float *), &ok), HR__ALIGN); /* no
-                                                        line shared between threads */
+    const size_t pb = hr__round_up(hr__mul(4 * c->kh, sizeof(float *), &ok), HR__TGAP);
     size_t bytes;
     float *wt;
     char *mem;
@@ -3919,7 +3923,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     nt = omp_get_max_threads();
     if (nrow < 2 || c->ysz * c->taps < 65536 || nt < 1) nt = 1;
 #endif
-    bytes = hr__add(hr__add(wtb, hr__mul(pb, (size_t)nt, &ok), &ok), HR__ALIGN, &ok);
+    bytes = hr__add(hr__add(wtb + HR__TGAP, hr__mul(pb, (size_t)nt, &ok), &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
     wt = (float *)(void *)(mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN);
@@ -3936,7 +3940,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        xs = (const float **)(void *)((char *)wt + wtb + (size_t)tid * pb);
+        xs = (const float **)(void *)((char *)wt + wtb + HR__TGAP + (size_t)tid * pb);
         ws = xs + c->kh;
         xo = ws + c->kh;
         wo = xo + c->kh;
@@ -4172,12 +4176,13 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
        bias padded to whole panels */
     zb = hr__round_up(hr__mul(hr__add(c->ci, hr__mul(c->g, npan * nr, &ok), &ok), sizeof(float), &ok),
                       HR__ALIGN);
-    twb = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
+    twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)P * (double)c->co * (double)Kt < 1e6 || nt < 1) nt = 1; /* not worth a team */
     if ((size_t)nt > ntile) nt = (int)ntile;
 #endif
+    zb = hr__round_up(hr__add(wpb, zb, &ok), HR__TGAP) + HR__TGAP - wpb; /* threads' part apart */
     total = hr__add(hr__add(hr__add(wpb, zb, &ok), hr__mul(twb, (size_t)nt, &ok), &ok),
                     HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
@@ -4358,7 +4363,8 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, c
     b.slots += b.R / c->ci + 2;
     zb = hr__round_up(hr__mul(b.R, sizeof(float), &ok), HR__ALIGN);
     pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
-    twb = hr__bw_tw_layout(NULL, NULL, NULL, NULL, &b, nr, &ok);
+    twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, NULL, NULL, &b, nr, &ok), HR__TGAP);
+    pb = hr__round_up(hr__add(zb, pb, &ok), HR__TGAP) + HR__TGAP - zb; /* threads' part apart */
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)P * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
@@ -4528,7 +4534,8 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
                        HR__ALIGN);
     zb = hr__round_up(hr__mul(c->co, sizeof(float), &ok), HR__ALIGN);
     fb = hr__round_up(hr__mul(hr__add(nph, 1, &ok), sizeof(size_t), &ok), HR__ALIGN);
-    twb = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
+    twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
+    fb = hr__round_up(hr__add(hr__add(wpb, zb, &ok), fb, &ok), HR__TGAP) + HR__TGAP - wpb - zb;
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)c->rows * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
