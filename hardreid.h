@@ -913,12 +913,14 @@ typedef void (*hr__dw_fwd_fn)(float *y, const float *const *x, const float *cons
                               size_t nky, size_t kw, size_t sw, size_t C, size_t np,
                               const float *bias, int acc);
 
-/* Depthwise backward weight of one kernel row of 3 taps, register-blocked:
-     acc[kx*C + c] += sum over p < np of a[p*C + c] * b[p*bs + kx*C + c],
-   kx < 3, p in order: per (kx, c) exactly dw_dot's chain (so a pixel range
-   may be split between the two). NULL: three dw_dot calls. */
-typedef void (*hr__dw_bw3_fn)(float *acc, const float *a, const float *b, size_t bs,
-                              size_t C, size_t np);
+/* Depthwise backward weight of one kernel row of 3 taps over nr rows of np
+   pixels, register-blocked:
+     acc[kx*C + c] += sum over r < nr, p < np of
+                      a[r*ars + p*C + c] * b[r*brs + p*bs + kx*C + c],
+   kx < 3, (r, p) in order: per (kx, c) one chain, as dw_dot's over the
+   same pixels in the same order. NULL: dw_dot per row and tap. */
+typedef void (*hr__dw_bw3_fn)(float *acc, const float *a, size_t ars, const float *b, size_t bs,
+                              size_t brs, size_t C, size_t np, size_t nr);
 
 /* Direct micro-kernel: A read in place through row pointers, in taps.
    For the taps s < nt in turn and k < kc in turn,
@@ -2401,10 +2403,10 @@ static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *cons
 /* 3 taps x 4 vectors of 16 channels: 12 chains, each dy vector loaded once
    for its 3 products. */
 HR__TARGET_AVX512
-static void hr__dw_bw3_avx512(float *acc, const float *a, const float *b, size_t bs,
-                              size_t C, size_t np)
+static void hr__dw_bw3_avx512(float *acc, const float *a, size_t ars, const float *b, size_t bs,
+                              size_t brs, size_t C, size_t np, size_t nr)
 {
-    size_t c0, p;
+    size_t c0, p, r;
     for (c0 = 0; c0 < C; c0 += 64) {
         HR__DWV4(HR__DWM)
 #define HR__L(v) __m512 s0##v = _mm512_maskz_loadu_ps(m##v, acc + c0 + 16 * (v)); \
@@ -2412,8 +2414,9 @@ static void hr__dw_bw3_avx512(float *acc, const float *a, const float *b, size_t
                  __m512 s2##v = _mm512_maskz_loadu_ps(m##v, acc + 2 * C + c0 + 16 * (v));
         HR__DWV4(HR__L)
 #undef HR__L
+        for (r = 0; r < nr; r++)
         for (p = 0; p < np; p++) {
-            const float *ap = a + p * C + c0, *bp = b + p * bs + c0;
+            const float *ap = a + r * ars + p * C + c0, *bp = b + r * brs + p * bs + c0;
 #define HR__F(v) { const __m512 g = _mm512_maskz_loadu_ps(m##v, ap + 16 * (v)); \
                    s0##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + 16 * (v)), s0##v); \
                    s1##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + C + 16 * (v)), s1##v); \
@@ -4028,30 +4031,41 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
         const size_t i0 = (size_t)k * per, i1 = i0 + per < c->n ? i0 + per : c->n;
         float *acc = part + (size_t)k * TC;
         size_t img, oy;
-        for (img = i0; img < i1; img++)
+        for (img = i0; img < i1; img++) {
+            if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
+                /* per kernel row, all output rows at once: the edge
+                   columns tap by tap (dw_dot down a column), the interior
+                   with its 3 taps in registers over every row */
+                size_t ky, kx, ox;
+                for (ky = 0; ky < c->kh; ky++) {
+                    const size_t oy0 = ky >= c->ph ? 0 : (c->ph - ky + c->sh - 1) / c->sh;
+                    size_t oy1 = c->h + c->ph > ky ? (c->h + c->ph - ky + c->sh - 1) / c->sh : 0;
+                    const float *g, *xr;
+                    if (oy1 > c->oh) oy1 = c->oh;
+                    if (oy0 >= oy1) continue;
+                    g = dy + (img * c->oh + oy0) * c->ow * C;
+                    xr = x + (img * c->h + oy0 * c->sh + ky - c->ph) * c->w * C;
+#define HR__DW_COL(ox, kx) K->dw_dot(acc + (ky * 3 + (kx)) * C, g + (ox) * C, c->ow * C, \
+                                     xr + ((ox) * c->sw + (kx) - c->pw) * C, c->sh * c->w * C, C, \
+                                     oy1 - oy0)
+                    for (kx = 0; kx < 3; kx++)
+                        for (ox = cols[2 * kx]; ox < oxa && ox < cols[2 * kx + 1]; ox++) HR__DW_COL(ox, kx);
+                    K->dw_bw3(acc + ky * 3 * C, g + oxa * C, c->ow * C, xr + (oxa * c->sw - c->pw) * C,
+                              c->sw * C, c->sh * c->w * C, C, oxb - oxa, oy1 - oy0);
+                    for (kx = 0; kx < 3; kx++)
+                        for (ox = cols[2 * kx] > oxb ? cols[2 * kx] : oxb; ox < cols[2 * kx + 1]; ox++)
+                            HR__DW_COL(ox, kx);
+#undef HR__DW_COL
+                }
+                continue;
+            }
             for (oy = 0; oy < c->oh; oy++) {
                 const float *g = dy + (img * c->oh + oy) * c->ow * C;
-                if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
-                    /* per tap: its pixels left of the interior, the
-                       interior with all 3 taps at once, then the right:
-                       each tap's chain still runs in pixel order */
-                    HR__DW_TAPS(c, cols, img, oy, if (lo_ < oxa) K->dw_dot(acc + t_ * C, g + lo_ * C, C,
-                                    x + xo_, c->sw * C, C, oxa - lo_););
-                    HR__DW_ROWS(c, img, oy,
-                                K->dw_bw3(acc + ky_ * 3 * C, g + oxa * C,
-                                          x + ((img * c->h + iy_ - c->ph) * c->w + oxa * c->sw - c->pw) * C,
-                                          c->sw * C, C, oxb - oxa););
-                    HR__DW_TAPS(c, cols, img, oy, if (hi_ > oxb) {
-                        const size_t a_ = lo_ > oxb ? lo_ : oxb;
-                        K->dw_dot(acc + t_ * C, g + a_ * C, C, x + xo_ + (a_ - lo_) * c->sw * C,
-                                  c->sw * C, C, hi_ - a_);
-                    });
-                } else {
-                    HR__DW_TAPS(c, cols, img, oy,
-                                K->dw_dot(acc + t_ * C, g + lo_ * C, C, x + xo_, c->sw * C, C,
-                                          hi_ - lo_););
-                }
+                HR__DW_TAPS(c, cols, img, oy,
+                            K->dw_dot(acc + t_ * C, g + lo_ * C, C, x + xo_, c->sw * C, C,
+                                      hi_ - lo_););
             }
+        }
     }
     for (q = 1; q < nch; q++) /* chunk order */
         for (t = 0; t < TC; t++) part[t] += part[q * TC + t];
