@@ -3836,6 +3836,9 @@ static hr_status hr__conv_resolve(const hr_conv2d *cd, hr__conv *c)
     return HR_OK;
 }
 
+/* dbias's chunk sums added in chunk order, then into dbias (below). */
+static void hr__dbias_add(const hr__conv *c, float *dbias, float *sums, size_t nch);
+
 /* --- depthwise: direct, across channels ---------------------------------
    For an output row oy and a tap (ky, kx), the output pixels whose input
    pixel lies inside the image form one range [lo, hi), and their input
@@ -4007,8 +4010,8 @@ static hr_status hr__dw_backward_data(const hr__conv *c, float *dx, const float 
    cut fixed by n alone); each chunk sums its images into its own partial
    while they are in cache, in parallel, and the partials are added in
    chunk order: the same sums in the same order for any thread count. */
-static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const float *dy,
-                                        const float *x)
+static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, float *dbias,
+                                        const float *dy, const float *x)
 {
     const hr__kernels *K = c->kern;
     const size_t C = c->ci, TC = c->taps * C;
@@ -4016,14 +4019,20 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
     const size_t oxa = (c->pw + c->sw - 1) / c->sw; /* all 3 taps inside: [oxa, oxb) */
     const size_t oxb0 = c->w + c->pw >= c->kw ? (c->w + c->pw - c->kw) / c->sw + 1 : 0;
     const size_t oxb = oxb0 < c->ow ? oxb0 : c->ow;
-    const size_t pf = hr__round_up(nch * TC, 2);
+    /* the partials, dbias's chunk sums and ones, the column ranges */
+    const size_t pf = hr__round_up(nch * TC + (dbias ? (nch + 1) * C : 0), 2);
     float *part = (float *)HR_MALLOC(pf * sizeof(float) + 2 * c->kw * sizeof(size_t));
+    float *dbs, *ones;
     size_t ch, t, q, *cols;
     long k;
     if (!part) return HR_ENOMEM;
     cols = (size_t *)(void *)(part + pf);
+    dbs = part + nch * TC;
+    ones = dbs + nch * C;
     hr__dw_cols_all(c, cols);
-    memset(part, 0, nch * TC * sizeof(float));
+    memset(part, 0, (dbias ? nch * TC + nch * C : nch * TC) * sizeof(float));
+    if (dbias)
+        for (ch = 0; ch < C; ch++) ones[ch] = 1.0f;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (nch > 1 && c->ysz * c->taps > 65536)
 #endif
@@ -4031,6 +4040,9 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
         const size_t i0 = (size_t)k * per, i1 = i0 + per < c->n ? i0 + per : c->n;
         float *acc = part + (size_t)k * TC;
         size_t img, oy;
+        if (dbias && i0 < i1) /* this chunk's column sums, as hr__conv_dbias's */
+            K->dw_dot(dbs + (size_t)k * C, dy + i0 * c->oh * c->ow * C, C, ones, 0, C,
+                      (i1 - i0) * c->oh * c->ow);
         for (img = i0; img < i1; img++) {
             if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
                 /* per kernel row, all output rows at once: the edge
@@ -4071,6 +4083,7 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, const floa
         for (t = 0; t < TC; t++) part[t] += part[q * TC + t];
     for (ch = 0; ch < C; ch++)
         for (t = 0; t < c->taps; t++) dw[ch * c->taps + t] += part[t * C + ch];
+    if (dbias) hr__dbias_add(c, dbias, dbs, nch);
     HR_FREE(part);
     return HR_OK;
 }
@@ -4339,16 +4352,15 @@ static size_t hr__bw_tw_layout(float **dyp, const float ***a, float **slot, char
     return off;
 }
 
-/* dw += the weight gradient of a resolved, non-depthwise c. */
-static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, const float *x)
+/* The backward weight's plan: segments, tiles, and the cut of the pixels
+   into chunks (also dbias's cut, so that its sums are the same whether or
+   not dw is asked for). 0 on overflow. */
+static int hr__bw_plan(const hr__conv *c, hr__bw *bp)
 {
-    const hr__kernels *K = c->kern;
-    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
+    const size_t mr = (size_t)c->kern->mr, nr = (size_t)c->kern->nr, P = c->rows;
     hr__bw b;
-    size_t ox, ecols = 0, zb, pb, twb, total, q, t, gi, seg, rt, r, j;
-    int ok = 1, nt = 1;
-    char *mem, *base;
-    float *zero, *part;
+    size_t ox, ecols = 0;
+    int ok = 1;
     memset(&b, 0, sizeof b);
     b.nseg = c->g == 1 ? c->kh : c->taps;
     b.L = c->g == 1 ? hr__mul(c->kw, c->ci, &ok) : c->cig;
@@ -4357,7 +4369,7 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, c
     b.npan = (c->cog + nr - 1) / nr;
     b.ptile = hr__mul(hr__mul(hr__mul(c->g, b.nseg, &ok), hr__mul(b.rt, b.npan, &ok), &ok),
                       mr * nr, &ok);
-    if (!ok) return HR_EOVERFLOW;
+    if (!ok) return 0;
     b.per = ((size_t)1 << 17) / (c->ci + c->co); /* ~512 KiB of x and dy */
     if (b.per < 64) b.per = 64;
     if (b.per > P) b.per = P;
@@ -4375,23 +4387,92 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, c
     b.slots = (b.per / c->ow + 2) * ecols;
     if (b.slots > b.per) b.slots = b.per;
     b.slots += b.R / c->ci + 2;
-    zb = hr__round_up(hr__mul(b.R, sizeof(float), &ok), HR__ALIGN);
+    *bp = b;
+    return 1;
+}
+
+/* dbias's cut of the pixels: the weight pass's chunks (depthwise: whole
+   images, at most 64 chunks). */
+static size_t hr__dbias_per(const hr__conv *c)
+{
+    hr__bw b;
+    if (c->depthwise) {
+        const size_t nch = c->n < 64 ? c->n : 64;
+        return (c->n + nch - 1) / nch * c->oh * c->ow;
+    }
+    return hr__bw_plan(c, &b) ? b.per : c->rows;
+}
+
+/* dbias += the column sums of dy: per chunk of pixels (hr__dbias_per) a
+   sum from zero by the ISA's dw_dot against ones (a chain per column, rows
+   in order), the chunk sums added in chunk order, then added to dbias.
+   Without allocating: 64 columns at a time on the stack. The weight
+   passes compute the same chunk sums while dy is in cache (hr__dbias_add
+   adds them), so dbias's bits do not depend on whether dw is asked for. */
+#define HR__DB_BLOCK 64
+static void hr__conv_dbias(const hr__conv *c, float *dbias, const float *dy)
+{
+    const size_t per = hr__dbias_per(c);
+    float acc[HR__DB_BLOCK], tot[HR__DB_BLOCK], ones[HR__DB_BLOCK];
+    size_t o0, j, p0;
+    for (j = 0; j < HR__DB_BLOCK; j++) ones[j] = 1.0f;
+    for (o0 = 0; o0 < c->co; o0 += HR__DB_BLOCK) {
+        const size_t nb = c->co - o0 < HR__DB_BLOCK ? c->co - o0 : HR__DB_BLOCK;
+        for (p0 = 0; p0 < c->rows; p0 += per) {
+            const size_t np = c->rows - p0 < per ? c->rows - p0 : per;
+            memset(acc, 0, sizeof acc);
+            c->kern->dw_dot(acc, dy + p0 * c->co + o0, c->co, ones, 0, nb, np);
+            for (j = 0; j < nb; j++) tot[j] = p0 ? tot[j] + acc[j] : acc[j];
+        }
+        for (j = 0; j < nb; j++) dbias[o0 + j] += tot[j];
+    }
+}
+
+/* The weight passes' side of dbias: sums[ch*co + o] of each of the nch
+   chunks (computed as hr__conv_dbias does) added in chunk order. */
+static void hr__dbias_add(const hr__conv *c, float *dbias, float *sums, size_t nch)
+{
+    size_t q, o;
+    for (q = 1; q < nch; q++)
+        for (o = 0; o < c->co; o++) sums[o] += sums[q * c->co + o];
+    for (o = 0; o < c->co; o++) dbias[o] += sums[o];
+}
+
+/* dw += the weight gradient of a resolved, non-depthwise c; dbias (may be
+   NULL) += the column sums of dy, from the same chunks. */
+static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, const float *dy,
+                                const float *x)
+{
+    const hr__kernels *K = c->kern;
+    const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
+    hr__bw b;
+    size_t zb, pb, db, twb, total, q, t, gi, seg, rt, r, j;
+    int ok = 1, nt = 1;
+    char *mem, *base;
+    float *zero, *part, *dbs;
+    if (!hr__bw_plan(c, &b)) return HR_EOVERFLOW;
+    /* the zero run and dbias's ones; the partials; the chunk sums of dbias */
+    zb = hr__round_up(hr__mul(b.R + c->co, sizeof(float), &ok), HR__ALIGN);
     pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
+    db = dbias ? hr__round_up(hr__mul(hr__mul(b.nch, c->co, &ok), sizeof(float), &ok), HR__ALIGN) : 0;
     twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, NULL, NULL, &b, nr, &ok), HR__TGAP);
-    pb = hr__round_up(hr__add(zb, pb, &ok), HR__TGAP) + HR__TGAP - zb; /* threads' part apart */
+    db = hr__round_up(hr__add(hr__add(zb, pb, &ok), db, &ok), HR__TGAP) + HR__TGAP - zb - pb; /* the
+                                                    threads' part apart */
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)P * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
     if ((size_t)nt > b.nch) nt = (int)b.nch;
 #endif
-    total = hr__add(hr__add(hr__add(zb, pb, &ok), hr__mul(twb, (size_t)nt, &ok), &ok), HR__ALIGN,
-                    &ok);
+    total = hr__add(hr__add(hr__add(hr__add(zb, pb, &ok), db, &ok), hr__mul(twb, (size_t)nt, &ok),
+                            &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
     zero = (float *)(void *)base;
     part = (float *)(void *)(base + zb);
+    dbs = (float *)(void *)(base + zb + pb);
     memset(zero, 0, b.R * sizeof(float));
+    for (j = 0; j < c->co; j++) zero[b.R + j] = 1.0f; /* dbias's ones */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
@@ -4404,12 +4485,16 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, c
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__bw_tw_layout(&dyp, &a, &slot, base + zb + pb + (size_t)tid * twb, &b, nr, &lok);
+        (void)hr__bw_tw_layout(&dyp, &a, &slot, base + zb + pb + db + (size_t)tid * twb, &b, nr, &lok);
         c1 = ((size_t)tid + 1) * b.nch / (size_t)team;
         for (ch = (size_t)tid * b.nch / (size_t)team; ch < c1; ch++) {
             const size_t p0 = ch * b.per, np = P - p0 < b.per ? P - p0 : b.per;
             float *pt = part + ch * b.ptile;
             size_t g, sg, rr, qq, p, jj, k0;
+            if (dbias) { /* this chunk's column sums, as hr__conv_dbias's */
+                memset(dbs + ch * c->co, 0, c->co * sizeof(float));
+                K->dw_dot(dbs + ch * c->co, dy + p0 * c->co, c->co, zero + b.R, 0, c->co, np);
+            }
             for (g = 0; g < c->g; g++) {
                 for (qq = 0; qq < b.npan; qq++) /* dyp[(q np + p) nr + j] */
                     for (p = 0; p < np; p++) {
@@ -4446,26 +4531,9 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, const float *dy, c
                             dw[(gi * c->cog + q * nr + j) * c->K + seg * b.L + rt * mr + r] +=
                                 tl[r * nr + j];
                 }
+    if (dbias) hr__dbias_add(c, dbias, dbs, b.nch);
     HR_FREE(mem);
     return HR_OK;
-}
-
-/* dbias += the column sums of dy, without allocating: 64 columns at a
-   time, summed over all rows in order by the ISA's dw_dot against ones
-   into a local block, then added. One thread: the pass is bound by
-   reading dy. */
-#define HR__DB_BLOCK 64
-static void hr__conv_dbias(const hr__conv *c, float *dbias, const float *dy)
-{
-    float acc[HR__DB_BLOCK], ones[HR__DB_BLOCK];
-    size_t o0, j;
-    for (j = 0; j < HR__DB_BLOCK; j++) ones[j] = 1.0f;
-    for (o0 = 0; o0 < c->co; o0 += HR__DB_BLOCK) {
-        const size_t nb = c->co - o0 < HR__DB_BLOCK ? c->co - o0 : HR__DB_BLOCK;
-        memset(acc, 0, sizeof acc);
-        c->kern->dw_dot(acc, dy + o0, c->co, ones, 0, nb, c->rows);
-        for (j = 0; j < nb; j++) dbias[o0 + j] += acc[j];
-    }
 }
 
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
@@ -4682,12 +4750,12 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
     c.kern = hr__kernels_get();
     if ((c.n && !dy) || (dw && c.n && !x)) return HR_EINVAL;
     if (!c.n || (!dw && !dbias)) return HR_OK;
-    if (dw) {
-        s = c.depthwise ? hr__dw_backward_weight(&c, dw, dy, x) : hr__conv_bwd_w(&c, dw, dy, x);
-        if (s != HR_OK) return s;
+    if (!dw) {
+        hr__conv_dbias(&c, dbias, dy);
+        return HR_OK;
     }
-    if (dbias) hr__conv_dbias(&c, dbias, dy);
-    return HR_OK;
+    return c.depthwise ? hr__dw_backward_weight(&c, dw, dbias, dy, x)
+                       : hr__conv_bwd_w(&c, dw, dbias, dy, x);
 }
 
 /* >>heads ----------------------------------------------------------------*/

@@ -752,6 +752,45 @@ static void defaults_run(hr_isa isa, void *ctx) {
 
 Test(conv, defaults) { for_each_isa(defaults_run, NULL); }
 
+/* dbias is summed over the same chunks of pixels whether dw is asked for
+   (the weight pass sums it while dy is in cache) or not: bitwise equal. */
+static void dbias_run(hr_isa isa, void *ctx) {
+    static const shape_t sh[] = {
+        /* name            n  h  w ci co kh kw sh sw ph pw  g bias */
+        {"dbias 3x3",      3, 20, 13, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1},
+        {"dbias 1x1 s2",   2, 9, 8, 16, 33, 1, 1, 2, 2, 0, 0, 1, 1},
+        {"dbias dw",       5, 7, 9, 40, 40, 3, 3, 1, 1, 1, 1, 40, 1},
+        {"dbias g2 5x5",   2, 8, 7, 8, 12, 5, 5, 1, 1, 2, 2, 2, 1},
+    };
+    size_t q;
+    (void)ctx;
+    for (q = 0; q < sizeof sh / sizeof sh[0]; q++) {
+        const shape_t *s = &sh[q];
+        const hr_conv2d cd = desc_of(s);
+        const size_t xs = s_xsz(s), ys = s_ysz(s), ws = s_wsz(s);
+        float *x = (float *)hr_t_alloc(xs * sizeof(float));
+        float *dy = (float *)hr_t_alloc(ys * sizeof(float));
+        float *dw = out_buf(ws, 0.0f), *db1 = out_buf(s->co, 0.0f), *db2 = out_buf(s->co, 0.0f);
+        fill_rand(x, xs, 0x7501);
+        fill_rand(dy, ys, 0x7502);
+        fill_rand(db1, s->co, 0x7503); /* accumulate onto the same values */
+        fill_rand(db2, s->co, 0x7503);
+        cr_assert_eq(hr_conv2d_backward_weight(&cd, dw, db1, dy, x), HR_OK, "[%s] %s: dw, dbias",
+                     hr_isa_name(isa), s->name);
+        cr_assert_eq(hr_conv2d_backward_weight(&cd, NULL, db2, dy, x), HR_OK, "[%s] %s: dbias",
+                     hr_isa_name(isa), s->name);
+        cr_assert(memcmp(db1, db2, (s->co + GUARD) * sizeof(float)) == 0,
+                  "[%s] %s: dbias with dw != dbias alone", hr_isa_name(isa), s->name);
+        free(x);
+        free(dy);
+        free(dw);
+        free(db1);
+        free(db2);
+    }
+}
+
+Test(conv, dbias_with_or_without_dw) { for_each_isa(dbias_run, NULL); }
+
 Test(conv, out_size) {
     static const struct {
         size_t h, w, kh, kw, sh, sw, ph, pw, oh, ow;
