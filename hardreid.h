@@ -1418,6 +1418,14 @@ static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+/* The tile kernels' accumulators: from c0 (row stride c0rs) or zero, and
+   stored to t (row stride ldt): shared by the direct and outer kernels. */
+#define HR__AVX2_C0(r) if (c0) { c##r##0 = _mm256_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##1 = _mm256_loadu_ps(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
+#define HR__AVX2_ST(r) _mm256_storeu_ps(t + (r) * ldt, c##r##0); \
+                 _mm256_storeu_ps(t + (r) * ldt + 8, c##r##1);
+
 /* The 6 x 16 loop of hr__gram_avx2 with the 6 broadcasts read through
    row pointers, tap after tap. */
 HR__TARGET_AVX2
@@ -1427,11 +1435,7 @@ static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a,
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     size_t s, k;
-#define HR__Z(r) if (c0) { c##r##0 = _mm256_loadu_ps(c0 + (r) * c0rs); \
-                           c##r##1 = _mm256_loadu_ps(c0 + (r) * c0rs + 8); } \
-                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
-    HR__AVX2_ROWS(HR__Z)
-#undef HR__Z
+    HR__AVX2_ROWS(HR__AVX2_C0)
     for (s = 0; s < nt; s++, a += 6) {
         const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
         const float *bs = b[s];
@@ -1445,10 +1449,7 @@ static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a,
 #undef HR__F
         }
     }
-#define HR__S(r) _mm256_storeu_ps(t + (r) * ldt, c##r##0); \
-                 _mm256_storeu_ps(t + (r) * ldt + 8, c##r##1);
-    HR__AVX2_ROWS(HR__S)
-#undef HR__S
+    HR__AVX2_ROWS(HR__AVX2_ST)
 }
 
 /* The 6 x 16 loop of hr__gram_avx2, a column of A through a pointer per k. */
@@ -1458,11 +1459,7 @@ static void hr__outer_avx2(size_t kc, const float *const *a, size_t aoff, const 
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     size_t k;
-#define HR__Z(r) if (c0) { c##r##0 = _mm256_loadu_ps(c0 + (r) * c0rs); \
-                           c##r##1 = _mm256_loadu_ps(c0 + (r) * c0rs + 8); } \
-                 else { c##r##0 = _mm256_setzero_ps(); c##r##1 = c##r##0; }
-    HR__AVX2_ROWS(HR__Z)
-#undef HR__Z
+    HR__AVX2_ROWS(HR__AVX2_C0)
     for (k = 0; k < kc; k++) {
         const float *ak = a[k] + aoff;
         const __m256 b0 = _mm256_loadu_ps(b + 16 * k), b1 = _mm256_loadu_ps(b + 16 * k + 8);
@@ -1473,10 +1470,7 @@ static void hr__outer_avx2(size_t kc, const float *const *a, size_t aoff, const 
         HR__AVX2_ROWS(HR__F)
 #undef HR__F
     }
-#define HR__S(r) _mm256_storeu_ps(t + (r) * ldt, c##r##0); \
-                 _mm256_storeu_ps(t + (r) * ldt + 8, c##r##1);
-    HR__AVX2_ROWS(HR__S)
-#undef HR__S
+    HR__AVX2_ROWS(HR__AVX2_ST)
 }
 
 /* 4 pixels x 8 channels in registers; the channel tail through masked
@@ -1922,6 +1916,14 @@ static void hr__draw_n_neon(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
+/* The tile kernels' accumulators: from c0 (row stride c0rs) or zero, and
+   stored to t (row stride ldt): shared by the direct and outer kernels. */
+#define HR__NEON_C0(r) if (c0) { c##r##0 = vld1q_f32(c0 + (r) * c0rs); c##r##1 = vld1q_f32(c0 + (r) * c0rs + 4); \
+                           c##r##2 = vld1q_f32(c0 + (r) * c0rs + 8); } \
+                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
+#define HR__NEON_ST(r) vst1q_f32(t + (r) * ldt, c##r##0); vst1q_f32(t + (r) * ldt + 4, c##r##1); \
+                 vst1q_f32(t + (r) * ldt + 8, c##r##2);
+
 /* The 8 x 12 loop of hr__gram_neon with the broadcasts read through row
    pointers (ld1r), tap after tap. */
 static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
@@ -1931,11 +1933,7 @@ static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
     float32x4_t c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32,
                 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
     size_t s, k;
-#define HR__Z(r) if (c0) { c##r##0 = vld1q_f32(c0 + (r) * c0rs); c##r##1 = vld1q_f32(c0 + (r) * c0rs + 4); \
-                           c##r##2 = vld1q_f32(c0 + (r) * c0rs + 8); } \
-                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
-    HR__NEON_ROWS(HR__Z)
-#undef HR__Z
+    HR__NEON_ROWS(HR__NEON_C0)
     for (s = 0; s < nt; s++, a += 8) {
         const float *bs = b[s];
 #define HR__P(r) const float *a##r = a[r];
@@ -1953,10 +1951,7 @@ static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
 #undef HR__F
         }
     }
-#define HR__S(r) vst1q_f32(t + (r) * ldt, c##r##0); vst1q_f32(t + (r) * ldt + 4, c##r##1); \
-                 vst1q_f32(t + (r) * ldt + 8, c##r##2);
-    HR__NEON_ROWS(HR__S)
-#undef HR__S
+    HR__NEON_ROWS(HR__NEON_ST)
 }
 
 /* The 8 x 12 loop of hr__gram_neon, a column of A through a pointer per k
@@ -1967,11 +1962,7 @@ static void hr__outer_neon(size_t kc, const float *const *a, size_t aoff, const 
     float32x4_t c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32,
                 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
     size_t k;
-#define HR__Z(r) if (c0) { c##r##0 = vld1q_f32(c0 + (r) * c0rs); c##r##1 = vld1q_f32(c0 + (r) * c0rs + 4); \
-                           c##r##2 = vld1q_f32(c0 + (r) * c0rs + 8); } \
-                 else { c##r##0 = vdupq_n_f32(0.0f); c##r##1 = c##r##0; c##r##2 = c##r##0; }
-    HR__NEON_ROWS(HR__Z)
-#undef HR__Z
+    HR__NEON_ROWS(HR__NEON_C0)
     for (k = 0; k < kc; k++) {
         const float *ak = a[k] + aoff;
         const float32x4_t b0 = vld1q_f32(b + 12 * k), b1 = vld1q_f32(b + 12 * k + 4),
@@ -1983,10 +1974,7 @@ static void hr__outer_neon(size_t kc, const float *const *a, size_t aoff, const 
         HR__NEON_ROWS(HR__F)
 #undef HR__F
     }
-#define HR__S(r) vst1q_f32(t + (r) * ldt, c##r##0); vst1q_f32(t + (r) * ldt + 4, c##r##1); \
-                 vst1q_f32(t + (r) * ldt + 8, c##r##2);
-    HR__NEON_ROWS(HR__S)
-#undef HR__S
+    HR__NEON_ROWS(HR__NEON_ST)
 }
 
 /* 4 pixels x 4 channels in registers; the channel tail with fmaf (the
@@ -2264,6 +2252,14 @@ static void hr__gram_avx512(size_t kc, const float *a, const float *b, float *t,
     }
 }
 
+/* The tile kernels' accumulators: from c0 (row stride c0rs) or zero, and
+   stored to t (row stride ldt): shared by the direct and outer kernels. */
+#define HR__X5_C0(r) if (c0) { c##r##_0 = _mm512_loadu_ps(c0 + (r) * c0rs); \
+                           c##r##_1 = _mm512_loadu_ps(c0 + (r) * c0rs + 16); } \
+                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
+#define HR__X5_ST(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
+                 _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
+
 /* The 14 x 32 loop of hr__gram_avx512 with the broadcasts read through
    row pointers, tap after tap (same products, same order). */
 HR__TARGET_AVX512
@@ -2275,11 +2271,7 @@ static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
     HR__X5_ROWS(HR__D)
 #undef HR__D
     size_t s, k;
-#define HR__Z(r) if (c0) { c##r##_0 = _mm512_loadu_ps(c0 + (r) * c0rs); \
-                           c##r##_1 = _mm512_loadu_ps(c0 + (r) * c0rs + 16); } \
-                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
-    HR__X5_ROWS(HR__Z)
-#undef HR__Z
+    HR__X5_ROWS(HR__X5_C0)
     for (s = 0; s < nt; s++, a += HR__X5_MR) {
         const float *bs = b[s];
 #define HR__P(r) const float *a##r = a[r];
@@ -2295,10 +2287,7 @@ static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
 #undef HR__F
         }
     }
-#define HR__S(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
-                 _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
-    HR__X5_ROWS(HR__S)
-#undef HR__S
+    HR__X5_ROWS(HR__X5_ST)
 }
 
 /* The 14 x 32 loop of hr__gram_avx512, a column of A through a pointer
@@ -2311,11 +2300,7 @@ static void hr__outer_avx512(size_t kc, const float *const *a, size_t aoff, cons
     HR__X5_ROWS(HR__D)
 #undef HR__D
     size_t k;
-#define HR__Z(r) if (c0) { c##r##_0 = _mm512_loadu_ps(c0 + (r) * c0rs); \
-                           c##r##_1 = _mm512_loadu_ps(c0 + (r) * c0rs + 16); } \
-                 else { c##r##_0 = _mm512_setzero_ps(); c##r##_1 = c##r##_0; }
-    HR__X5_ROWS(HR__Z)
-#undef HR__Z
+    HR__X5_ROWS(HR__X5_C0)
     for (k = 0; k < kc; k++) {
         const float *ak = a[k] + aoff;
         const __m512 b0 = _mm512_loadu_ps(b + 32 * k), b1 = _mm512_loadu_ps(b + 32 * k + 16);
@@ -2326,10 +2311,7 @@ static void hr__outer_avx512(size_t kc, const float *const *a, size_t aoff, cons
         HR__X5_ROWS(HR__F)
 #undef HR__F
     }
-#define HR__S(r) _mm512_storeu_ps(t + (r) * ldt, c##r##_0); \
-                 _mm512_storeu_ps(t + (r) * ldt + 16, c##r##_1);
-    HR__X5_ROWS(HR__S)
-#undef HR__S
+    HR__X5_ROWS(HR__X5_ST)
 }
 
 /* The low 8 floats of a zmm, by an extract rather than
