@@ -55,6 +55,22 @@ static int parse_size(const char *s, size_t *v)
     return 1;
 }
 
+/* The options both tools take (getopt_long's val; a tool's own start at
+   OPT_OWN), as the first entries of each tool's long_opts. */
+enum { OPT_PREFIX = 256, OPT_NEAREST, OPT_UNIT, OPT_THREADS, OPT_ISA, OPT_HARDEST, OPT_VERSION,
+       OPT_OWN };
+#define CLI_COMMON_OPTS \
+    { "prefix", required_argument, NULL, OPT_PREFIX }, \
+    { "difficulty", required_argument, NULL, 'o' }, \
+    { "nearest", required_argument, NULL, OPT_NEAREST }, \
+    { "unit-rows", no_argument, NULL, OPT_UNIT }, \
+    { "threads", required_argument, NULL, OPT_THREADS }, \
+    { "isa", required_argument, NULL, OPT_ISA }, \
+    { "hardest", required_argument, NULL, OPT_HARDEST }, \
+    { "quiet", no_argument, NULL, 'q' }, \
+    { "help", no_argument, NULL, 'h' }, \
+    { "version", no_argument, NULL, OPT_VERSION }
+
 /* What getopt_long's error return ch (opterr = 0, optstring starting with
    ':') means, and the option as the user typed it (*arg; buf holds a short
    one). glibc leaves the option's val in optopt for a long option given a

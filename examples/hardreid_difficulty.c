@@ -94,24 +94,14 @@ static int usage_error(const char *msg, const char *arg)
     return 2;
 }
 
-enum { OPT_PREFIX = 256, OPT_NEAREST, OPT_TOPK, OPT_SIM, OPT_IDX, OPT_CSV, OPT_UNIT,
-       OPT_THREADS, OPT_ISA, OPT_HARDEST, OPT_VERSION };
+enum { OPT_TOPK = OPT_OWN, OPT_SIM, OPT_IDX, OPT_CSV };
 
 static const struct option long_opts[] = {
-    { "prefix", required_argument, NULL, OPT_PREFIX },
-    { "difficulty", required_argument, NULL, 'o' },
-    { "nearest", required_argument, NULL, OPT_NEAREST },
+    CLI_COMMON_OPTS,
     { "topk", required_argument, NULL, OPT_TOPK },
     { "topk-sim", required_argument, NULL, OPT_SIM },
     { "topk-idx", required_argument, NULL, OPT_IDX },
     { "csv", required_argument, NULL, OPT_CSV },
-    { "unit-rows", no_argument, NULL, OPT_UNIT },
-    { "threads", required_argument, NULL, OPT_THREADS },
-    { "isa", required_argument, NULL, OPT_ISA },
-    { "hardest", required_argument, NULL, OPT_HARDEST },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
 };
 

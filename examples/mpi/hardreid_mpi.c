@@ -142,19 +142,8 @@ static int usage_error(int talk, const char *msg, const char *arg)
     return 2;
 }
 
-enum { OPT_PREFIX = 256, OPT_NEAREST, OPT_UNIT, OPT_THREADS, OPT_ISA, OPT_HARDEST, OPT_VERSION };
-
 static const struct option long_opts[] = {
-    { "prefix", required_argument, NULL, OPT_PREFIX },
-    { "difficulty", required_argument, NULL, 'o' },
-    { "nearest", required_argument, NULL, OPT_NEAREST },
-    { "unit-rows", no_argument, NULL, OPT_UNIT },
-    { "threads", required_argument, NULL, OPT_THREADS },
-    { "isa", required_argument, NULL, OPT_ISA },
-    { "hardest", required_argument, NULL, OPT_HARDEST },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, OPT_VERSION },
+    CLI_COMMON_OPTS,
     { NULL, 0, NULL, 0 }
 };
 
