@@ -200,8 +200,10 @@ static int parse_args(int argc, char **argv, opts *o, int talk)
 
 /* ---- outputs (rank 0) and input errors, as the CLI's (cli_common.h) --- */
 
-/* The temp output is made before anything is read, so a bad output path
-   fails in seconds, not after the computation. */
+/* A temp output is made (and removed) before anything is read, so a bad
+   output path fails in seconds, not after the computation; the real ones
+   are made only to be written, after the ring, so that a rank killed
+   mid-ring (mpirun then SIGKILLs the rest) leaves no temp file behind. */
 static int out_open_x(outfile *o, ctx *x, const char *in)
 {
     char err[sizeof x->err];
@@ -327,7 +329,15 @@ int main(int argc, char **argv)
             char err[sizeof x.err];
             if (out_prepare_all(out, 2, o.in, err, sizeof err) != 0) fail(&x, "%s", err);
         }
-        for (k = 0; k < 2 && !x.failed; k++) out_open_x(&out[k], &x, o.in);
+        for (k = 0; k < 2 && !x.failed; k++)
+            if (!out[k].direct && out_open_x(&out[k], &x, o.in) == 0) { /* a probe: the temp file goes */
+                fclose(out[k].f);
+                out[k].f = NULL;
+                cli_tmp_track(out[k].tmp, 0);
+                remove(out[k].tmp);
+                free(out[k].tmp);
+                out[k].tmp = NULL;
+            }
     }
 
     /* ---- read: the header, then this rank's rows only ------------------ */
@@ -465,6 +475,7 @@ int main(int argc, char **argv)
     /* ---- write (rank 0): both temp files, then both renamed ------------ */
     t0 = MPI_Wtime();
     if (x.rank == 0) {
+        for (k = 0; k < 2 && !x.failed; k++) out_open_x(&out[k], &x, o.in);
         for (k = 0; k < 2 && !x.failed; k++) {
             errno = 0;
             ns = npy_write(out[k].f, k == 0 ? "<f4" : "<i4", 1, &n, k == 0 ? (const void *)cmax : (const void *)nmax);
