@@ -67,7 +67,7 @@ TSAN_FLAGS := -fsanitize=thread -DHR_TEST_MINI
 TSAN_ENV  := TSAN_OPTIONS=ignore_noninstrumented_modules=1 ARCHER_OPTIONS=verbose=1
 FUZZ_CFLAGS := -std=c99 -O1 -g $(WARN) -I. -Itests/fuzz \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_NAMES := alias neighbors ids weights npy market market_dir ckpt
+FUZZ_NAMES := alias neighbors ids weights npy market market_dir ckpt conv
 # harnesses that link more than their own file (fuzz_ckpt includes the
 # trainer's train.c; the rest of the trainer beside it; fuzz_market_dir
 # includes market.c and links data.c for rd_free)
