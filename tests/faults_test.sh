@@ -11,6 +11,8 @@
 #   3. an MPI rank killed (SIGKILL) in the middle of the ring
 #      (HR_CLI_FAULT=ring on the last rank): the run ends non-zero within
 #      the timeout, rank 0's temp files are gone, the older outputs intact.
+# W is FAULTS_N x FAULTS_D (default 3000 x 64; make test-soak: 100000 x 512,
+# the same checks at scale).
 set -u
 CLI=$1 GEN=$2 MPI=$3 TRAIN=$4 DIR=$5
 fail=0 n=0
@@ -21,7 +23,7 @@ olds() { for f in "$@"; do printf 'old' >"$f"; done; }
 intact() { for f in "$@"; do [ "$(cat "$f")" = old ] || return 1; done; }
 tmps() { ls "$1" | grep -c '\.tmp' ; }
 
-"$GEN" --seed 3 3000 64 "$DIR/w.npy" || exit 1
+"$GEN" --seed 3 "${FAULTS_N:-3000}" "${FAULTS_D:-64}" "$DIR/w.npy" || exit 1
 
 # 1. signals ------------------------------------------------------------------
 mkdir -p "$DIR/sig"
@@ -80,7 +82,7 @@ if command -v mpirun >/dev/null 2>&1; then
     mkdir -p "$DIR/mpi"
     olds "$DIR/mpi/o.difficulty.npy" "$DIR/mpi/o.nearest.npy"
     for np in 3 4; do
-        OMP_NUM_THREADS=1 HR_CLI_FAULT=ring timeout 120 mpirun -x HR_CLI_FAULT -np $np "$MPI" -q \
+        OMP_NUM_THREADS=1 HR_CLI_FAULT=ring timeout 600 mpirun -x HR_CLI_FAULT -np $np "$MPI" -q \
             --prefix "$DIR/mpi/o" "$DIR/w.npy" >"$DIR/mpi.out" 2>&1; rc=$?
         if [ $rc != 0 ] && [ $rc != 124 ] && [ "$(tmps "$DIR/mpi")" = 0 ] && intact "$DIR/mpi/o.difficulty.npy" "$DIR/mpi/o.nearest.npy"
         then ok; else bad "$np ranks, the last killed mid-ring: rc $rc, temp files $(tmps "$DIR/mpi"): $(tail -3 "$DIR/mpi.out")"; fi

@@ -67,3 +67,12 @@ test-all: test-faults
 test-faults: $(CLI) $(NPY_GEN) $(MPI_TOOL) $(BUILD)/train
 	@echo "== faults: signals, a full disk, a rank killed mid-ring =="
 	@sh tests/faults_test.sh $(CLI) $(NPY_GEN) $(MPI_TOOL) $(BUILD)/train $(TOOLS)/faults_test
+
+# make test-soak: the same faults on a 100000 x 512 W (200 MB; ~3 min on 2
+# cores; in CI, not in make test)
+.PHONY: test-soak
+test-soak: $(CLI) $(NPY_GEN) $(MPI_TOOL) $(BUILD)/train
+	@echo "== soak: the faults at 100000 x 512 =="
+	@t0=$$(date +%s); FAULTS_N=100000 FAULTS_D=512 sh tests/faults_test.sh $(CLI) $(NPY_GEN) \
+	  $(MPI_TOOL) $(BUILD)/train $(TOOLS)/soak_test && echo "soak: $$(( $$(date +%s) - t0 )) s"; \
+	  s=$$?; rm -rf $(TOOLS)/soak_test; exit $$s
