@@ -11,6 +11,11 @@
 #   3. an MPI rank killed (SIGKILL) in the middle of the ring
 #      (HR_CLI_FAULT=ring on the last rank): the run ends non-zero within
 #      the timeout, rank 0's temp files are gone, the older outputs intact.
+#   4. the trainer SIGKILLed at 8 points spread over a run that resumes one
+#      checkpoint and saves over it: each time, --resume of what is on disk
+#      succeeds (the old checkpoint or the complete new one: temp + fsync +
+#      rename; a kill rarely lands inside the short write itself, which the
+#      full-disk case above fails on purpose).
 # W is FAULTS_N x FAULTS_D (default 3000 x 64; make test-soak: 100000 x 512,
 # the same checks at scale).
 set -u
@@ -89,6 +94,24 @@ if command -v mpirun >/dev/null 2>&1; then
     done
 else
     sh scripts/missing.sh "mpirun (the killed-rank test)" "apt-get install openmpi-bin" || fail=$((fail + 1))
+fi
+
+# 4. the trainer killed anywhere ------------------------------------------------
+tiny="--ids-train 24 --ids-test 12 --imgs 8 --distractors 10 --P 6 --K 4 --quiet --steps 40"
+mkdir -p "$DIR/ck"
+if "$TRAIN" $tiny --stop-at 2 --save "$DIR/ck/t.ckpt" >/dev/null 2>&1; then
+    killed=0 torn=0
+    for delay in 0.02 0.1 0.2 0.35 0.5 0.8 1.2 1.8; do
+        "$TRAIN" $tiny --resume "$DIR/ck/t.ckpt" --save "$DIR/ck/t.ckpt" >/dev/null 2>&1 & pid=$!
+        sleep $delay
+        { kill -KILL $pid && killed=$((killed + 1)); wait $pid; } 2>/dev/null
+        "$TRAIN" $tiny --resume "$DIR/ck/t.ckpt" --stop-at 3 >/dev/null 2>"$DIR/ck/resume.err" ||
+            torn=$((torn + 1))
+    done
+    if [ $torn = 0 ] && [ $killed -ge 4 ]; then ok
+    else bad "trainer killed while saving: $torn of 8 checkpoints not resumable ($killed runs killed): $(head -1 "$DIR/ck/resume.err")"; fi
+else
+    bad "trainer: the first checkpoint"
 fi
 
 if [ $fail = 0 ]; then echo "fault tests: $n passed"; exit 0; fi
