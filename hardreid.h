@@ -3877,17 +3877,6 @@ static void hr__dw_cols_all(const hr__conv *c, size_t *cols)
    inside the image, then the pixels whose taps are all inside in one
    dw_fwd call, and each edge pixel with its kx range cut to the inside
    (padded taps are skipped, not multiplied by zero). */
-/* For output row (img, oy), each kernel row ky_ whose input row iy_ (+ ph)
-   is inside. */
-#define HR__DW_ROWS(c, img, oy, BODY) do { \
-    size_t ky_; \
-    for (ky_ = 0; ky_ < (c)->kh; ky_++) { \
-        const size_t iy_ = (oy) * (c)->sh + ky_; \
-        if (iy_ < (c)->ph || iy_ - (c)->ph >= (c)->h) continue; \
-        BODY \
-    } \
-} while (0)
-
 static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, const float *w,
                                 const float *bias, int acc)
 {
@@ -4267,7 +4256,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
    parallel, and the partials are added in chunk order: the same sums in
    the same order for any thread count. */
 
-#define HR__BW_KB 128 /* pixels per outer-kernel call: 32 KiB of dy at nr = 32 */
+#define HR__BW_KB 128 /* pixels per outer-kernel call: 16 KiB of dy at nr = 32 */
 
 typedef struct hr__bw {
     size_t nseg, L, R, rt, npan; /* segments, run length, run rounded to mr,
