@@ -19,7 +19,7 @@ demo:
 # the embedded data (same network, same seed): TRAIN_DEMO_SAMPLERS picks
 # them, TRAIN_DEMO_ARGS passes anything else (e.g. "--steps 100").
 TRAIN_SRC = examples/train/train.c examples/train/model.c examples/train/data.c \
-            examples/train/market.c
+            examples/train/market.c examples/train/weights.c
 TRAIN_DEMO_SAMPLERS ?= shuffle,uniform-prop,prop
 TRAIN_DEMO_ARGS ?=
 

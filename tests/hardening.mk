@@ -71,7 +71,8 @@ FUZZ_NAMES := alias neighbors ids weights npy market market_dir ckpt conv
 # harnesses that link more than their own file (fuzz_ckpt includes the
 # trainer's train.c; the rest of the trainer beside it; fuzz_market_dir
 # includes market.c and links data.c for rd_free)
-FUZZ_EXTRA_ckpt := examples/train/data.c examples/train/model.c examples/train/market.c
+FUZZ_EXTRA_ckpt := examples/train/data.c examples/train/model.c examples/train/market.c \
+                   examples/train/weights.c
 FUZZ_EXTRA_market_dir := examples/train/data.c
 # fuzz_market_dir: UBSan findings inside stb (not the code under test) that
 # do no harm are waived there, each with its reason

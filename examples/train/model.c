@@ -1,18 +1,24 @@
-/* model.c - three small backbones as lists of layers, with forward and
-   backward passes over them (llm.c style: each layer a forward/backward
-   pair; backward ACCUMULATES into gradients; parameters, gradients and
+/* model.c - the backbones as lists of layers, with forward and backward
+   passes over them (llm.c style: each layer a forward/backward pair;
+   backward ACCUMULATES into gradients; parameters, gradients and
    activations each live in one allocation, tensors are offsets into it).
 
    Convolutions and the FC layer run on hardreid.h (hr_conv2d_*, hr_fc_*);
    the elementwise layers (batch norm, ReLU, residual add, channel shuffle,
    global average pooling) are here. Everything is NHWC: channels innermost.
 
-     res      3x3 stem, then three residual blocks (16, 32 s2, 64 s2 channels)
+     res      3x3 stem, then residual stages (16, 32 s2, 64 s2 channels)
+     res18    ResNet-18's shape: 3x3 stem, stages 64, 128 s2, 256 s2, 512 s2
+              of 2 basic blocks (no max-pool; the stem's stride instead)
      mobile   3x3 stem, then depthwise-separable blocks (dw 3x3 + 1x1)
      shuffle  3x3 stem, then ShuffleNet units (grouped 1x1, channel shuffle,
               depthwise 3x3, grouped 1x1, residual)
+   net_arch scales each: width multiplies the channels (rounded to 8),
+   depth repeats each stage's stride-1 block, stem_stride halves the input.
    All end in global average pooling and an FC layer to the embedding; the
-   classifier W (classes x emb) is the last parameter tensor. */
+   classifier W (classes x emb) is the last parameter tensor. The PyTorch
+   twin (examples/python/train_ref.py) builds the same layers in the same
+   order. */
 #include "train.h"
 
 #include <math.h>
@@ -24,32 +30,49 @@
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
 
-const char *net_name(net_kind k)
-{
-    return k == NET_RES ? "res" : k == NET_MOBILE ? "mobile" : "shuffle";
-}
+const char *const NET_NAMES[NET_COUNT] = {"res", "mobile", "shuffle", "res18"};
+
+const char *net_name(net_kind k) { return (unsigned)k < NET_COUNT ? NET_NAMES[k] : "?"; }
 
 /* ---- building the layer list -------------------------------------------- */
 
+static void too_big(const net *m)
+{
+    fprintf(stderr, "train: network too large (%d layers; at most %d): lower --depth\n", m->nops,
+            NET_MAX_OPS);
+    exit(2);
+}
+
 static int new_tensor(net *m, size_t h, size_t w, size_t c)
 {
-    tensor *t = &m->t[m->nt];
+    tensor *t;
+    if (m->nt == NET_MAX_TENSORS) too_big(m);
+    t = &m->t[m->nt];
     t->off = m->nacts; t->h = h; t->w = w; t->c = c;
     m->nacts += m->max_batch * h * w * c;
     return m->nt++;
 }
 
-static size_t new_param(net *m, size_t size, int decay, const char *name)
+/* a parameter tensor of shape d[0] x .. x d[nd-1], named name (printf) */
+static size_t new_param(net *m, int decay, size_t nd, const size_t *d, const char *fmt, int i)
 {
-    ptensor *p = &m->p[m->np++];
-    p->off = m->nparams; p->size = size; p->decay = decay; p->name = name;
+    ptensor *p;
+    size_t k, size = 1;
+    if (m->np == NET_MAX_PARAMS) too_big(m);
+    p = &m->p[m->np++];
+    memset(p, 0, sizeof *p);
+    for (k = 0; k < nd; k++) { p->dims[k] = d[k]; size *= d[k]; }
+    p->ndim = nd; p->off = m->nparams; p->size = size; p->decay = decay;
+    snprintf(p->name, sizeof p->name, fmt, i);
     m->nparams += size;
     return p->off;
 }
 
 static op *new_op(net *m, op_kind kind, int in)
 {
-    op *o = &m->ops[m->nops++];
+    op *o;
+    if (m->nops == NET_MAX_OPS) too_big(m);
+    o = &m->ops[m->nops++];
     memset(o, 0, sizeof *o);
     o->kind = kind; o->in = in; o->in2 = -1; o->b = NONE; o->w = NONE;
     return o;
@@ -59,6 +82,7 @@ static int conv(net *m, int in, size_t cout, size_t k, size_t stride, size_t gro
 {
     const tensor *x = &m->t[in];
     op *o = new_op(m, OP_CONV, in);
+    const size_t d[4] = {cout, k, k, x->c / groups};
     size_t oh, ow;
     o->cd.h = x->h; o->cd.w = x->w; o->cd.n = 1;
     o->cd.c_in = x->c; o->cd.c_out = cout;
@@ -67,10 +91,11 @@ static int conv(net *m, int in, size_t cout, size_t k, size_t stride, size_t gro
     o->cd.pad_h = o->cd.pad_w = k / 2;
     o->cd.groups = groups;
     if (hr_conv2d_out_size(&o->cd, &oh, &ow) != HR_OK) {
-        fprintf(stderr, "train: bad conv shape in the network definition\n");
-        exit(1);
+        fprintf(stderr, "train: bad conv shape in the network (%zu x %zu input, stride %zu): "
+                        "the input is too small for this net\n", x->h, x->w, stride);
+        exit(2);
     }
-    o->w = new_param(m, cout * k * k * (x->c / groups), 1, "conv.w");
+    o->w = new_param(m, 1, 4, d, "conv%d.w", m->nconv++);
     o->out = new_tensor(m, oh, ow, cout);
     return o->out;
 }
@@ -81,8 +106,10 @@ static int bn_(net *m, int in, int zero_gamma)
 {
     const tensor *x = &m->t[in];
     op *o = new_op(m, OP_BN, in);
-    o->w = new_param(m, x->c, 0, zero_gamma ? "bn.gamma0" : "bn.gamma");
-    o->b = new_param(m, x->c, 0, "bn.beta");
+    const size_t d[1] = {x->c};
+    o->w = new_param(m, 0, 1, d, "bn%d.gamma", m->nbn);
+    m->p[m->np - 1].zero = zero_gamma;
+    o->b = new_param(m, 0, 1, d, "bn%d.beta", m->nbn++);
     o->stat = m->nstate;
     m->nstate += 2 * x->c;
     o->save = m->nbn_save;
@@ -127,10 +154,10 @@ static int gap(net *m, int in)
 
 static int fc(net *m, int in, size_t out)
 {
-    const size_t cin = m->t[in].c;
+    const size_t cin = m->t[in].c, dw[2] = {out, cin}, db[1] = {out};
     op *o = new_op(m, OP_FC, in);
-    o->w = new_param(m, out * cin, 1, "fc.w");
-    o->b = new_param(m, out, 0, "fc.b");
+    o->w = new_param(m, 1, 2, dw, "fc.w", 0);
+    o->b = new_param(m, 0, 1, db, "fc.b", 0);
     o->out = new_tensor(m, 1, 1, out);
     return o->out;
 }
@@ -169,41 +196,57 @@ static int shuffle_unit(net *m, int in, size_t cout, size_t stride)
     return relu(m, add(m, y, sc));
 }
 
-int net_build(net *m, net_kind kind, size_t h, size_t w, size_t emb, size_t classes,
+/* channels of a preset layer at the chosen width: a multiple of 8 (the
+   shuffle unit's groups need cout / 2 divisible by 4) */
+static size_t ch(const net *m, size_t c)
+{
+    const double x = floor((double)c * m->arch.width / 8.0 + 0.5) * 8.0;
+    return x < 8.0 ? 8 : (size_t)x;
+}
+
+typedef int (*block_fn)(net *m, int in, size_t cout, size_t stride);
+
+/* a preset's blocks {channels, stride}: each followed by depth - 1 more
+   at stride 1 (res and res18 list one entry per stage) */
+static int stages(net *m, int x, block_fn f, const size_t (*b)[2], size_t nb)
+{
+    size_t i, r;
+    for (i = 0; i < nb; i++)
+        for (r = 0; r < m->arch.depth; r++) x = f(m, x, ch(m, b[i][0]), r ? 1 : b[i][1]);
+    return x;
+}
+
+int net_build(net *m, const net_arch *a, size_t h, size_t w, size_t emb, size_t classes,
               size_t max_batch)
 {
+    static const size_t RES[][2] = {{16, 1}, {32, 2}, {64, 2}};
+    static const size_t RES18[][2] = {{64, 1}, {128, 2}, {256, 2}, {512, 2}};
+    static const size_t MOBILE[][2] = {{32, 1}, {64, 2}, {64, 1}, {128, 2}, {128, 1}};
+    static const size_t SHUFFLE[][2] = {{24, 1}, {48, 2}, {48, 1}, {96, 2}, {96, 1}};
+    const size_t dh[2] = {classes, emb};
+    const size_t s = a->stem_stride;
     int x;
     memset(m, 0, sizeof *m);
-    m->kind = kind; m->h = h; m->w = w; m->emb = emb; m->classes = classes;
+    m->arch = *a; m->h = h; m->w = w; m->emb = emb; m->classes = classes;
     m->max_batch = max_batch;
     x = new_tensor(m, h, w, 3); /* tensor 0: the input images */
-    switch (kind) {
+    switch (a->kind) {
     case NET_RES:
-        x = cbr(m, x, 16, 3, 1, 1);
-        x = res_block(m, x, 16, 1);
-        x = res_block(m, x, 32, 2);
-        x = res_block(m, x, 64, 2);
+        x = stages(m, cbr(m, x, ch(m, 16), 3, s, 1), res_block, RES, 3);
+        break;
+    case NET_RES18:
+        x = stages(m, cbr(m, x, ch(m, 64), 3, s, 1), res_block, RES18, 4);
         break;
     case NET_MOBILE:
-        x = cbr(m, x, 16, 3, 1, 1);
-        x = dws_block(m, x, 32, 1);
-        x = dws_block(m, x, 64, 2);
-        x = dws_block(m, x, 64, 1);
-        x = dws_block(m, x, 128, 2);
-        x = dws_block(m, x, 128, 1);
+        x = stages(m, cbr(m, x, ch(m, 16), 3, s, 1), dws_block, MOBILE, 5);
         break;
-    case NET_SHUFFLE:
-        x = cbr(m, x, 24, 3, 1, 1);
-        x = shuffle_unit(m, x, 24, 1);
-        x = shuffle_unit(m, x, 48, 2);
-        x = shuffle_unit(m, x, 48, 1);
-        x = shuffle_unit(m, x, 96, 2);
-        x = shuffle_unit(m, x, 96, 1);
+    case NET_SHUFFLE: default:
+        x = stages(m, cbr(m, x, ch(m, 24), 3, s, 1), shuffle_unit, SHUFFLE, 5);
         break;
     }
     x = gap(m, x);
     fc(m, x, emb);
-    m->head_w = new_param(m, classes * emb, 1, "head.w");
+    m->head_w = new_param(m, 1, 2, dh, "head.w", 0);
     return 0;
 }
 
@@ -245,7 +288,7 @@ int net_alloc(net *m, uint64_t seed)
             const size_t c = m->t[o->in].c;
             int zero = 0, k;
             for (k = 0; k < m->np; k++)
-                if (m->p[k].off == o->w) zero = strcmp(m->p[k].name, "bn.gamma0") == 0;
+                if (m->p[k].off == o->w) zero = m->p[k].zero;
             for (j = 0; j < c; j++) {
                 m->params[o->w + j] = zero ? 0.0f : 1.0f;
                 m->state[o->stat + c + j] = 1.0f; /* running var */

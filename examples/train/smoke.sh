@@ -14,12 +14,12 @@ tiny="--ids-train 24 --ids-test 12 --imgs 8 --distractors 10 --P 6 --K 4 --quiet
 fail() { echo "train-smoke: FAIL: $*" >&2; exit 1; }
 
 # 1. every sampler, a few steps each
-$bin $tiny --steps 8 --compare shuffle,pk,hard,prop,hardpk,uniform-prop > "$tmp/cmp.txt" 2>&1 ||
+$bin $tiny --steps 8 --compare shuffle,pk,hard,prop,hardpk,uniform-prop,hardepoch > "$tmp/cmp.txt" 2>&1 ||
     { cat "$tmp/cmp.txt"; fail "--compare"; }
 grep -q '^| uniform-prop ' "$tmp/cmp.txt" || fail "comparison table"
 tail -9 "$tmp/cmp.txt"
-for n in mobile shuffle; do
-    $bin $tiny --steps 4 --net $n --head arc --opt adam > "$tmp/net.txt" 2>&1 || { cat "$tmp/net.txt"; fail "--net $n"; }
+for n in mobile shuffle res18; do
+    $bin $tiny --steps 4 --net $n --width 0.5 --depth 2 --stem-stride 2 --head arc --opt adam > "$tmp/net.txt" 2>&1 || { cat "$tmp/net.txt"; fail "--net $n"; }
 done
 $bin $tiny --steps 4 --head sphere > /dev/null 2>&1 || fail "--head sphere"
 $bin $tiny --steps 4 --head softmax > /dev/null 2>&1 || fail "--head softmax"
@@ -36,7 +36,36 @@ $bin $tiny --steps 12 --sampler hardpk --refresh 5 --resume "$tmp/half.ckpt" --c
 cmp -s "$tmp/a.ckpt" "$tmp/c.ckpt" || fail "resumed run ends in a different checkpoint"
 head -2 "$tmp/c.txt" > "$tmp/c.m"
 cmp -s "$tmp/a.m" "$tmp/c.m" || fail "resumed run: different results"
-echo "train-smoke: bitwise equal: 1 vs 2 threads, straight vs --stop-at 7 + --resume"
+# hardepoch keeps its epoch's keys in the checkpoint
+he="$tiny --steps 12 --sampler hardepoch --refresh 3 --P 3"
+$bin $he --csv "$tmp/e1.csv" > "$tmp/e1.txt"
+$bin $he --stop-at 5 --save "$tmp/e.ckpt" --csv "$tmp/e2.csv" > /dev/null
+$bin $he --resume "$tmp/e.ckpt" --csv "$tmp/e2.csv" > "$tmp/e2.txt"
+cut -d, -f1-6 "$tmp/e1.csv" > "$tmp/e1.cut"; cut -d, -f1-6 "$tmp/e2.csv" > "$tmp/e2.cut"
+cmp -s "$tmp/e1.cut" "$tmp/e2.cut" && [ "$(head -2 "$tmp/e1.txt")" = "$(head -2 "$tmp/e2.txt")" ] ||
+    fail "hardepoch: straight and resumed runs differ"
+echo "train-smoke: bitwise equal: 1 vs 2 threads, straight vs --stop-at 7 + --resume (hardpk, hardepoch)"
+
+# 2b. weights files: what --save-weights wrote, --init --steps 0 evaluates
+# to the same figures; a file of another net or a damaged one is refused
+$bin $tiny --steps 6 --net res18 --save-weights "$tmp/w.hrw" > "$tmp/w1.txt"
+$bin $tiny --steps 0 --net res18 --init "$tmp/w.hrw" > "$tmp/w2.txt"
+[ "$(head -2 "$tmp/w1.txt")" = "$(head -2 "$tmp/w2.txt")" ] || fail "--init of --save-weights: other figures"
+# refuse STATUS MESSAGE ARGS...: the exit status and a line of the output
+refuse() {
+    want=$1 msg=$2; shift 2
+    rc=0; $bin "$@" > "$tmp/r.txt" 2>&1 || rc=$?
+    [ "$rc" = "$want" ] || { cat "$tmp/r.txt"; fail "$*: exit status $rc, want $want"; }
+    grep -q -e "$msg" "$tmp/r.txt" || { cat "$tmp/r.txt"; fail "$*: no '$msg' in the output"; }
+}
+refuse 1 "w.hrw: 103 tensors, this network has 48" $tiny --steps 0 --net res --init "$tmp/w.hrw"
+head -c 3000 "$tmp/w.hrw" > "$tmp/wcut.hrw"
+refuse 1 "wcut.hrw: checksum mismatch" $tiny --steps 0 --net res18 --init "$tmp/wcut.hrw"
+printf 'HRWEIGHX' > "$tmp/wmagic.hrw"; tail -c +9 "$tmp/w.hrw" >> "$tmp/wmagic.hrw"
+refuse 1 "wmagic.hrw: not a weights file (bad magic)" $tiny --steps 0 --net res18 --init "$tmp/wmagic.hrw"
+refuse 1 "nosuch.hrw: No such file or directory" $tiny --steps 0 --init "$tmp/nosuch.hrw"
+$bin $tiny --steps 2 --net res18 --dump-step "$tmp/d.hrw" > /dev/null || fail "--dump-step"
+echo "train-smoke: weights files: --save-weights then --init evaluates the same; bad files refused"
 
 # 3. checkpoints that must be refused, by name
 cp "$tmp/half.ckpt" "$tmp/bad.ckpt"
@@ -64,13 +93,6 @@ echo "train-smoke: Market-1501 layout read; bad file and missing directory named
 
 # 5. the rest of README's "Bad input" for the trainer: each refusal's exit
 # status and message
-# refuse STATUS MESSAGE ARGS...
-refuse() {
-    want=$1 msg=$2; shift 2
-    rc=0; $bin "$@" > "$tmp/r.txt" 2>&1 || rc=$?
-    [ "$rc" = "$want" ] || { cat "$tmp/r.txt"; fail "$*: exit status $rc, want $want"; }
-    grep -q -e "$msg" "$tmp/r.txt" || { cat "$tmp/r.txt"; fail "$*: no '$msg' in the output"; }
-}
 # usage: exit status 2
 refuse 2 "unknown option '--bogus'" --bogus
 refuse 2 "bad value '0' for --steps" $tiny --steps 0
@@ -93,9 +115,9 @@ patch() { # patch FILE OFFSET OCTAL-BYTES: a copy with bytes replaced
 }
 patch magic.ckpt 0 'X'
 refuse 1 "magic.ckpt: not a trainer checkpoint (bad magic)" $ck --resume "$tmp/magic.ckpt"
-patch version.ckpt 8 '\002'
-refuse 1 "version.ckpt: version 2, this trainer reads 1" $ck --resume "$tmp/version.ckpt"
-refuse 1 "half.ckpt: network (0 res, 1 mobile, 2 shuffle) differs" $ck --net mobile --resume "$tmp/half.ckpt"
+patch version.ckpt 8 '\003'
+refuse 1 "version.ckpt: version 3, this trainer reads 2" $ck --resume "$tmp/version.ckpt"
+refuse 1 "half.ckpt: network (0 res, 1 mobile, 2 shuffle, 3 res18) differs" $ck --net mobile --resume "$tmp/half.ckpt"
 refuse 1 "half.ckpt: sampler differs" $tiny --steps 12 --sampler pk --resume "$tmp/half.ckpt"
 refuse 1 "half.ckpt: image width differs: file 16, this run 8" $ck --size 32x8 --resume "$tmp/half.ckpt"
 refuse 1 "half.ckpt: number of classes differs" $ck --ids-train 20 --resume "$tmp/half.ckpt"
@@ -106,7 +128,7 @@ refuse 1 "nparams.ckpt: parameter count differs" $ck --resume "$tmp/nparams.ckpt
 patch nstate.ckpt 65 '\377'
 refuse 1 "nstate.ckpt: BN state size differs" $ck --resume "$tmp/nstate.ckpt"
 refuse 1 "half.ckpt: training data (hash) differs" $ck --data-seed 2 --resume "$tmp/half.ckpt"
-patch payload.ckpt 168 '\001'
+patch payload.ckpt 192 '\001'
 refuse 1 "payload.ckpt: payload size does not match the shapes" $ck --resume "$tmp/payload.ckpt"
 head -c 5000 "$tmp/half.ckpt" > "$tmp/cut.ckpt"
 refuse 1 "cut.ckpt: truncated" $ck --resume "$tmp/cut.ckpt"
@@ -118,8 +140,8 @@ refuse 1 "shuffle order holds an image index out of range" --net shuffle --size 
     --threads 1 --quiet --steps 4 --resume tests/fuzz/repro/ckpt_perm_out_of_range.ckpt
 if command -v python3 > /dev/null 2>&1; then
     # craft OUT FIELD: half.ckpt with the cursor or one nearest[] entry out of
-    # range and the FNV-1a checksum recomputed (the header of train.c: 184
-    # bytes, cursor at 96, nparams 56, nstate 64, classes 48, checksum 176)
+    # range and the FNV-1a checksum recomputed (the header of train.c: 208
+    # bytes, cursor at 96, nparams 56, nstate 64, classes 48, checksum 200)
     craft() {
         python3 - "$tmp/half.ckpt" "$tmp/$1" "$2" <<'PY'
 import struct, sys
@@ -128,12 +150,12 @@ classes, nparams, nstate = (struct.unpack_from("<Q", b, o)[0] for o in (48, 56, 
 if sys.argv[3] == "cursor":
     struct.pack_into("<Q", b, 96, 1 << 40)
 else:  # nearest[0]: after params, state, optimizer m and v, c
-    struct.pack_into("<i", b, 184 + 4 * (3 * nparams + nstate + classes), classes)
-struct.pack_into("<Q", b, 176, 0)
+    struct.pack_into("<i", b, 208 + 4 * (3 * nparams + nstate + classes), classes)
+struct.pack_into("<Q", b, 200, 0)
 h = 0xcbf29ce484222325
 for x in b:
     h = ((h ^ x) * 0x100000001b3) & (2 ** 64 - 1)
-struct.pack_into("<Q", b, 176, h)
+struct.pack_into("<Q", b, 200, h)
 open(sys.argv[2], "wb").write(b)
 PY
     }

@@ -45,16 +45,17 @@ void die_hr(const char *what, hr_status s)
 
 /* ---- options ------------------------------------------------------------ */
 
-typedef enum { S_SHUFFLE, S_PK, S_HARD, S_PROP, S_HARDPK, S_UPROP, S_COUNT } sampler_kind;
+typedef enum { S_SHUFFLE, S_PK, S_HARD, S_PROP, S_HARDPK, S_UPROP, S_HARDEPOCH, S_COUNT } sampler_kind;
 static const char *head_name(hr_head_kind k)
 {
     return k == HR_HEAD_SOFTMAX ? "softmax" : k == HR_HEAD_SPHEREFACE ? "sphere" : k == HR_HEAD_COSFACE ? "cos" : "arc";
 }
 
-static const char *SAMPLERS[S_COUNT] = {"shuffle", "pk", "hard", "prop", "hardpk", "uniform-prop"};
+static const char *SAMPLERS[S_COUNT] = {"shuffle", "pk", "hard", "prop", "hardpk", "uniform-prop",
+                                        "hardepoch"};
 
 typedef struct opts {
-    net_kind net;
+    net_arch arch;
     sampler_kind sampler;
     hr_head head;
     int head_set_s, head_set_m;
@@ -66,6 +67,7 @@ typedef struct opts {
     uint64_t seed;
     int threads, skip_bad, quiet;
     const char *csv, *save, *resume, *data_dir, *compare, *export_dir;
+    const char *init, *save_weights, *dump_step;   /* weights files (weights.c) */
     int export_jpeg;
     rd_config data;
 } opts;
@@ -74,8 +76,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: train [options]\n"
-"  --net res|mobile|shuffle      backbone (res)\n"
-"  --sampler S                   shuffle | pk | hard | prop | hardpk | uniform-prop (pk)\n"
+"  --net res|res18|mobile|shuffle  backbone (res; res18 with --data)\n"
+"  --width F  --depth D  --stem-stride S  channels x F (rounded to 8), blocks\n"
+"                                per stage, stem stride (1 1 1; res18: 0.25 2 2)\n"
+"  --sampler S                   shuffle | pk | hard | prop | hardpk | uniform-prop |\n"
+"                                hardepoch (pk)\n"
 "      shuffle       conventional loader: shuffled images, B in order\n"
 "      pk            P identities uniformly x K images (hr_batch_pk, no table)\n"
 "      hard          mode A: K images of the hardest identity (+ K of its nearest\n"
@@ -83,6 +88,8 @@ static void usage(FILE *f)
 "      prop          mode B: identities drawn by difficulty (hr_batch_proportional)\n"
 "      hardpk        P x K, identities weighted by difficulty (hr_batch_pk + table)\n"
 "      uniform-prop  mode B with equal difficulties: the identity-balanced control\n"
+"      hardepoch     every image once per epoch, hard identities' images first:\n"
+"                    a weighted permutation (Efraimidis-Spirakis keys); control: shuffle\n"
 "  --compare S1,S2,...           run each sampler from the same seed; print a table\n"
 "  --refresh R                   recompute difficulties every R steps (1)\n"
 "  --weighting linear|shifted|softmax  difficulty -> probability (linear)\n"
@@ -92,7 +99,8 @@ static void usage(FILE *f)
 "  --opt sgd|adam  --lr LR  --wd WD  --momentum MU  --warmup FRAC\n"
 "                                (sgd, lr 0.1 (adam 2e-3), wd 5e-4, 0.9, 0.1);\n"
 "                                linear warmup, then cosine decay to 0\n"
-"  --steps N  --P P  --K K       steps (600), identities x images per batch (16 x 4)\n"
+"  --steps N  --P P  --K K       steps (600; 0 with --init: evaluate only),\n"
+"                                identities x images per batch (16 x 4)\n"
 "  --stop-at N                   stop after step N (the schedule still spans --steps):\n"
 "                                with --save, then --resume, the same run in two parts\n"
 "  --emb D                       embedding size (64)\n"
@@ -102,10 +110,15 @@ static void usage(FILE *f)
 "  --eval-every N                evaluate every N steps too (0: at the end)\n"
 "  --csv FILE                    per-step log: step,loss,acc,lr,c_mean,c_max,img_s\n"
 "  --save FILE  --resume FILE    checkpoint at the end / continue from one\n"
+"  --init FILE  --save-weights FILE  weights from / to a weights file (the\n"
+"                                PyTorch twin's too: examples/python/hrweights.py)\n"
+"  --dump-step FILE              write the first step's batch, loss, weights and\n"
+"                                gradients (examples/python/check_step.py reads it)\n"
 "  --quiet                       only the final results\n"
 "data (embedded, generated from a seed):\n"
 "  --data-seed S (1)  --ids-train N (200)  --ids-test N (200)  --imgs N (16)\n"
-"  --cams N (4)  --distractors N (200)  --twins F (0.3)  --size HxW (32x16)\n"
+"  --cams N (4)  --distractors N (200)  --twins F (0.3)  --size HxW (32x16;\n"
+"                                64x32 with --data)\n"
 "data (Market-1501 layout instead):\n"
 "  --data DIR                    bounding_box_train/, query/, bounding_box_test/\n"
 "  --skip-bad                    skip (and count) unreadable or misnamed images\n"
@@ -139,12 +152,13 @@ static double num(const char *flag, const char *v, double lo, double hi)
 
 static void parse(opts *o, int argc, char **argv)
 {
-    static const char *NETS[] = {"res", "mobile", "shuffle"};
     static const char *HEADS[] = {"softmax", "sphere", "cos", "arc"};
     static const char *WEIGHTS[] = {"linear", "shifted", "softmax"};
-    int i, lr_set = 0;
+    int i, lr_set = 0, net_set = 0, size_set = 0;
+    size_t depth = 0, stem = 0;
     memset(o, 0, sizeof *o);
-    o->net = NET_RES;
+    o->arch.kind = NET_RES;
+    o->arch.width = 0.0f; /* 0: the preset's */
     o->sampler = S_PK;
     o->head = hr_head_default(HR_HEAD_COSFACE);
     o->adam = 0;
@@ -161,7 +175,16 @@ static void parse(opts *o, int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); exit(0); }
         else if (strcmp(a, "--skip-bad") == 0) o->skip_bad = 1;
         else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
-        else if (FLAG("--net")) { if ((k = find_name(v ? v : "", NETS, 3)) < 0) bad_arg(a, v); o->net = (net_kind)k; }
+        else if (FLAG("--net")) {
+            if ((k = find_name(v ? v : "", NET_NAMES, NET_COUNT)) < 0) bad_arg(a, v);
+            o->arch.kind = (net_kind)k; net_set = 1;
+        }
+        else if (FLAG("--width")) o->arch.width = (float)num(a, v, 1.0 / 64, 64.0);
+        else if (FLAG("--depth")) depth = (size_t)num(a, v, 1, 64);
+        else if (FLAG("--stem-stride")) stem = (size_t)num(a, v, 1, 4);
+        else if (FLAG("--init")) { if (!v) bad_arg(a, v); o->init = v; }
+        else if (FLAG("--save-weights")) { if (!v) bad_arg(a, v); o->save_weights = v; }
+        else if (FLAG("--dump-step")) { if (!v) bad_arg(a, v); o->dump_step = v; }
         else if (FLAG("--sampler")) { if ((k = find_name(v ? v : "", SAMPLERS, S_COUNT)) < 0) bad_arg(a, v); o->sampler = (sampler_kind)k; }
         else if (FLAG("--compare")) { if (!v) bad_arg(a, v); o->compare = v; }
         else if (FLAG("--head")) {
@@ -177,7 +200,7 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--wd")) o->wd = (float)num(a, v, 0.0, 1.0);
         else if (FLAG("--momentum")) o->momentum = (float)num(a, v, 0.0, 0.9999);
         else if (FLAG("--warmup")) o->warmup = (float)num(a, v, 0.0, 1.0);
-        else if (FLAG("--steps")) o->steps = (size_t)num(a, v, 1, 1e9);
+        else if (FLAG("--steps")) o->steps = (size_t)num(a, v, 0, 1e9); /* 0: --init only */
         else if (FLAG("--stop-at")) o->stop_at = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--P")) o->P = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--K")) o->K = (size_t)num(a, v, 1, 4096);
@@ -208,12 +231,20 @@ static void parse(opts *o, int argc, char **argv)
             char extra;
             if (!v || sscanf(v, "%ux%u%c", &hh, &ww, &extra) != 2 || hh < 8 || ww < 8 || hh > 512 || ww > 512)
                 bad_arg(a, v);
-            o->data.h = hh; o->data.w = ww;
+            o->data.h = hh; o->data.w = ww; size_set = 1;
         }
         else { fprintf(stderr, "train: unknown option '%s' (see --help)\n", a); exit(2); }
 #undef FLAG
     }
     if (!lr_set) o->lr = o->adam ? 2e-3f : 0.1f;
+    if (o->steps == 0 && !o->init) bad_arg("--steps", "0"); /* 0 evaluates an --init file */
+    /* a Market-layout directory: real images need the larger net and input
+       (see README: the small preset stays at chance on them) */
+    if (o->data_dir && !net_set) o->arch.kind = NET_RES18;
+    if (o->data_dir && !size_set) { o->data.h = 64; o->data.w = 32; }
+    if (o->arch.width == 0.0f) o->arch.width = o->arch.kind == NET_RES18 ? 0.25f : 1.0f;
+    o->arch.depth = depth ? depth : o->arch.kind == NET_RES18 ? 2 : 1;
+    o->arch.stem_stride = stem ? stem : o->arch.kind == NET_RES18 ? 2 : 1;
     if (o->P < 2 && (o->sampler == S_HARD || (o->compare && strstr(o->compare, "hard")))) {
         fprintf(stderr, "train: mode A (--sampler hard) needs --P >= 2 (K images of the target, the rest random)\n");
         exit(2);
@@ -238,7 +269,9 @@ typedef struct trainer {
     float *c;  int32_t *nearest;  float *p;  /* difficulties, weights      */
     hr_alias alias;  void *alias_mem;  int alias_ok;
     float *opt_m, *opt_v;    /* optimizer state: one allocation, 2 nparams */
-    uint32_t *perm;  size_t cursor;  /* the shuffle loader                 */
+    uint32_t *perm;  size_t cursor;  /* the shuffle and hardepoch loaders  */
+    float *logu;             /* hardepoch: log u per training image, this epoch */
+    struct ep_key *keys;     /* hardepoch: scratch for the ordering          */
     uint32_t *batch;  float *bx, *demb;  int32_t *by;  float *logits;
     hr_rng r_sample, r_aug;
     size_t step;
@@ -265,6 +298,48 @@ static void shuffle_perm(trainer *t)
     t->cursor = 0;
 }
 
+/* hardepoch: each image of the epoch has a key log(u) / w, u uniform, w
+   its identity's weight; the batch is the B unused images of largest key
+   (Efraimidis-Spirakis: drawing without replacement by w). u is fixed for
+   the epoch and w follows the difficulties as they are refreshed, so each
+   image is seen once per epoch and hard identities' images come early. */
+typedef struct ep_key { float key; uint32_t sample; } ep_key;
+
+static int by_key(const void *a, const void *b)
+{
+    const ep_key *x = (const ep_key *)a, *y = (const ep_key *)b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1; /* larger first */
+    return x->sample < y->sample ? -1 : x->sample > y->sample;
+}
+
+static void new_epoch(trainer *t)
+{
+    size_t k;
+    if (t->o.sampler != S_HARDEPOCH) { shuffle_perm(t); return; }
+    for (k = 0; k < t->ix.nsamples; k++) { /* u in (0, 1): log u < 0, finite */
+        const double u = ((double)(hr_rng_next(&t->r_sample) >> 40) + 0.5) / 16777216.0;
+        t->logu[t->perm[k]] = (float)log(u);
+    }
+    t->cursor = 0;
+}
+
+static void epoch_batch(trainer *t, size_t B)
+{
+    const size_t n = t->ix.nsamples;
+    size_t k;
+    if (t->cursor + B > n) new_epoch(t);
+    for (k = t->cursor; k < n; k++) {
+        const uint32_t j = t->perm[k];
+        const float w = t->p[t->cls[j]];
+        t->keys[k].key = w > 0.0f ? t->logu[j] / w : -INFINITY;
+        t->keys[k].sample = j;
+    }
+    qsort(t->keys + t->cursor, n - t->cursor, sizeof *t->keys, by_key);
+    for (k = t->cursor; k < n; k++) t->perm[k] = t->keys[k].sample;
+    memcpy(t->batch, t->perm + t->cursor, B * sizeof(uint32_t));
+    t->cursor += B;
+}
+
 static void trainer_init(trainer *t, const opts *o)
 {
     const size_t B = o->P * o->K;
@@ -285,14 +360,15 @@ static void trainer_init(trainer *t, const opts *o)
         fprintf(stderr, "train: %u training identities, need at least max(2, P = %zu)\n", t->ix.nids, o->P);
         exit(1);
     }
-    if (o->sampler == S_SHUFFLE && B > t->ix.nsamples) {
+    if ((o->sampler == S_SHUFFLE || o->sampler == S_HARDEPOCH) && B > t->ix.nsamples) {
         fprintf(stderr, "train: batch of %zu images, the training set has %u\n", B, t->ix.nsamples);
         exit(1);
     }
     t->cls = (int32_t *)xmalloc(t->data.train.n * sizeof(int32_t));
     for (i = 0; i < t->data.train.n; i++) t->cls[i] = hr_ids_find(&t->ix, t->data.train.pid[i]);
-    net_build(&t->m, o->net, t->data.train.h, t->data.train.w, o->emb, t->ix.nids, B < 128 ? 128 : B);
+    net_build(&t->m, &o->arch, t->data.train.h, t->data.train.w, o->emb, t->ix.nids, B < 128 ? 128 : B);
     if (net_alloc(&t->m, o->seed)) exit(1);
+    if (o->init && wt_load_net(&t->m, o->init)) exit(1);
     t->c = (float *)xmalloc(t->ix.nids * sizeof(float));
     t->p = (float *)xmalloc(t->ix.nids * sizeof(float));
     t->nearest = (int32_t *)xmalloc(t->ix.nids * sizeof(int32_t));
@@ -300,6 +376,9 @@ static void trainer_init(trainer *t, const opts *o)
     t->opt_m = (float *)xmalloc(2 * t->m.nparams * sizeof(float));
     t->opt_v = t->opt_m + t->m.nparams;
     t->perm = (uint32_t *)xmalloc(t->ix.nsamples * sizeof(uint32_t));
+    t->logu = (float *)xmalloc(t->data.train.n * sizeof(float));
+    t->keys = (ep_key *)xmalloc(t->ix.nsamples * sizeof(ep_key));
+    for (i = 0; i < t->data.train.n; i++) t->logu[i] = -1.0f; /* drawn by new_epoch */
     for (k = 0; k < t->ix.nsamples; k++) t->perm[k] = t->ix.sample[k];
     t->batch = (uint32_t *)xmalloc((B + 8) * sizeof(uint32_t));
     t->bx = (float *)xmalloc(B * t->m.h * t->m.w * 3 * sizeof(float));
@@ -309,7 +388,7 @@ static void trainer_init(trainer *t, const opts *o)
     hr_rng_seed(&t->r_sample, o->seed);
     t->r_aug = t->r_sample;
     hr_rng_jump(&t->r_aug);
-    shuffle_perm(t);
+    new_epoch(t);
     for (k = 0; k < t->ix.nids; k++) { t->c[k] = 0.0f; t->nearest[k] = -1; }
 }
 
@@ -318,13 +397,16 @@ static void trainer_free(trainer *t)
     rd_free(&t->data);
     net_free(&t->m);
     free(t->ix_mem); free(t->cls); free(t->c); free(t->p); free(t->nearest);
-    free(t->alias_mem); free(t->opt_m); free(t->perm); free(t->batch);
+    free(t->alias_mem); free(t->opt_m); free(t->perm); free(t->logu); free(t->keys); free(t->batch);
     free(t->bx); free(t->by); free(t->demb); free(t->logits);
 }
 
 /* ---- sampling ------------------------------------------------------------------- */
 
-static int uses_difficulty(sampler_kind s) { return s == S_HARD || s == S_PROP || s == S_HARDPK; }
+static int uses_difficulty(sampler_kind s)
+{
+    return s == S_HARD || s == S_PROP || s == S_HARDPK || s == S_HARDEPOCH;
+}
 
 /* c, nearest from the head's W; then the alias table for the weighted modes */
 static void refresh(trainer *t)
@@ -344,7 +426,9 @@ static void build_table(trainer *t)
     } else if ((s = hr_weights(t->p, t->c, n, t->o.weighting, t->o.temp, t->o.eps)) != HR_OK) {
         die_hr("hr_weights", s);
     }
-    if ((s = hr_alias_build(&t->alias, t->alias_mem, t->p, n)) != HR_OK) die_hr("hr_alias_build", s);
+    if (t->o.sampler != S_HARDEPOCH && /* hardepoch reads p itself */
+        (s = hr_alias_build(&t->alias, t->alias_mem, t->p, n)) != HR_OK)
+        die_hr("hr_alias_build", s);
     t->alias_ok = 1;
 }
 
@@ -369,6 +453,7 @@ static void next_batch(trainer *t)
         s = hr_batch_proportional(t->batch, B, &t->ix, &t->alias, &t->r_sample);
         break;
     case S_HARDPK: s = hr_batch_pk(t->batch, P, K, &t->ix, &t->alias, &t->r_sample); break;
+    case S_HARDEPOCH: epoch_batch(t, B); break;
     default: break;
     }
     if (s != HR_OK) die_hr("the batch builder", s);
@@ -563,11 +648,12 @@ static void evaluate(trainer *t, metrics *all, metrics *hard, float *hard_c)
 
 /* ---- checkpoints --------------------------------------------------------------- */
 /* Native byte order. Header, then payload: params, BN state, optimizer m and
-   v, difficulties, nearest, the shuffle permutation. The checksum (FNV-1a)
+   v, difficulties, nearest, the shuffle permutation, hardepoch's keys
+   (log u per image). The checksum (FNV-1a)
    covers the header (checksum field zero) and the payload. */
 
 #define CKPT_MAGIC "HRTRAIN"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: the net's width, depth, stem; hardepoch's keys */
 
 typedef struct ckpt_header {
     char magic[8];
@@ -575,6 +661,7 @@ typedef struct ckpt_header {
     uint64_t h, w, emb, classes, nparams, nstate, nsamples;
     uint64_t data_hash, step, cursor;
     hr_rng r_sample, r_aug;
+    uint64_t width_milli, depth, stem_stride; /* (version 2) */
     uint64_t payload, checksum;
 } ckpt_header;
 
@@ -583,8 +670,10 @@ static void ckpt_fill(const trainer *t, ckpt_header *hd)
     memset(hd, 0, sizeof *hd);
     memcpy(hd->magic, CKPT_MAGIC, 8);
     hd->version = CKPT_VERSION;
-    hd->net = (uint32_t)t->o.net; hd->sampler = (uint32_t)t->o.sampler; hd->adam = (uint32_t)t->o.adam;
+    hd->net = (uint32_t)t->m.arch.kind; hd->sampler = (uint32_t)t->o.sampler; hd->adam = (uint32_t)t->o.adam;
     hd->h = t->m.h; hd->w = t->m.w; hd->emb = t->m.emb; hd->classes = t->m.classes;
+    hd->width_milli = (uint64_t)(t->m.arch.width * 1000.0f + 0.5f);
+    hd->depth = t->m.arch.depth; hd->stem_stride = t->m.arch.stem_stride;
     hd->nparams = t->m.nparams; hd->nstate = t->m.nstate; hd->nsamples = t->ix.nsamples;
     hd->data_hash = t->data_hash;
     hd->step = t->step; hd->cursor = t->cursor;
@@ -600,7 +689,8 @@ static int ckpt_chunks(trainer *t, chunk *ch)
     ch[3].p = t->c;        ch[3].n = t->ix.nids * sizeof(float);
     ch[4].p = t->nearest;  ch[4].n = t->ix.nids * sizeof(int32_t);
     ch[5].p = t->perm;     ch[5].n = t->ix.nsamples * sizeof(uint32_t);
-    return 6;
+    ch[6].p = t->logu;     ch[6].n = t->data.train.n * sizeof(float);
+    return 7;
 }
 
 static void save_ckpt(trainer *t, const char *path)
@@ -665,7 +755,9 @@ static void load_ckpt(trainer *t, const char *path)
                  (unsigned long long)hd.field, (unsigned long long)want.field);              \
         ckpt_refuse(path, msg);                                                              \
     }
-    SAME(net, "network (0 res, 1 mobile, 2 shuffle)")
+    SAME(net, "network (0 res, 1 mobile, 2 shuffle, 3 res18)")
+    SAME(width_milli, "network width (x 1000)") SAME(depth, "network depth")
+    SAME(stem_stride, "stem stride")
     SAME(h, "image height") SAME(w, "image width") SAME(emb, "embedding size")
     SAME(classes, "number of classes") SAME(nparams, "parameter count") SAME(nstate, "BN state size")
     SAME(nsamples, "training images") SAME(data_hash, "training data (hash)")
@@ -695,10 +787,44 @@ static void load_ckpt(trainer *t, const char *path)
         for (k = 0; k < t->ix.nids; k++)
             if (near[k] < -1 || near[k] >= (int32_t)t->ix.nids)
                 ckpt_refuse(path, "nearest identity out of range");
+        for (k = 0; k < t->data.train.n; k++) /* log u: finite, < 0 (NaN fails too) */
+            if (!(((const float *)buf[6])[k] < 0.0f) || !(((const float *)buf[6])[k] > -1e30f))
+                ckpt_refuse(path, "hardepoch key out of range");
     }
     for (i = 0; i < n; i++) { memcpy(ch[i].p, buf[i], ch[i].n); free(buf[i]); }
     t->step = hd.step; t->cursor = hd.cursor;
     t->r_sample = hd.r_sample; t->r_aug = hd.r_aug;
+}
+
+/* ---- weights files --------------------------------------------------------------- */
+
+static void save_weights(const trainer *t, const char *path)
+{
+    wt_tensor *w = (wt_tensor *)xmalloc(wt_net_count(&t->m) * sizeof *w);
+    const size_t n = wt_net_list(w, &t->m, "", t->m.params, t->m.state);
+    if (wt_write(path, w, n)) exit(1);
+    free(w);
+}
+
+/* the step's batch, loss, the weights and BN statistics before it (state0)
+   and the gradients before the optimizer: one step to check against the
+   PyTorch twin (examples/python/check_step.py) */
+static void dump_step(const trainer *t, const char *path, const float *state0, float loss, size_t B)
+{
+    const net *m = &t->m;
+    const size_t nw = wt_net_count(m);
+    wt_tensor *w = (wt_tensor *)xmalloc((2 * nw + 3) * sizeof *w);
+    float *labels = (float *)xmalloc(B * sizeof(float));
+    size_t n = 3, i;
+    for (i = 0; i < B; i++) labels[i] = (float)t->by[i];
+    strcpy(w[0].name, "input"); w[0].ndim = 4;
+    w[0].dims[0] = B; w[0].dims[1] = m->h; w[0].dims[2] = m->w; w[0].dims[3] = 3; w[0].data = t->bx;
+    strcpy(w[1].name, "labels"); w[1].ndim = 1; w[1].dims[0] = B; w[1].data = labels;
+    strcpy(w[2].name, "loss"); w[2].ndim = 1; w[2].dims[0] = 1; w[2].data = &loss;
+    n += wt_net_list(w + n, m, "p:", m->params, state0);
+    n += wt_net_list(w + n, m, "g:", m->grads, NULL);
+    if (wt_write(path, w, n)) exit(1);
+    free(w); free(labels);
 }
 
 /* ---- the loop -------------------------------------------------------------------- */
@@ -739,6 +865,7 @@ static void train(trainer *t)
     size_t nacc = 0, imgs_since = 0;
     const size_t stop = o->stop_at && o->stop_at < o->steps ? o->stop_at : o->steps;
     float cmean = 0, cmax = 0;
+    float *state0 = o->dump_step ? (float *)xmalloc((t->m.nstate + 1) * sizeof(float)) : NULL;
     int have_stats = 0;
     if (o->csv) {
         csv = fopen(o->csv, t->step ? "a" : "w");
@@ -754,7 +881,7 @@ static void train(trainer *t)
         /* difficulty: every R steps (and always for the CSV's statistics) */
         if (t->step % o->refresh == 0) {
             refresh(t);
-            if (o->sampler == S_PROP || o->sampler == S_HARDPK) build_table(t);
+            if (o->sampler == S_PROP || o->sampler == S_HARDPK || o->sampler == S_HARDEPOCH) build_table(t);
         }
         if (t->step % o->refresh == 0 || !have_stats) { /* (a resumed run: the saved c) */
             cmean = 0; cmax = -1; have_stats = 1;
@@ -764,6 +891,7 @@ static void train(trainer *t)
             build_table(t);
         next_batch(t);
         gather(t, B, 1);
+        if (state0) memcpy(state0, t->m.state, t->m.nstate * sizeof(float));
         {
             const float *emb = net_forward(&t->m, t->bx, B, 1);
             if (h.kind == HR_HEAD_SPHEREFACE) h.lambda = hr_sphereface_lambda(t->step);
@@ -773,6 +901,7 @@ static void train(trainer *t)
             if (s != HR_OK) die_hr("hr_head_loss", s);
         }
         net_backward(&t->m, t->demb, B);
+        if (state0) { dump_step(t, o->dump_step, state0, loss, B); free(state0); state0 = NULL; }
         opt_step(t, lr);
         for (i = 0; i < B; i++) { /* train accuracy: arg max of the final logits */
             const float *l = t->logits + i * N;
@@ -802,6 +931,7 @@ static void train(trainer *t)
         }
     }
     if (csv) fclose(csv);
+    free(state0);
     t->train_s = now_s() - t0;
 }
 
@@ -813,10 +943,12 @@ static result run_one(const opts *o, const char *label)
     result r;
     trainer_init(t, o);
     if (!o->quiet)
-        fprintf(stderr, "train: %s, net %s (%zu parameters), %u identities, %u images, sampler %s, "
+        fprintf(stderr, "train: %s, net %s x%g depth %zu stem /%zu (%zu parameters), %u identities, "
+                        "%u images of %zux%zu, sampler %s, "
                         "head %s s %.3g m %.3g, %s lr %.3g, %zu steps of %zu x %zu, isa %s\n",
-                label, net_name(o->net), t->m.nparams - t->m.classes * t->m.emb, t->ix.nids,
-                t->ix.nsamples, SAMPLERS[o->sampler], head_name(o->head.kind), o->head.s, o->head.m,
+                label, net_name(o->arch.kind), (double)o->arch.width, o->arch.depth, o->arch.stem_stride,
+                t->m.nparams - t->m.classes * t->m.emb, t->ix.nids, t->ix.nsamples, t->m.h, t->m.w,
+                SAMPLERS[o->sampler], head_name(o->head.kind), o->head.s, o->head.m,
                 o->adam ? "adam" : "sgd", o->lr, o->steps, o->P, o->K, hr_isa_name(hr_get_isa()));
     if (o->resume) {
         load_ckpt(t, o->resume);
@@ -824,6 +956,7 @@ static result run_one(const opts *o, const char *label)
     }
     train(t);
     if (o->save) save_ckpt(t, o->save);
+    if (o->save_weights) save_weights(t, o->save_weights);
     evaluate(t, &r.all, &r.hard, &r.hard_c);
     r.secs = t->train_s;
     trainer_free(t);
@@ -869,7 +1002,10 @@ int main(int argc, char **argv)
             if (k < 0 || n == S_COUNT) bad_arg("--compare", o.compare);
             which[n++] = k;
         }
-        if (o.save || o.resume) { fprintf(stderr, "train: --compare takes no --save/--resume\n"); return 2; }
+        if (o.save || o.resume || o.save_weights || o.dump_step) {
+            fprintf(stderr, "train: --compare takes no --save/--resume/--save-weights/--dump-step\n");
+            return 2;
+        }
         for (i = 0; i < n; i++) {
             opts oi = o;
             char csv[4096];
@@ -881,7 +1017,7 @@ int main(int argc, char **argv)
             res[i] = run_one(&oi, SAMPLERS[which[i]]);
         }
         printf("\nnet %s, head %s s %g m %g, %s, %zu steps of %zu x %zu, refresh R = %zu, seed %llu\n",
-               net_name(o.net), head_name(o.head.kind), o.head.s, o.head.m, o.adam ? "adam" : "sgd",
+               net_name(o.arch.kind), head_name(o.head.kind), o.head.s, o.head.m, o.adam ? "adam" : "sgd",
                o.steps, o.P, o.K, o.refresh, (unsigned long long)o.seed);
         printf("| sampler | rank-1 | rank-5 | mAP | hard-10%% rank-1 | hard-10%% mAP | time s |\n");
         printf("|---|---:|---:|---:|---:|---:|---:|\n");

@@ -51,7 +51,16 @@ uint64_t fnv1a(const void *p, size_t n, uint64_t h);
 
 /* ---- network (model.c) -------------------------------------------------- */
 
-typedef enum { NET_RES = 0, NET_MOBILE = 1, NET_SHUFFLE = 2 } net_kind;
+typedef enum { NET_RES = 0, NET_MOBILE = 1, NET_SHUFFLE = 2, NET_RES18 = 3, NET_COUNT } net_kind;
+
+/* The backbone's shape: its kind, a channel multiplier (channels are
+   rounded to multiples of 8), blocks per stage, and the stem's stride. */
+typedef struct net_arch {
+    net_kind kind;
+    float width;          /* 1: the preset's channels                    */
+    size_t depth;         /* blocks per stage (res18: 2 is ResNet-18)    */
+    size_t stem_stride;   /* 1 keeps full resolution, 2 halves it         */
+} net_arch;
 
 /* A tensor in the activation arena: n x h x w x c (NHWC); n is the batch. */
 typedef struct tensor { size_t off, h, w, c; } tensor;
@@ -68,15 +77,23 @@ typedef struct op {
     size_t groups;          /* OP_SHUFFLE                                    */
 } op;
 
-/* A parameter tensor: a slice of the one parameter allocation. */
-typedef struct ptensor { size_t off, size; int decay; const char *name; } ptensor;
+/* A parameter tensor: a slice of the one parameter allocation. Its name
+   (conv3.w, bn2.gamma, fc.b, head.w) and shape are those of the weights
+   file (train.c: --init, --save-weights); conv weights are OHWI. */
+typedef struct ptensor {
+    size_t off, size;
+    int decay;            /* L2 weight decay applies (conv, FC, head W)  */
+    int zero;             /* starts at 0 (the last BN gamma of a block)   */
+    char name[16];
+    size_t ndim, dims[4];
+} ptensor;
 
-#define NET_MAX_OPS 96
-#define NET_MAX_TENSORS 96
-#define NET_MAX_PARAMS 96
+#define NET_MAX_OPS 768      /* res18 at --depth 8 fits */
+#define NET_MAX_TENSORS 768
+#define NET_MAX_PARAMS 512
 
 typedef struct net {
-    net_kind kind;
+    net_arch arch;
     size_t h, w, emb, classes, max_batch;
     op ops[NET_MAX_OPS];        int nops;
     tensor t[NET_MAX_TENSORS];  int nt;
@@ -90,10 +107,11 @@ typedef struct net {
     float *acts, *dacts;        /* nacts each (max_batch images)             */
     float *bn_save;             /* per BN op: batch mean, inv std (2c each)  */
     size_t nbn_save;
+    int nconv, nbn;             /* layers named so far (conv{i}, bn{i})      */
 } net;
 
 /* Lay out the network (no allocation), then allocate and initialize it. */
-int net_build(net *m, net_kind kind, size_t h, size_t w, size_t emb,
+int net_build(net *m, const net_arch *a, size_t h, size_t w, size_t emb,
               size_t classes, size_t max_batch);
 int net_alloc(net *m, uint64_t seed);
 void net_free(net *m);
@@ -104,6 +122,18 @@ const float *net_forward(net *m, const float *x, size_t n, int train);
 /* Backward from d(embeddings) (n x emb): grads += (call after forward). */
 void net_backward(net *m, const float *demb, size_t n);
 const char *net_name(net_kind k);
+extern const char *const NET_NAMES[NET_COUNT];
+
+/* ---- the weights file (weights.c; examples/python/hrweights.py) -------- */
+
+typedef struct wt_tensor { char name[24]; size_t ndim, dims[4]; float *data; } wt_tensor;
+/* tensors of a network's file: parameters, then the BN statistics */
+size_t wt_net_count(const net *m);
+size_t wt_net_list(wt_tensor *t, const net *m, const char *prefix, const float *params,
+                   const float *state);
+/* 0, or -1 with the file named and the problem printed (nothing changed) */
+int wt_write(const char *path, const wt_tensor *t, size_t n);
+int wt_load_net(net *m, const char *path);
 
 /* ---- misc --------------------------------------------------------------- */
 double now_s(void);
