@@ -981,6 +981,11 @@ typedef struct hr__kernels {
     hr__outer_fn outer;
     hr__dw_fwd_fn dw_fwd;
     hr__dw_bw3_fn dw_bw3;
+    /* the table a convolution uses when its tile columns (output channels;
+       input channels for backward data) fill at most half of nr: AVX-512's
+       32-wide tile would leave half its FMAs idle at 16 channels, AVX2's
+       6 x 16 fills them (NULL: keep this table) */
+    const struct hr__kernels *narrow;
 } hr__kernels;
 
 /* >>scalar ---------------------------------------------------------------*/
@@ -1159,7 +1164,7 @@ static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
     hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
-    hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL
+    hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL, NULL
 };
 
 /* >>kernels-avx2 ---------------------------------------------------------*/
@@ -1723,7 +1728,7 @@ static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
     hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
-    hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2, NULL
+    hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2, NULL, NULL
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
 #else
@@ -2135,7 +2140,7 @@ static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
     hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
-    hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon, NULL
+    hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon, NULL, NULL
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
 #else
@@ -2683,7 +2688,7 @@ static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
     hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
-    hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512, hr__dw_bw3_avx512
+    hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512, hr__dw_bw3_avx512, HR__KERNELS_AVX2
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -4507,13 +4512,22 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
     return HR_OK;
 }
 
+/* The call's kernel table (read once): the ISA's, or its narrow one when
+   the tile's cols columns would fill at most half of nr. Depthwise runs
+   across channels and keeps the ISA's. */
+static const hr__kernels *hr__conv_kern(const hr__conv *c, size_t cols)
+{
+    const hr__kernels *k = hr__kernels_get();
+    return !c->depthwise && k->narrow && 2 * cols <= (size_t)k->nr ? k->narrow : k;
+}
+
 HRDEF hr_status hr_conv2d_forward(const hr_conv2d *cd, float *y, const float *x,
                                   const float *w, const float *bias)
 {
     hr__conv c;
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
-    c.kern = hr__kernels_get();
+    c.kern = hr__conv_kern(&c, c.cog);
     if (!w || (c.n && (!y || !x))) return HR_EINVAL;
     if (!c.n) return HR_OK;
     if (c.depthwise) return hr__dw_forward(&c, y, x, w, bias, 0);
@@ -4702,7 +4716,7 @@ HRDEF hr_status hr_conv2d_backward_data(const hr_conv2d *cd, float *dx,
     hr__conv c;
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
-    c.kern = hr__kernels_get();
+    c.kern = hr__conv_kern(&c, c.cig); /* dx's channels are the tile's columns */
     if (!w || (c.n && (!dx || !dy))) return HR_EINVAL;
     if (!c.n) return HR_OK;
     if (c.sh == 1 && c.sw == 1 && c.ph < c.kh && c.pw < c.kw)
@@ -4718,7 +4732,7 @@ HRDEF hr_status hr_conv2d_backward_weight(const hr_conv2d *cd, float *dw,
     hr__conv c;
     hr_status s = hr__conv_resolve(cd, &c);
     if (s != HR_OK) return s;
-    c.kern = hr__kernels_get();
+    c.kern = hr__conv_kern(&c, c.cog);
     if ((c.n && !dy) || (dw && c.n && !x)) return HR_EINVAL;
     if (!c.n || (!dw && !dbias)) return HR_OK;
     if (!dw) {

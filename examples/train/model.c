@@ -319,8 +319,12 @@ void net_free(net *m)
    every result is the same for any thread count. */
 #ifdef _OPENMP /* a loop parallel when `par` (in scope) says it is worth a fork */
 #define PARALLEL_FOR _Pragma("omp parallel for schedule(static) if(par)")
+/* the same for a loop of independent lanes: vectorized even where the
+   outlined body has lost restrict */
+#define PARALLEL_FOR_SIMD _Pragma("omp parallel for simd schedule(static) if(par)")
 #else
 #define PARALLEL_FOR
+#define PARALLEL_FOR_SIMD
 #endif
 #define PAR_MIN 32768 /* floats */
 #define CHUNKS 32
@@ -424,6 +428,49 @@ static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
     free(a);
 }
 
+/* ReLU; its backward passes dy where the output is positive. restrict and
+   no branch: the loops vectorize. */
+static void relu_forward(float *restrict y, const float *restrict x, size_t n)
+{
+    const int par = n >= PAR_MIN;
+    long q;
+    (void)par;
+    PARALLEL_FOR_SIMD
+    for (q = 0; q < (long)n; q++) y[q] = x[q] > 0.0f ? x[q] : 0.0f;
+}
+
+static void relu_backward(float *restrict dx, const float *restrict y, const float *restrict dy,
+                          size_t n)
+{
+    const int par = n >= PAR_MIN;
+    long q;
+    (void)par;
+    PARALLEL_FOR_SIMD
+    for (q = 0; q < (long)n; q++) { /* dy read unconditionally: a select, not a branch */
+        const float g = dy[q];
+        dx[q] += y[q] > 0.0f ? g : 0.0f;
+    }
+}
+
+/* residual add; its backward hands dy to both inputs */
+static void add_forward(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
+{
+    const int par = n >= PAR_MIN;
+    long q;
+    (void)par;
+    PARALLEL_FOR_SIMD
+    for (q = 0; q < (long)n; q++) y[q] = a[q] + b[q];
+}
+
+static void add_backward(float *restrict da, float *restrict db, const float *restrict dy, size_t n)
+{
+    const int par = n >= PAR_MIN;
+    long q;
+    (void)par;
+    PARALLEL_FOR_SIMD
+    for (q = 0; q < (long)n; q++) { da[q] += dy[q]; db[q] += dy[q]; }
+}
+
 /* channel shuffle: c = g x (c/g) viewed as (c/g) x g; out channel
    j*g + i = in channel i*(c/g) + j */
 static void shuffle_forward(float *y, const float *x, size_t rows, size_t c, size_t g)
@@ -466,6 +513,7 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
         const float *in = ACT(o->in);
         const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
         const int par = len >= PAR_MIN;
+        const double t0 = m->profile ? now_s() : 0.0;
         (void)par;
         switch (o->kind) {
         case OP_CONV:
@@ -476,19 +524,8 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
             bn_forward(y, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
                        m->params + o->b, rows, c, train);
             break;
-        case OP_RELU: {
-            long q;
-            PARALLEL_FOR
-            for (q = 0; q < (long)len; q++) y[q] = in[q] > 0.0f ? in[q] : 0.0f;
-            break;
-        }
-        case OP_ADD: {
-            const float *in2 = ACT(o->in2);
-            long q;
-            PARALLEL_FOR
-            for (q = 0; q < (long)len; q++) y[q] = in[q] + in2[q];
-            break;
-        }
+        case OP_RELU: relu_forward(y, in, len); break;
+        case OP_ADD: add_forward(y, in, ACT(o->in2), len); break;
         case OP_SHUFFLE: shuffle_forward(y, in, rows, c, o->groups); break;
         case OP_GAP: {
             const size_t hw = m->t[o->in].h * m->t[o->in].w;
@@ -505,7 +542,9 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
             check(hr_fc_forward(y, in, m->params + o->w, m->params + o->b, n, c, m->t[o->out].c),
                   "hr_fc_forward");
             break;
+        default: break;
         }
+        if (m->profile) { const double d = now_s() - t0; m->prof[o->kind] += d; m->prof_op[i][0] += d; }
     }
     return ACT(m->ops[m->nops - 1].out);
 }
@@ -515,7 +554,9 @@ void net_backward(net *m, const float *demb, size_t n)
     int i;
     size_t j;
     const int last = m->ops[m->nops - 1].out;
+    double t0 = m->profile ? now_s() : 0.0;
     memset(m->dacts, 0, m->nacts * sizeof(float)); /* cheap next to the convs */
+    if (m->profile) m->prof[2 * OP_KINDS + 1] += now_s() - t0;
     memcpy(DACT(last), demb, n * m->emb * sizeof(float));
     for (i = m->nops - 1; i >= 0; i--) {
         const op *o = &m->ops[i];
@@ -524,10 +565,15 @@ void net_backward(net *m, const float *demb, size_t n)
         const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
         const int par = len >= PAR_MIN;
         (void)par;
+        t0 = m->profile ? now_s() : 0.0;
         switch (o->kind) {
         case OP_CONV:
             check(hr_conv2d_backward_weight(&o->cd, m->grads + o->w, NULL, dy, in),
                   "hr_conv2d_backward_weight");
+            if (m->profile) {
+                const double d = now_s() - t0;
+                m->prof[2 * OP_KINDS] += d; m->prof_op[i][2] += d; t0 = now_s();
+            }
             if (o->in != 0) /* no gradient for the images */
                 check(hr_conv2d_backward_data(&o->cd, dx, dy, m->params + o->w),
                       "hr_conv2d_backward_data");
@@ -536,19 +582,8 @@ void net_backward(net *m, const float *demb, size_t n)
             bn_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
                         m->params + o->w, rows, c);
             break;
-        case OP_RELU: {
-            long q;
-            PARALLEL_FOR
-            for (q = 0; q < (long)len; q++) dx[q] += y[q] > 0.0f ? dy[q] : 0.0f;
-            break;
-        }
-        case OP_ADD: {
-            float *dx2 = DACT(o->in2);
-            long q;
-            PARALLEL_FOR
-            for (q = 0; q < (long)len; q++) { dx[q] += dy[q]; dx2[q] += dy[q]; }
-            break;
-        }
+        case OP_RELU: relu_backward(dx, y, dy, len); break;
+        case OP_ADD: add_backward(dx, DACT(o->in2), dy, len); break;
         case OP_SHUFFLE: shuffle_backward(dx, dy, rows, c, o->groups); break;
         case OP_GAP: {
             const size_t hw = m->t[o->in].h * m->t[o->in].w;
@@ -563,6 +598,45 @@ void net_backward(net *m, const float *demb, size_t n)
                                  n, c, m->t[o->out].c),
                   "hr_fc_backward");
             break;
+        default: break;
         }
+        if (m->profile) { const double d = now_s() - t0; m->prof[OP_KINDS + o->kind] += d; m->prof_op[i][1] += d; }
+    }
+}
+
+/* --profile: where a step's time goes, per layer kind */
+void net_profile_print(const net *m, size_t images)
+{
+    static const char *KIND[OP_KINDS] = {"conv", "bn", "relu", "add", "shuffle", "gap", "fc"};
+    double total = 0;
+    int k;
+    for (k = 0; k < NET_PROF; k++) total += m->prof[k];
+    fprintf(stderr, "profile (ms per 1000 images; %% of the network's time):\n");
+#define ROW(name, v) fprintf(stderr, "  %-26s %9.1f %5.1f%%\n", name, 1e6 * (v) / (double)images, \
+                             100.0 * (v) / (total > 0 ? total : 1))
+    for (k = 0; k < OP_KINDS; k++) {
+        char b[40];
+        if (m->prof[k] == 0 && m->prof[OP_KINDS + k] == 0) continue;
+        snprintf(b, sizeof b, "%s forward", KIND[k]); ROW(b, m->prof[k]);
+        snprintf(b, sizeof b, "%s backward%s", KIND[k], k == OP_CONV ? " data" : ""); ROW(b, m->prof[OP_KINDS + k]);
+        if (k == OP_CONV) ROW("conv backward weight", m->prof[2 * OP_KINDS]);
+    }
+    ROW("zeroing the gradients", m->prof[2 * OP_KINDS + 1]);
+#undef ROW
+    fprintf(stderr, "  per convolution: GFLOP/s forward, backward data, backward weight "
+                    "(taps inside the image)\n");
+    for (k = 0; k < m->nops; k++) {
+        const op *o = &m->ops[k];
+        const hr_conv2d *c = &o->cd;
+        size_t oh, ow;
+        double f;
+        if (o->kind != OP_CONV || hr_conv2d_out_size(c, &oh, &ow) != HR_OK) continue;
+        f = 2.0 * (double)images * (double)(oh * ow * c->c_out) * (double)(c->kh * c->kw) *
+            (double)(c->c_in / c->groups);
+        fprintf(stderr, "  %2zux%-2zu %4zu->%-4zu /%zu g%-4zu %3zux%-3zu %7.1f %7.1f %7.1f\n", c->kh, c->kw,
+                c->c_in, c->c_out, c->stride_h, c->groups, c->h, c->w,
+                m->prof_op[k][0] > 0 ? 1e-9 * f / m->prof_op[k][0] : 0.0,
+                m->prof_op[k][1] > 1e-6 ? 1e-9 * f / m->prof_op[k][1] : 0.0, /* 0: not run */
+                m->prof_op[k][2] > 0 ? 1e-9 * f / m->prof_op[k][2] : 0.0);
     }
 }

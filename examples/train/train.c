@@ -61,11 +61,11 @@ typedef struct opts {
     int head_set_s, head_set_m;
     int adam;
     float lr, wd, momentum, warmup;
-    size_t steps, stop_at, P, K, emb, refresh, eval_every, hard_nearest;
+    size_t steps, stop_at, P, K, emb, refresh, eval_every, hard_nearest, bench;
     hr_weighting weighting;
     float temp, eps;
     uint64_t seed;
-    int threads, skip_bad, quiet;
+    int threads, skip_bad, quiet, profile;
     const char *csv, *save, *resume, *data_dir, *compare, *export_dir;
     const char *init, *save_weights, *dump_step;   /* weights files (weights.c) */
     int export_jpeg;
@@ -115,6 +115,9 @@ static void usage(FILE *f)
 "  --dump-step FILE              write the first step's batch, loss, weights and\n"
 "                                gradients (examples/python/check_step.py reads it)\n"
 "  --quiet                       only the final results\n"
+"  --profile                     time per layer kind (forward, backward) at the end\n"
+"  --bench N                     3 warm-up steps, then N timed: print 'train img/s',\n"
+"                                no evaluation (bench/train_torch.sh)\n"
 "data (embedded, generated from a seed):\n"
 "  --data-seed S (1)  --ids-train N (200)  --ids-test N (200)  --imgs N (16)\n"
 "  --cams N (4)  --distractors N (200)  --twins F (0.3)  --size HxW (32x16;\n"
@@ -175,6 +178,7 @@ static void parse(opts *o, int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); exit(0); }
         else if (strcmp(a, "--skip-bad") == 0) o->skip_bad = 1;
         else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else if (strcmp(a, "--profile") == 0) o->profile = 1;
         else if (FLAG("--net")) {
             if ((k = find_name(v ? v : "", NET_NAMES, NET_COUNT)) < 0) bad_arg(a, v);
             o->arch.kind = (net_kind)k; net_set = 1;
@@ -202,6 +206,7 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--warmup")) o->warmup = (float)num(a, v, 0.0, 1.0);
         else if (FLAG("--steps")) o->steps = (size_t)num(a, v, 0, 1e9); /* 0: --init only */
         else if (FLAG("--stop-at")) o->stop_at = (size_t)num(a, v, 1, 1e9);
+        else if (FLAG("--bench")) o->bench = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--P")) o->P = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--K")) o->K = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--emb")) o->emb = (size_t)num(a, v, 2, 4096);
@@ -237,6 +242,7 @@ static void parse(opts *o, int argc, char **argv)
 #undef FLAG
     }
     if (!lr_set) o->lr = o->adam ? 2e-3f : 0.1f;
+    if (o->bench) o->steps = o->bench + 3;
     if (o->steps == 0 && !o->init) bad_arg("--steps", "0"); /* 0 evaluates an --init file */
     /* a Market-layout directory: real images need the larger net and input
        (see README: the small preset stays at chance on them) */
@@ -274,7 +280,7 @@ typedef struct trainer {
     struct ep_key *keys;     /* hardepoch: scratch for the ordering          */
     uint32_t *batch;  float *bx, *demb;  int32_t *by;  float *logits;
     hr_rng r_sample, r_aug;
-    size_t step;
+    size_t step, step0;      /* step0: where this run started (a resume)   */
     uint64_t data_hash;
     double train_s;
 } trainer;
@@ -368,6 +374,7 @@ static void trainer_init(trainer *t, const opts *o)
     for (i = 0; i < t->data.train.n; i++) t->cls[i] = hr_ids_find(&t->ix, t->data.train.pid[i]);
     net_build(&t->m, &o->arch, t->data.train.h, t->data.train.w, o->emb, t->ix.nids, B < 128 ? 128 : B);
     if (net_alloc(&t->m, o->seed)) exit(1);
+    t->m.profile = o->profile;
     if (o->init && wt_load_net(&t->m, o->init)) exit(1);
     t->c = (float *)xmalloc(t->ix.nids * sizeof(float));
     t->p = (float *)xmalloc(t->ix.nids * sizeof(float));
@@ -861,7 +868,7 @@ static void train(trainer *t)
     const int tty = isatty(2) && !o->quiet;
     const size_t log_every = o->steps >= 10 ? o->steps / 10 : 1;
     FILE *csv = NULL;
-    double t0 = now_s(), tlast = t0, loss_acc = 0, acc_acc = 0;
+    double t0 = now_s(), tlast = t0, loss_acc = 0, acc_acc = 0, t_bench = 0;
     size_t nacc = 0, imgs_since = 0;
     const size_t stop = o->stop_at && o->stop_at < o->steps ? o->stop_at : o->steps;
     float cmean = 0, cmax = 0;
@@ -921,6 +928,7 @@ static void train(trainer *t)
             if (!tty || t->step % log_every == 0) { loss_acc = acc_acc = 0; nacc = 0; }
             tlast = tn; imgs_since = 0;
         }
+        if (o->bench && t->step == t->step0 + 3) t_bench = now_s(); /* after the warm-up */
         if (o->eval_every && t->step % o->eval_every == 0 && t->step < o->steps) {
             metrics a, hd;
             float hc;
@@ -933,6 +941,9 @@ static void train(trainer *t)
     if (csv) fclose(csv);
     free(state0);
     t->train_s = now_s() - t0;
+    if (o->bench && t->step > t->step0 + 3)
+        printf("train img/s: %.1f (%zu steps of %zu images after 3 warm-up steps)\n",
+               (double)((t->step - t->step0 - 3) * B) / (now_s() - t_bench), t->step - t->step0 - 3, B);
 }
 
 typedef struct result { metrics all, hard; float hard_c; double secs; } result;
@@ -954,10 +965,17 @@ static result run_one(const opts *o, const char *label)
         load_ckpt(t, o->resume);
         if (!o->quiet) fprintf(stderr, "train: resumed %s at step %zu\n", o->resume, t->step);
     }
+    t->step0 = t->step;
     train(t);
+    if (o->profile) {
+        net_profile_print(&t->m, (t->step - t->step0) * o->P * o->K);
+        fprintf(stderr, "  (the whole loop: %.1f ms per 1000 images)\n",
+                1e6 * t->train_s / (double)((t->step - t->step0) * o->P * o->K + !(t->step - t->step0)));
+    }
     if (o->save) save_ckpt(t, o->save);
     if (o->save_weights) save_weights(t, o->save_weights);
-    evaluate(t, &r.all, &r.hard, &r.hard_c);
+    if (o->bench) memset(&r, 0, sizeof r); /* timing only */
+    else evaluate(t, &r.all, &r.hard, &r.hard_c);
     r.secs = t->train_s;
     trainer_free(t);
     free(t);
@@ -986,6 +1004,7 @@ int main(int argc, char **argv)
     }
     if (!o.compare) {
         result r = run_one(&o, "training");
+        if (o.bench) return 0;
         print_metrics("test (all)", &r.all);
         print_metrics("test (hardest tenth)", &r.hard);
         printf("train time %.1f s\n", r.secs);

@@ -65,7 +65,10 @@ typedef struct net_arch {
 /* A tensor in the activation arena: n x h x w x c (NHWC); n is the batch. */
 typedef struct tensor { size_t off, h, w, c; } tensor;
 
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_ADD, OP_SHUFFLE, OP_GAP, OP_FC } op_kind;
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_ADD, OP_SHUFFLE, OP_GAP, OP_FC, OP_KINDS } op_kind;
+/* profile slots: forward per kind, backward per kind, then conv's backward
+   split into data and weight */
+#define NET_PROF (2 * OP_KINDS + 2)
 
 typedef struct op {
     op_kind kind;
@@ -108,6 +111,9 @@ typedef struct net {
     float *bn_save;             /* per BN op: batch mean, inv std (2c each)  */
     size_t nbn_save;
     int nconv, nbn;             /* layers named so far (conv{i}, bn{i})      */
+    int profile;                /* time each layer kind (--profile)          */
+    double prof[NET_PROF];      /* seconds: see net_profile_print            */
+    double prof_op[NET_MAX_OPS][3]; /* per op: forward, backward (data), weight */
 } net;
 
 /* Lay out the network (no allocation), then allocate and initialize it. */
@@ -122,6 +128,7 @@ const float *net_forward(net *m, const float *x, size_t n, int train);
 /* Backward from d(embeddings) (n x emb): grads += (call after forward). */
 void net_backward(net *m, const float *demb, size_t n);
 const char *net_name(net_kind k);
+void net_profile_print(const net *m, size_t images);
 extern const char *const NET_NAMES[NET_COUNT];
 
 /* ---- the weights file (weights.c; examples/python/hrweights.py) -------- */
