@@ -23,7 +23,16 @@ TRAIN_SRC = examples/train/train.c examples/train/model.c examples/train/data.c 
 TRAIN_DEMO_SAMPLERS ?= shuffle,uniform-prop,prop
 TRAIN_DEMO_ARGS ?=
 
-.PHONY: train train-smoke
+# make glyphset: the real-image Market-layout set (scripts/glyphset.md) in
+# GLYPHSET_DIR, then e.g. build/train --data $(GLYPHSET_DIR)
+GLYPHSET_DIR ?= $(BUILD)/glyphset
+# make evidence: every sampler and its control on it, EVIDENCE_SEEDS seeds
+# (examples/train/evidence.py; a stopped run resumes from its CSV)
+EVIDENCE_SEEDS ?= 1,2,3
+EVIDENCE_STEPS ?= 600
+EVIDENCE_ARGS ?=
+
+.PHONY: train train-smoke glyphset evidence
 
 # -O3: the elementwise layers (batch norm, ReLU, add) vectorize
 $(BUILD)/train: $(TRAIN_SRC) examples/train/train.h hardreid.h | $(BUILD)
@@ -35,3 +44,11 @@ train:
 
 train-smoke: train
 	sh examples/train/smoke.sh $(BUILD)/train
+
+glyphset:
+	@sh scripts/deps.sh glyphset
+	@test -f $(GLYPHSET_DIR)/glyphset.tsv || /usr/bin/python3 scripts/make_glyphset.py --out $(GLYPHSET_DIR)
+
+evidence: train glyphset
+	python3 examples/train/evidence.py --data $(GLYPHSET_DIR) --seeds $(EVIDENCE_SEEDS) \
+	  --steps $(EVIDENCE_STEPS) --bin $(BUILD)/train --out $(BUILD)/evidence.csv $(EVIDENCE_ARGS)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install (or name) the Debian packages a make target needs.
-#   sh scripts/deps.sh demo|test|bench|plots|hardening|mpi ...
+#   sh scripts/deps.sh demo|test|bench|plots|hardening|mpi|glyphset ...
 # As root on Debian/Ubuntu: apt-get installs what is missing. Otherwise: prints
 # the exact command to run and fails, so nothing half-works silently.
 set -u
@@ -12,8 +12,9 @@ for group in "$@"; do
     bench) pkgs="$pkgs gcc g++ make libsleef-dev libopenblas-dev libopenblas0-openmp libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
     mpi)   pkgs="$pkgs gcc make libc6-dev libsleef-dev libopenmpi-dev openmpi-bin" ;;
+    glyphset) pkgs="$pkgs python3-numpy python3-pil fonts-arphic-ukai fonts-arphic-gkai00mp fonts-arphic-uming fonts-ipafont-mincho fonts-hanazono fonts-wqy-zenhei fonts-wqy-microhei fonts-vlgothic" ;;
     hardening) pkgs="$pkgs gcc make libc6-dev libsleef-dev libstb-dev clang libclang-rt-dev libomp-dev libcriterion-dev valgrind" ;;
-    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening, mpi)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (demo, test, bench, plots, hardening, mpi, glyphset)" >&2; exit 2 ;;
     esac
 done
 missing=""

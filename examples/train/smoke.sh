@@ -91,6 +91,20 @@ if $bin $tiny --data "$tmp/nowhere" --steps 4 > "$tmp/r.txt" 2>&1; then fail "mi
 grep -q "nowhere/bounding_box_train" "$tmp/r.txt" || fail "missing directory: message"
 echo "train-smoke: Market-1501 layout read; bad file and missing directory named"
 
+# 4b. the real-image set (scripts/make_glyphset.py), where its fonts are
+# installed (make glyphset installs them): the same seed makes the same
+# files, and the trainer's --data defaults train on it
+if /usr/bin/python3 scripts/make_glyphset.py --out "$tmp/g1" --quick > "$tmp/g.txt" 2>&1; then
+    /usr/bin/python3 scripts/make_glyphset.py --out "$tmp/g2" --quick > /dev/null 2>&1
+    (cd "$tmp/g1" && find . -type f | sort | xargs md5sum) > "$tmp/g1.sum"
+    (cd "$tmp/g2" && find . -type f | sort | xargs md5sum) > "$tmp/g2.sum"
+    cmp -s "$tmp/g1.sum" "$tmp/g2.sum" || fail "make_glyphset.py: same seed, other files"
+    $bin --data "$tmp/g1" --steps 3 --P 4 --K 4 --quiet > "$tmp/r.txt" 2>&1 || { cat "$tmp/r.txt"; fail "--data on the glyph set"; }
+    echo "train-smoke: glyph set: reproducible, and trained on"
+else
+    echo "train-smoke: glyph set not tried: $(tail -1 "$tmp/g.txt")"
+fi
+
 # 5. the rest of README's "Bad input" for the trainer: each refusal's exit
 # status and message
 # usage: exit status 2

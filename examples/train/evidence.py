@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""evidence.py - the method's evidence on a Market-layout set: every sampler
+(and its control), seeds, C trainer (and the PyTorch twin with --torch),
+mean +- std per configuration.
+
+  python3 examples/train/evidence.py --data /tmp/glyphs --seeds 1,2,3 --jobs 2 \
+      --steps 600 --out evidence.csv [--torch] [--set main|policies|all]
+
+Each run is build/train --data DIR --sampler S --seed K --threads 1 (the
+trainer's --data defaults: res18 x0.25, 64x32), --jobs runs side by side.
+Rows go to --out as they finish (a stopped run keeps what it finished); a
+configuration already in --out with that seed is not run again.
+"""
+import argparse
+import csv
+import os
+import re
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# name -> sampler arguments; each hardness mode beside its control
+MAIN = [
+    ("shuffle", "--sampler shuffle"),          # the conventional loader
+    ("hardepoch", "--sampler hardepoch"),      # control: shuffle
+    ("pk", "--sampler pk"),
+    ("hardpk", "--sampler hardpk"),            # control: pk
+    ("uniform-prop", "--sampler uniform-prop"),
+    ("prop", "--sampler prop"),                # control: uniform-prop (mode B)
+    ("hard", "--sampler hard"),                # mode A (control: pk)
+]
+POLICIES = [
+    ("hardpk R=10", "--sampler hardpk --refresh 10"),
+    ("hardpk R=100", "--sampler hardpk --refresh 100"),
+    ("hardpk shifted", "--sampler hardpk --weighting shifted"),
+    ("hardpk softmax T=0.1", "--sampler hardpk --weighting softmax --temp 0.1"),
+    ("hardpk softmax T=0.03", "--sampler hardpk --weighting softmax --temp 0.03"),
+]
+METRIC = re.compile(r"^test \(all\): rank-1 ([\d.]+)%.*mAP ([\d.]+)%", re.M)
+HARD = re.compile(r"^test \(hardest tenth\): rank-1 ([\d.]+)%.*mAP ([\d.]+)%", re.M)
+TIME = re.compile(r"^train time ([\d.]+) s", re.M)
+FIELDS = ["trainer", "config", "seed", "steps", "rank1", "mAP", "hard_rank1", "hard_mAP", "train_s"]
+
+
+def run(trainer, name, args, seed, o):
+    if trainer == "c":
+        cmd = [os.path.join(ROOT, o.bin)]
+    else:
+        cmd = ["/usr/bin/python3", os.path.join(ROOT, "examples/python/train_ref.py")]
+    cmd += ["--data", o.data, "--seed", str(seed), "--threads", "1", "--steps", str(o.steps), "--quiet"]
+    cmd += args.split() + o.extra.split()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    m, h, t = METRIC.search(p.stdout), HARD.search(p.stdout), TIME.search(p.stdout)
+    if p.returncode or not m:
+        sys.stderr.write("evidence: FAILED %s: %s\n%s\n" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
+        return None
+    return {"trainer": trainer, "config": name, "seed": seed, "steps": o.steps,
+            "rank1": float(m.group(1)), "mAP": float(m.group(2)),
+            "hard_rank1": float(h.group(1)) if h else "", "hard_mAP": float(h.group(2)) if h else "",
+            "train_s": float(t.group(1)) if t else ""}
+
+
+def table(rows):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["trainer"], r["config"], int(r["steps"])), []).append(r)
+    out = ["| trainer | configuration | steps | seeds | rank-1 | mAP | hard-10% rank-1 | hard-10% mAP |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def ms(v):
+        v = [float(x) for x in v if x != ""]
+        if not v:
+            return "-"
+        return "%.1f ± %.1f" % (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+    order = [n for n, _ in MAIN + POLICIES]
+    for key in sorted(groups, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else 99, k[2])):
+        g = groups[key]
+        out.append("| %s | %s | %d | %d | %s | %s | %s | %s |" % (
+            "C" if key[0] == "c" else "PyTorch", key[1], key[2], len(g), ms(r["rank1"] for r in g),
+            ms(r["mAP"] for r in g), ms(r["hard_rank1"] for r in g), ms(r["hard_mAP"] for r in g)))
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--out", default="evidence.csv")
+    ap.add_argument("--set", choices=["main", "policies", "all"], default="main")
+    ap.add_argument("--torch", action="store_true", help="also the PyTorch twin (main set)")
+    ap.add_argument("--bin", default="build/train")
+    ap.add_argument("--extra", default="", help="more trainer arguments for every run")
+    ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    o = ap.parse_args()
+    rows = []
+    if os.path.exists(o.out):
+        with open(o.out) as f:
+            rows = list(csv.DictReader(f))
+    if o.table:
+        print(table(rows))
+        return 0
+    done = {(r["trainer"], r["config"], int(r["seed"]), int(r["steps"])) for r in rows}
+    configs = (MAIN if o.set in ("main", "all") else []) + (POLICIES if o.set in ("policies", "all") else [])
+    seeds = [int(s) for s in o.seeds.split(",")]
+    todo = [("c", n, a, s) for s in seeds for n, a in configs]
+    if o.torch:
+        todo += [("torch", n, a, s) for s in seeds for n, a in MAIN]
+    todo = [t for t in todo if (t[0], t[1], t[3], o.steps) not in done]
+    new = not os.path.exists(o.out)
+    with open(o.out, "a", newline="") as f, ThreadPoolExecutor(o.jobs) as ex:
+        w = csv.DictWriter(f, FIELDS)
+        if new:
+            w.writeheader()
+        for r in ex.map(lambda t: run(t[0], t[1], t[2], t[3], o), todo):
+            if r:
+                w.writerow(r)
+                f.flush()
+                rows.append(r)
+                print("%-6s %-22s seed %d: rank-1 %.1f mAP %.1f (%.0f s)" % (
+                    r["trainer"], r["config"], r["seed"], r["rank1"], r["mAP"], r["train_s"] or 0), flush=True)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
