@@ -1,5 +1,6 @@
 # bench/train.mk - the training-kernel benchmarks (included by the Makefile;
 # CC, BUILD, CFLAGS_BASE, OMP come from there).
+#   make bench-train-torch a training step vs PyTorch (below)
 #   make bench-gemm        hr_gemm vs OpenBLAS sgemm: square 256..2048 and
 #                          FC shapes (forward, dx, dW), 1 then 2 threads
 #                          (~2 min); CSV in $(BUILD)/bench_gemm.csv
@@ -50,3 +51,12 @@ bench-conv: $(BENCH_CONV_BIN)
 
 bench-conv-smoke: $(BENCH_CONV_BIN)
 	$(BENCH_ENV) $(BENCH_CONV_BIN) --quick --csv $(BUILD)/bench_conv_smoke.csv
+
+# ---- a training step vs PyTorch -------------------------------------------
+#   make bench-train-torch  build/train --bench against the same network in
+#                           PyTorch (bench/train_torch.py), 1 and 2 threads,
+#                           3 alternating runs each (~2 min)
+.PHONY: bench-train-torch
+bench-train-torch: train
+	@sh scripts/deps.sh test
+	sh bench/train_torch.sh $(BUILD)/train 30 3 | tee $(BUILD)/bench_train_torch.md

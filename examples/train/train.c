@@ -97,13 +97,15 @@ static void usage(FILE *f)
 "  --nearest 0|1                 mode A adds the nearest identity's images (1)\n"
 "  --head softmax|sphere|cos|arc --s S --m M --ls EPS  margin head (cos, s 16, m 0.2)\n"
 "  --opt sgd|adam  --lr LR  --wd WD  --momentum MU  --warmup FRAC\n"
-"                                (sgd, lr 0.1 (adam 2e-3), wd 5e-4, 0.9, 0.1);\n"
+"                                (sgd, lr 0.1 (adam 2e-3), wd 5e-4, 0.9, 0.1;\n"
+"                                with --data: adam, lr 1e-3);\n"
 "                                linear warmup, then cosine decay to 0\n"
-"  --steps N  --P P  --K K       steps (600; 0 with --init: evaluate only),\n"
+"  --steps N  --P P  --K K       steps (600, 1000 with --data; 0 with --init:\n"
+"                                evaluate only),\n"
 "                                identities x images per batch (16 x 4)\n"
 "  --stop-at N                   stop after step N (the schedule still spans --steps):\n"
 "                                with --save, then --resume, the same run in two parts\n"
-"  --emb D                       embedding size (64)\n"
+"  --emb D                       embedding size (64; 128 with --data)\n"
 "  --seed S                      training seed (1): init, sampling, augmentation\n"
 "  --threads T                   OpenMP threads (default: as many as the load\n"
 "                                leaves idle; results do not depend on it)\n"
@@ -157,7 +159,7 @@ static void parse(opts *o, int argc, char **argv)
 {
     static const char *HEADS[] = {"softmax", "sphere", "cos", "arc"};
     static const char *WEIGHTS[] = {"linear", "shifted", "softmax"};
-    int i, lr_set = 0, net_set = 0, size_set = 0;
+    int i, lr_set = 0, net_set = 0, size_set = 0, opt_set = 0, emb_set = 0, steps_set = 0;
     size_t depth = 0, stem = 0;
     memset(o, 0, sizeof *o);
     o->arch.kind = NET_RES;
@@ -199,17 +201,17 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--s")) { o->head_set_s = 1; o->head.s = (float)num(a, v, 1e-3, 1e4); }
         else if (FLAG("--m")) { o->head_set_m = 1; o->head.m = (float)num(a, v, -1.0, 16.0); }
         else if (FLAG("--ls")) o->head.label_smoothing = (float)num(a, v, 0.0, 0.99);
-        else if (FLAG("--opt")) { if (!v || (strcmp(v, "sgd") && strcmp(v, "adam"))) bad_arg(a, v); o->adam = strcmp(v, "adam") == 0; }
+        else if (FLAG("--opt")) { if (!v || (strcmp(v, "sgd") && strcmp(v, "adam"))) bad_arg(a, v); o->adam = strcmp(v, "adam") == 0; opt_set = 1; }
         else if (FLAG("--lr")) { o->lr = (float)num(a, v, 0.0, 10.0); lr_set = 1; }
         else if (FLAG("--wd")) o->wd = (float)num(a, v, 0.0, 1.0);
         else if (FLAG("--momentum")) o->momentum = (float)num(a, v, 0.0, 0.9999);
         else if (FLAG("--warmup")) o->warmup = (float)num(a, v, 0.0, 1.0);
-        else if (FLAG("--steps")) o->steps = (size_t)num(a, v, 0, 1e9); /* 0: --init only */
+        else if (FLAG("--steps")) { o->steps = (size_t)num(a, v, 0, 1e9); steps_set = 1; } /* 0: --init only */
         else if (FLAG("--stop-at")) o->stop_at = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--bench")) o->bench = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--P")) o->P = (size_t)num(a, v, 1, 4096);
         else if (FLAG("--K")) o->K = (size_t)num(a, v, 1, 4096);
-        else if (FLAG("--emb")) o->emb = (size_t)num(a, v, 2, 4096);
+        else if (FLAG("--emb")) { o->emb = (size_t)num(a, v, 2, 4096); emb_set = 1; }
         else if (FLAG("--refresh")) o->refresh = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--weighting")) { if ((k = find_name(v ? v : "", WEIGHTS, 3)) < 0) bad_arg(a, v); o->weighting = (hr_weighting)k; }
         else if (FLAG("--temp")) o->temp = (float)num(a, v, 1e-6, 1e6);
@@ -241,13 +243,20 @@ static void parse(opts *o, int argc, char **argv)
         else { fprintf(stderr, "train: unknown option '%s' (see --help)\n", a); exit(2); }
 #undef FLAG
     }
+    /* a Market-layout directory: real images need the larger net and input,
+       Adam and more steps (examples/train/README.md: the embedded set's
+       defaults stay at chance on the glyph set) */
+    if (o->data_dir) {
+        if (!net_set) o->arch.kind = NET_RES18;
+        if (!size_set) { o->data.h = 64; o->data.w = 32; }
+        if (!opt_set) o->adam = 1;
+        if (!lr_set && o->adam) { o->lr = 1e-3f; lr_set = 1; }
+        if (!emb_set) o->emb = 128;
+        if (!steps_set) o->steps = 1000;
+    }
     if (!lr_set) o->lr = o->adam ? 2e-3f : 0.1f;
     if (o->bench) o->steps = o->bench + 3;
     if (o->steps == 0 && !o->init) bad_arg("--steps", "0"); /* 0 evaluates an --init file */
-    /* a Market-layout directory: real images need the larger net and input
-       (see README: the small preset stays at chance on them) */
-    if (o->data_dir && !net_set) o->arch.kind = NET_RES18;
-    if (o->data_dir && !size_set) { o->data.h = 64; o->data.w = 32; }
     if (o->arch.width == 0.0f) o->arch.width = o->arch.kind == NET_RES18 ? 0.25f : 1.0f;
     o->arch.depth = depth ? depth : o->arch.kind == NET_RES18 ? 2 : 1;
     o->arch.stem_stride = stem ? stem : o->arch.kind == NET_RES18 ? 2 : 1;
