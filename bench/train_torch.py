@@ -1,51 +1,24 @@
 #!/usr/bin/python3
-"""train_torch.py - the throughput peer of build/train --bench: the trainer's
-res18 preset (model.c: 3x3 stem stride 2, stages 64-128-256-512 x width of
-`depth` basic blocks, zero-init last BN, GAP, FC to emb) with its CosFace
-head (s 16, m 0.2, normalized rows) and SGD (momentum 0.9, L2 5e-4) in
-PyTorch, channels_last, on random 64 x 32 images: images/s of a training
-step (forward, loss, backward, optimizer) after 3 warm-up steps.
+"""train_torch.py - the throughput peer of build/train --bench: the PyTorch
+twin's own network (examples/python/train_ref.py's Net: the trainer's res18
+preset, layer for layer) with its CosFace head (s 16, m 0.2) and SGD
+(momentum 0.9, L2 5e-4 on the same tensors), channels_last, on random
+64 x 32 images: images/s of a training step (forward, loss, backward,
+optimizer) after 3 warm-up steps. The twin's --bench does the same on a
+real data directory; this one needs no data.
 
   /usr/bin/python3 bench/train_torch.py --threads 1 --steps 30 [--width 0.25 --depth 2]
 """
 import argparse
+import os
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "python"))
 
+import torch  # noqa: E402
 
-def ch(c, width):
-    return max(8, int(c * width / 8.0 + 0.5) * 8)
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        nn.init.zeros_(self.b2.weight)
-        self.sc = None
-        if stride != 1 or cin != cout:
-            self.sc = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
-        return F.relu(y + (x if self.sc is None else self.sc(x)))
-
-
-def res18(width, depth, emb):
-    layers = [nn.Conv2d(3, ch(64, width), 3, 2, 1, bias=False), nn.BatchNorm2d(ch(64, width)), nn.ReLU()]
-    cin = ch(64, width)
-    for c, s in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        for r in range(depth):
-            layers.append(Block(cin, ch(c, width), s if r == 0 else 1))
-            cin = ch(c, width)
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, emb)]
-    return nn.Sequential(*layers)
+import train_ref  # noqa: E402
 
 
 def main():
@@ -63,21 +36,19 @@ def main():
     torch.set_num_interop_threads(1)
     torch.manual_seed(1)
     h, w = (int(v) for v in o.size.split("x"))
-    net = res18(o.width, o.depth, o.emb).to(memory_format=torch.channels_last)
-    head = nn.Parameter(0.01 * torch.randn(o.classes, o.emb))
-    decay = [p for n, p in net.named_parameters() if n.endswith("weight") and p.dim() > 1] + [head]
-    rest = [p for n, p in net.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
+    net = train_ref.Net(train_ref.arch_defaults("res18", o.width, o.depth), o.emb, o.classes, seed=1)
+    net.to(memory_format=torch.channels_last)
+    dec, nodec = net.decay_groups()
+    opt = torch.optim.SGD([{"params": dec, "weight_decay": 5e-4}, {"params": nodec, "weight_decay": 0.0}],
                           lr=0.01, momentum=0.9)
     x = torch.randn(o.batch, 3, h, w).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, o.classes, (o.batch,))
-    onehot = F.one_hot(y, o.classes).float()
+    net.train()
     for i in range(o.steps + 3):
         if i == 3:
             t0 = time.perf_counter()
+        loss, _ = train_ref.head_loss("cos", 16.0, 0.2, 0.0, 0.0, net(x), net.head_w, y)
         opt.zero_grad(set_to_none=True)
-        cos = F.normalize(net(x)) @ F.normalize(head).t()
-        loss = F.cross_entropy(16.0 * (cos - 0.2 * onehot), y)
         loss.backward()
         opt.step()
     dt = time.perf_counter() - t0

@@ -29,7 +29,7 @@ GLYPHSET_DIR ?= $(BUILD)/glyphset
 # make evidence: every sampler and its control on it, EVIDENCE_SEEDS seeds
 # (examples/train/evidence.py; a stopped run resumes from its CSV)
 EVIDENCE_SEEDS ?= 1,2,3
-EVIDENCE_STEPS ?= 600
+EVIDENCE_STEPS ?= 1000
 EVIDENCE_ARGS ?=
 
 .PHONY: train train-smoke glyphset evidence

@@ -117,13 +117,16 @@ test-cli: $(CLI) $(NPY_GEN)
 	@echo "== CLI: layouts, worked example, bad-file catalogue =="
 	@sh tests/tools_test.sh $(CLI) $(NPY_GEN) $(TOOLS)/cli_test
 
-test-python: $(HR_LIB)
+test-python: $(HR_LIB) $(BUILD)/train
 	@echo "== Python (ctypes + numpy) =="
 	@if [ -z "$(HR_PYTHON)" ]; then \
 	  sh scripts/missing.sh "a python3 with numpy (the Python tests)" "apt-get install python3-numpy python3-torch" || exit 1; \
 	else \
 	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/test_hardreid.py || exit 1; \
 	  HARDREID_LIB=$(HR_LIB) $(HR_PYTHON) examples/python/torch_loop.py --steps 12 --refresh 4 --check || exit 1; \
+	  if $(HR_PYTHON) -c 'import torch' 2>/dev/null; then \
+	    sh examples/python/check_steps.sh $(BUILD)/train $(HR_PYTHON) || exit 1; \
+	  else echo "check_steps: skipped (no torch for $(HR_PYTHON))"; fi; \
 	fi
 
 test-install: $(CLI) $(HR_LIB)

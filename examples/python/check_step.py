@@ -16,9 +16,9 @@ max |g_64|, next to torch-float32's own error on the same scale:
         --depth 2 --stem-stride 2 --head cos --s 16 --m 0.2 [--ls E] [--step N] [-v]
 
 A tensor passes when C's error is within --tol-grad (2e-3) or within
---noise (4) times torch-float32's (a step can be ill-conditioned: summing 10^5 nearly
-cancelling terms, float32 loses digits whoever adds them; mobile at stem 1
-does). A gradient that is zero in exact arithmetic (a BN whose output only
+--noise (4) times torch-float32's (a step can be ill-conditioned: summing
+10^5 nearly cancelling terms, float32 loses digits whoever adds them; mobile
+at stem 1 does). A gradient that is zero in exact arithmetic (a BN whose output only
 feeds another BN, through a conv: its beta) is float64 noise in the
 reference; C's must be within --tol-zero (1e-6) of the step's largest
 gradient. The loss passes within --tol-loss (1e-3, relative).

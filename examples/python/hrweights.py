@@ -19,11 +19,11 @@ running statistics bn{i}.mean, bn{i}.var of every BN in order. The trainer's
 
 As a program (train_ref.py's model is the torch side):
     hrweights.py show FILE
-    hrweights.py to-torch IN.hrw OUT.pt [--net N --width F --depth D --stem-stride S]
+    hrweights.py to-torch IN.hrw OUT.pt --net N [--width F --depth D --stem-stride S]
     hrweights.py from-torch IN.pt OUT.hrw
-to-torch writes the state_dict of train_ref.py's model (with the arch
-options it is built and the file loaded into it strictly: a file of another
-net is refused); from-torch takes such a state_dict (or a checkpoint dict
+to-torch builds train_ref.py's model for the arch options, loads the file
+into it strictly (a file of another net is refused) and writes its
+state_dict; from-torch takes such a state_dict (or a checkpoint dict
 holding one under "model" / "state_dict").
 """
 import argparse

@@ -16,17 +16,18 @@ the same Market-layout directory; it prints the same final lines:
     /usr/bin/python3 examples/python/train_ref.py --data DIR [build/train's options]
     /usr/bin/python3 examples/python/train_ref.py --data DIR --bench 20 --threads 1
 
-Where the two runs draw the same batches: every sampler's indices come from
-the same xoshiro256** streams as train.c's (r_sample seeded with --seed,
-r_aug = r_sample jumped; the same calls in the same order), so step 1's
-batch (images, flips, labels) is the C trainer's bit for bit, given the same
-decoded pixels (see load_market: PIL's JPEG decoder is not stb_image's,
-PNG is exact). From then on the weights differ in the last bits (other
-summation orders) and so do the difficulties: the difficulty-driven
-samplers (hard, prop, hardpk, hardepoch) drift apart; shuffle, pk and
-uniform-prop never read the weights and keep drawing the same batches.
-Initialization is He-normal as in model.c but from torch's generator (not
-the C one): start both from one file (--init) to compare a run.
+The two runs start the same: the initial weights are model.c's bit for bit
+(Net.init_like_c: the same xoshiro256** draws and Box-Muller; --torch-init
+uses torch's generator instead, faster for wide nets), and every sampler's
+indices come from the same generator streams as train.c's (r_sample seeded
+with --seed, r_aug = r_sample jumped; the library's batch builders through
+the binding, the same calls in the same order), so the first batch (images,
+flips, labels) is the C trainer's bit for bit; the images are decoded by
+stb_image itself (libstb0) and area-resized with the C rounding. From there
+the weights differ in the last bits (other summation orders) and so do the
+difficulties: the samplers that read them (hard, prop, hardpk, hardepoch)
+drift apart after a while; shuffle, pk and uniform-prop never read the
+weights and keep drawing the C trainer's batches.
 
 Needs the shared library (make lib, or $HARDREID_LIB; build-ref/ is tried
 too) and torch + numpy (Debian: /usr/bin/python3 with python3-torch).
@@ -175,8 +176,13 @@ def jpeg_tables_ok(b):
         return True
     i = 2
     while i + 1 < n:
+        if b[i] != 0xFF:  # market.c steps byte by byte to the next 0xFF: find it
+            i = b.find(b"\xff", i)
+            if i < 0:
+                break
+            continue
         m = b[i + 1]
-        if b[i] != 0xFF or m == 0xFF:
+        if m == 0xFF:
             i += 1
             continue
         if m == 0xD9:
@@ -531,10 +537,6 @@ class Net(nn.Module):
         return self.fc(t[-1].mean((2, 3)))
 
 
-def load_tensors(model, t, path, prefix=""):
-    hrweights.load_into(model, t, path, prefix)
-
-
 # ---- the heads (hr_head_loss) -------------------------------------------------
 
 def sphereface_lambda(it):
@@ -626,10 +628,11 @@ def parse_args(argv=None):
     A("--m", type=float, default=None)
     A("--ls", type=float, default=0.0, help="label smoothing")
     A("--opt", choices=("sgd", "adam"), default="adam", help="adam (train.c with --data)")
-    A("--lr", type=float, default=None, help="1e-3 (adam), 0.1 (sgd): train.c with --data")
+    A("--lr", type=float, default=None, help="4e-3 (adam), 0.1 (sgd): train.c with --data")
     A("--wd", type=float, default=5e-4)
     A("--momentum", type=float, default=0.9)
     A("--warmup", type=float, default=0.1)
+    A("--sched", choices=("cos", "const"), default="const", help="const (train.c with --data)")
     A("--steps", type=int, default=1000, help="1000 (train.c with --data)")
     A("--P", type=int, default=16)
     A("--K", type=int, default=4)
@@ -661,7 +664,7 @@ def parse_args(argv=None):
         ap.error(f"bad value '{o.size}' for --size")
     o.h, o.w = hh, ww
     if o.lr is None:  # train.c parse() with --data
-        o.lr = 1e-3 if o.opt == "adam" else 0.1
+        o.lr = 4e-3 if o.opt == "adam" else 0.1
     if o.steps == 0 and not o.init:
         ap.error("--steps 0 evaluates an --init file")
     if o.bench:
@@ -686,10 +689,12 @@ def parse_args(argv=None):
 
 def lr_at(o, step):
     """train.c lr_at: linear warmup from 0.1 lr over floor(warmup steps) steps,
-    then cosine to 0 (float32 like the C value)."""
+    then cosine to 0 or constant (float32 like the C value)."""
     warm = math.floor(o.warmup * o.steps)
     if step < warm:
         return float(np.float32(o.lr * (0.1 + 0.9 * step / warm)))
+    if o.sched == "const":
+        return o.lr
     span = o.steps - warm
     f = (step - warm) / span if span > 0 else 1.0
     return float(np.float32(o.lr * 0.5 * (1.0 + math.cos(math.pi * f))))
@@ -741,9 +746,8 @@ class Trainer:
         self.p = np.zeros(N, np.float32)
         self.alias = None
         self.alias_ok = False
-        import ctypes
+        # perm starts as ix.sample (the samples grouped by identity), as train.c's
         self.perm = np.ctypeslib.as_array(self.ix.index.sample, (self.ix.nsamples,)).astype(np.uint32).copy()
-        del ctypes
         self.logu = np.full(tr.n, -1.0, np.float32)
         self.cursor = 0
         self.r_sample = self.hr.Rng(o.seed)
@@ -869,6 +873,7 @@ class Trainer:
         cmean = cmax = 0.0
         have_stats = False
         t_bench = 0.0
+        t_loop = t0
         while self.step < o.steps:
             lr = lr_at(o, self.step)
             if self.step % o.refresh == 0:

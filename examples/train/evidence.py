@@ -4,7 +4,7 @@
 mean +- std per configuration.
 
   python3 examples/train/evidence.py --data /tmp/glyphs --seeds 1,2,3 --jobs 2 \
-      --steps 600 --out evidence.csv [--torch] [--set main|policies|all]
+      --steps 1000 --out evidence.csv [--torch] [--set main|policies|all]
 
 Each run is build/train --data DIR --sampler S --seed K --threads 1 (the
 trainer's --data defaults: res18 x0.25, 64x32), --jobs runs side by side.
@@ -90,10 +90,10 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1000, help="1000 (the trainer's --data default)")
     ap.add_argument("--out", default="evidence.csv")
     ap.add_argument("--set", choices=["main", "policies", "all"], default="main")
-    ap.add_argument("--torch", action="store_true", help="also the PyTorch twin (main set)")
+    ap.add_argument("--torch", action="store_true", help="also the PyTorch twin (the main set)")
     ap.add_argument("--bin", default="build/train")
     ap.add_argument("--extra", default="", help="more trainer arguments for every run")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
@@ -106,11 +106,13 @@ def main():
         print(table(rows))
         return 0
     done = {(r["trainer"], r["config"], int(r["seed"]), int(r["steps"])) for r in rows}
-    configs = (MAIN if o.set in ("main", "all") else []) + (POLICIES if o.set in ("policies", "all") else [])
     seeds = [int(s) for s in o.seeds.split(",")]
-    todo = [("c", n, a, s) for s in seeds for n, a in configs]
-    if o.torch:
-        todo += [("torch", n, a, s) for s in seeds for n, a in MAIN]
+    # seed by seed, the main set first (C and the twin side by side), so a
+    # stopped run leaves comparable halves
+    trainers = ["c", "torch"] if o.torch else ["c"]
+    todo = [(t, n, a, s) for s in seeds for n, a in (MAIN if o.set != "policies" else [])
+            for t in trainers]
+    todo += [("c", n, a, s) for s in seeds for n, a in (POLICIES if o.set != "main" else [])]
     todo = [t for t in todo if (t[0], t[1], t[3], o.steps) not in done]
     new = not os.path.exists(o.out)
     with open(o.out, "a", newline="") as f, ThreadPoolExecutor(o.jobs) as ex:

@@ -53,6 +53,8 @@ static const char *head_name(hr_head_kind k)
 
 static const char *SAMPLERS[S_COUNT] = {"shuffle", "pk", "hard", "prop", "hardpk", "uniform-prop",
                                         "hardepoch"};
+enum { SCHED_COS, SCHED_CONST, SCHED_COUNT };
+static const char *SCHEDS[SCHED_COUNT] = {"cos", "const"};
 
 typedef struct opts {
     net_arch arch;
@@ -61,6 +63,7 @@ typedef struct opts {
     int head_set_s, head_set_m;
     int adam;
     float lr, wd, momentum, warmup;
+    int sched; /* SCHED_* */
     size_t steps, stop_at, P, K, emb, refresh, eval_every, hard_nearest, bench;
     hr_weighting weighting;
     float temp, eps;
@@ -98,8 +101,9 @@ static void usage(FILE *f)
 "  --head softmax|sphere|cos|arc --s S --m M --ls EPS  margin head (cos, s 16, m 0.2)\n"
 "  --opt sgd|adam  --lr LR  --wd WD  --momentum MU  --warmup FRAC\n"
 "                                (sgd, lr 0.1 (adam 2e-3), wd 5e-4, 0.9, 0.1;\n"
-"                                with --data: adam, lr 1e-3);\n"
-"                                linear warmup, then cosine decay to 0\n"
+"                                with --data: adam, lr 4e-3)\n"
+"  --sched cos|const             after the linear warmup: cosine decay to 0 or\n"
+"                                constant (cos; const with --data)\n"
 "  --steps N  --P P  --K K       steps (600, 1000 with --data; 0 with --init:\n"
 "                                evaluate only),\n"
 "                                identities x images per batch (16 x 4)\n"
@@ -159,7 +163,7 @@ static void parse(opts *o, int argc, char **argv)
 {
     static const char *HEADS[] = {"softmax", "sphere", "cos", "arc"};
     static const char *WEIGHTS[] = {"linear", "shifted", "softmax"};
-    int i, lr_set = 0, net_set = 0, size_set = 0, opt_set = 0, emb_set = 0, steps_set = 0;
+    int i, lr_set = 0, net_set = 0, size_set = 0, opt_set = 0, emb_set = 0, steps_set = 0, sched_set = 0;
     size_t depth = 0, stem = 0;
     memset(o, 0, sizeof *o);
     o->arch.kind = NET_RES;
@@ -206,6 +210,10 @@ static void parse(opts *o, int argc, char **argv)
         else if (FLAG("--wd")) o->wd = (float)num(a, v, 0.0, 1.0);
         else if (FLAG("--momentum")) o->momentum = (float)num(a, v, 0.0, 0.9999);
         else if (FLAG("--warmup")) o->warmup = (float)num(a, v, 0.0, 1.0);
+        else if (FLAG("--sched")) {
+            if ((k = find_name(v ? v : "", SCHEDS, SCHED_COUNT)) < 0) bad_arg(a, v);
+            o->sched = k; sched_set = 1;
+        }
         else if (FLAG("--steps")) { o->steps = (size_t)num(a, v, 0, 1e9); steps_set = 1; } /* 0: --init only */
         else if (FLAG("--stop-at")) o->stop_at = (size_t)num(a, v, 1, 1e9);
         else if (FLAG("--bench")) o->bench = (size_t)num(a, v, 1, 1e9);
@@ -250,9 +258,10 @@ static void parse(opts *o, int argc, char **argv)
         if (!net_set) o->arch.kind = NET_RES18;
         if (!size_set) { o->data.h = 64; o->data.w = 32; }
         if (!opt_set) o->adam = 1;
-        if (!lr_set && o->adam) { o->lr = 1e-3f; lr_set = 1; }
+        if (!lr_set && o->adam) { o->lr = 4e-3f; lr_set = 1; }
         if (!emb_set) o->emb = 128;
         if (!steps_set) o->steps = 1000;
+        if (!sched_set) o->sched = SCHED_CONST;
     }
     if (!lr_set) o->lr = o->adam ? 2e-3f : 0.1f;
     if (o->bench) o->steps = o->bench + 3;
@@ -327,6 +336,27 @@ static int by_key(const void *a, const void *b)
     return x->sample < y->sample ? -1 : x->sample > y->sample;
 }
 
+/* Reorders a[0..n) so that a[0..b) are its b first elements in by_key's
+   order (in some order): quickselect, O(n) expected, where sorting the
+   remaining epoch every step would be O(n log n). by_key is a total order
+   (samples are distinct), so the batch does not depend on how the rest of
+   the epoch happens to be ordered. */
+static void select_first(ep_key *a, size_t n, size_t b)
+{
+    size_t lo = 0, hi = n; /* the boundary b lies in [lo, hi) */
+    while (b > lo && b < hi && hi - lo > 1) {
+        const size_t mid = lo + (hi - lo) / 2;
+        ep_key pivot = a[mid], x;
+        size_t i = lo, j;
+        a[mid] = a[hi - 1]; a[hi - 1] = pivot; /* Lomuto partition about the middle element */
+        for (j = lo; j + 1 < hi; j++)
+            if (by_key(&a[j], &pivot) < 0) { x = a[i]; a[i] = a[j]; a[j] = x; i++; }
+        a[hi - 1] = a[i]; a[i] = pivot;
+        if (i == b) return;
+        if (i < b) lo = i + 1; else hi = i;
+    }
+}
+
 static void new_epoch(trainer *t)
 {
     size_t k;
@@ -349,7 +379,8 @@ static void epoch_batch(trainer *t, size_t B)
         t->keys[k].key = w > 0.0f ? t->logu[j] / w : -INFINITY;
         t->keys[k].sample = j;
     }
-    qsort(t->keys + t->cursor, n - t->cursor, sizeof *t->keys, by_key);
+    select_first(t->keys + t->cursor, n - t->cursor, B);
+    qsort(t->keys + t->cursor, B, sizeof *t->keys, by_key);
     for (k = t->cursor; k < n; k++) t->perm[k] = t->keys[k].sample;
     memcpy(t->batch, t->perm + t->cursor, B * sizeof(uint32_t));
     t->cursor += B;
@@ -495,10 +526,16 @@ static void gather(trainer *t, size_t B, int augment)
 
 /* ---- optimizer ------------------------------------------------------------------- */
 
+/* Linear warmup from lr/10 over floor(warmup * steps) steps, then a cosine
+   decay to 0 or a constant lr. On the glyph set the loss leaves its plateau
+   around step 500 of 1000 whatever the lr, when a cosine has already halved
+   it; the constant lr learns most there (examples/train/README.md, "Real
+   images": the --data defaults are measured there). */
 static float lr_at(const opts *o, size_t step)
 {
     const double warm = floor(o->warmup * (double)o->steps);
     if ((double)step < warm) return (float)(o->lr * (0.1 + 0.9 * (double)step / warm));
+    if (o->sched == SCHED_CONST) return o->lr;
     {
         const double span = (double)o->steps - warm, f = span > 0 ? ((double)step - warm) / span : 1.0;
         return (float)(o->lr * 0.5 * (1.0 + cos(3.141592653589793 * f)));
@@ -965,11 +1002,11 @@ static result run_one(const opts *o, const char *label)
     if (!o->quiet)
         fprintf(stderr, "train: %s, net %s x%g depth %zu stem /%zu (%zu parameters), %u identities, "
                         "%u images of %zux%zu, sampler %s, "
-                        "head %s s %.3g m %.3g, %s lr %.3g, %zu steps of %zu x %zu, isa %s\n",
+                        "head %s s %.3g m %.3g, %s lr %.3g %s, %zu steps of %zu x %zu, isa %s\n",
                 label, net_name(o->arch.kind), (double)o->arch.width, o->arch.depth, o->arch.stem_stride,
                 t->m.nparams - t->m.classes * t->m.emb, t->ix.nids, t->ix.nsamples, t->m.h, t->m.w,
                 SAMPLERS[o->sampler], head_name(o->head.kind), o->head.s, o->head.m,
-                o->adam ? "adam" : "sgd", o->lr, o->steps, o->P, o->K, hr_isa_name(hr_get_isa()));
+                o->adam ? "adam" : "sgd", o->lr, SCHEDS[o->sched], o->steps, o->P, o->K, hr_isa_name(hr_get_isa()));
     if (o->resume) {
         load_ckpt(t, o->resume);
         if (!o->quiet) fprintf(stderr, "train: resumed %s at step %zu\n", o->resume, t->step);
