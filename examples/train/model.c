@@ -216,6 +216,27 @@ static int stages(net *m, int x, block_fn f, const size_t (*b)[2], size_t nb)
     return x;
 }
 
+/* The backward visits the ops last to first; the first op to reach a
+   tensor's gradient stores it and the later ones add, so the gradient arena
+   needs no zeroing each step (a conv's or FC's backward only adds: it
+   zeroes its d(in) itself when it is first). A tensor no backward op writes
+   but one reads would hold stale values: then the whole arena is zeroed
+   each step, as before. */
+static void plan_backward(net *m)
+{
+    static unsigned char seen[NET_MAX_TENSORS];
+    int i;
+    memset(seen, 0, sizeof seen);
+    seen[m->ops[m->nops - 1].out] = 1; /* d(embeddings) is copied in */
+    for (i = m->nops - 1; i >= 0; i--) {
+        op *o = &m->ops[i];
+        if (!seen[o->out]) m->zero_dacts = 1;
+        o->first_in = !seen[o->in]; seen[o->in] = 1;
+        o->first_in2 = o->kind == OP_ADD && !seen[o->in2];
+        if (o->kind == OP_ADD) seen[o->in2] = 1;
+    }
+}
+
 int net_build(net *m, const net_arch *a, size_t h, size_t w, size_t emb, size_t classes,
               size_t max_batch)
 {
@@ -247,6 +268,7 @@ int net_build(net *m, const net_arch *a, size_t h, size_t w, size_t emb, size_t 
     x = gap(m, x);
     fc(m, x, emb);
     m->head_w = new_param(m, 1, 2, dh, "head.w", 0);
+    plan_backward(m);
     return 0;
 }
 
@@ -384,8 +406,9 @@ static void bn_forward(float *y, float *save, float *run, const float *x, const 
     free(a);
 }
 
-/* dx += gamma istd (dy - mean(dy) - xhat mean(dy xhat)); dgamma, dbeta += */
-static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+/* dx (+)= gamma istd (dy - mean(dy) - xhat mean(dy xhat)) (acc: add, else
+   store); dgamma, dbeta += */
+static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const float *dy, const float *x,
                         const float *save, const float *gamma, size_t rows, size_t c)
 {
     const float *mean = save, *istd = save + c;
@@ -421,7 +444,8 @@ static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
         size_t jj;
         for (jj = 0; jj < c; jj++) {
             const float xh = (x[o + jj] - mean[jj]) * istd[jj];
-            dx[o + jj] += a[jj] * (dy[o + jj] - mdy[jj] - xh * mdyx[jj]);
+            const float g = a[jj] * (dy[o + jj] - mdy[jj] - xh * mdyx[jj]);
+            dx[o + jj] = acc ? dx[o + jj] + g : g;
         }
     }
     free(part);
@@ -439,20 +463,28 @@ static void relu_forward(float *restrict y, const float *restrict x, size_t n)
     for (q = 0; q < (long)n; q++) y[q] = x[q] > 0.0f ? x[q] : 0.0f;
 }
 
-static void relu_backward(float *restrict dx, const float *restrict y, const float *restrict dy,
-                          size_t n)
+static void relu_backward(float *restrict dx, int acc, const float *restrict y,
+                          const float *restrict dy, size_t n)
 {
     const int par = n >= PAR_MIN;
     long q;
     (void)par;
-    PARALLEL_FOR_SIMD
-    for (q = 0; q < (long)n; q++) { /* dy read unconditionally: a select, not a branch */
-        const float g = dy[q];
-        dx[q] += y[q] > 0.0f ? g : 0.0f;
+    if (acc) {
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) { /* dy read unconditionally: a select, not a branch */
+            const float g = dy[q];
+            dx[q] += y[q] > 0.0f ? g : 0.0f;
+        }
+    } else {
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) {
+            const float g = dy[q];
+            dx[q] = y[q] > 0.0f ? g : 0.0f;
+        }
     }
 }
 
-/* residual add; its backward hands dy to both inputs */
+/* residual add */
 static void add_forward(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
 {
     const int par = n >= PAR_MIN;
@@ -462,13 +494,25 @@ static void add_forward(float *restrict y, const float *restrict a, const float 
     for (q = 0; q < (long)n; q++) y[q] = a[q] + b[q];
 }
 
-static void add_backward(float *restrict da, float *restrict db, const float *restrict dy, size_t n)
+/* residual add's backward hands dy to both inputs; a first write stores
+   (plan_backward), later ones add */
+static void add_backward(float *restrict da, int acc_a, float *restrict db, int acc_b,
+                         const float *restrict dy, size_t n)
 {
     const int par = n >= PAR_MIN;
     long q;
     (void)par;
-    PARALLEL_FOR_SIMD
-    for (q = 0; q < (long)n; q++) { da[q] += dy[q]; db[q] += dy[q]; }
+    if (acc_a && acc_b) {
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) { da[q] += dy[q]; db[q] += dy[q]; }
+    } else if (acc_a || acc_b) { /* one stores: the other adds */
+        float *restrict s = acc_a ? db : da, *restrict d = acc_a ? da : db;
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) { s[q] = dy[q]; d[q] += dy[q]; }
+    } else {
+        memcpy(da, dy, n * sizeof(float));
+        memcpy(db, dy, n * sizeof(float));
+    }
 }
 
 /* channel shuffle: c = g x (c/g) viewed as (c/g) x g; out channel
@@ -482,13 +526,16 @@ static void shuffle_forward(float *y, const float *x, size_t rows, size_t c, siz
             for (j = 0; j < cg; j++) y[r * c + j * g + i] = x[r * c + i * cg + j];
 }
 
-static void shuffle_backward(float *dx, const float *dy, size_t rows, size_t c, size_t g)
+static void shuffle_backward(float *dx, int acc, const float *dy, size_t rows, size_t c, size_t g)
 {
     const size_t cg = c / g;
     size_t r, i, j;
     for (r = 0; r < rows; r++)
         for (i = 0; i < g; i++)
-            for (j = 0; j < cg; j++) dx[r * c + i * cg + j] += dy[r * c + j * g + i];
+            for (j = 0; j < cg; j++) {
+                const float v = dy[r * c + j * g + i];
+                dx[r * c + i * cg + j] = acc ? dx[r * c + i * cg + j] + v : v;
+            }
 }
 
 static void check(hr_status s, const char *what)
@@ -555,7 +602,7 @@ void net_backward(net *m, const float *demb, size_t n)
     size_t j;
     const int last = m->ops[m->nops - 1].out;
     double t0 = m->profile ? now_s() : 0.0;
-    memset(m->dacts, 0, m->nacts * sizeof(float)); /* cheap next to the convs */
+    if (m->zero_dacts) memset(m->dacts, 0, m->nacts * sizeof(float));
     if (m->profile) m->prof[2 * OP_KINDS + 1] += now_s() - t0;
     memcpy(DACT(last), demb, n * m->emb * sizeof(float));
     for (i = m->nops - 1; i >= 0; i--) {
@@ -563,9 +610,16 @@ void net_backward(net *m, const float *demb, size_t n)
         const float *dy = DACT(o->out), *y = ACT(o->out), *in = ACT(o->in);
         float *dx = DACT(o->in);
         const size_t c = m->t[o->in].c, rows = ROWS(o->in), len = rows * c;
-        const int par = len >= PAR_MIN;
+        const int par = len >= PAR_MIN, acc = o->first_in == 0 || m->zero_dacts;
         (void)par;
         t0 = m->profile ? now_s() : 0.0;
+        if (!acc && (o->kind == OP_CONV || o->kind == OP_FC) && o->in != 0) {
+            memset(dx, 0, len * sizeof(float)); /* these only add */
+            if (m->profile) {
+                const double d = now_s() - t0;
+                m->prof[2 * OP_KINDS + 1] += d; t0 = now_s();
+            }
+        }
         switch (o->kind) {
         case OP_CONV:
             check(hr_conv2d_backward_weight(&o->cd, m->grads + o->w, NULL, dy, in),
@@ -579,18 +633,21 @@ void net_backward(net *m, const float *demb, size_t n)
                       "hr_conv2d_backward_data");
             break;
         case OP_BN:
-            bn_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
+            bn_backward(dx, acc, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
                         m->params + o->w, rows, c);
             break;
-        case OP_RELU: relu_backward(dx, y, dy, len); break;
-        case OP_ADD: add_backward(dx, DACT(o->in2), dy, len); break;
-        case OP_SHUFFLE: shuffle_backward(dx, dy, rows, c, o->groups); break;
+        case OP_RELU: relu_backward(dx, acc, y, dy, len); break;
+        case OP_ADD: add_backward(dx, acc, DACT(o->in2), o->first_in2 == 0 || m->zero_dacts, dy, len); break;
+        case OP_SHUFFLE: shuffle_backward(dx, acc, dy, rows, c, o->groups); break;
         case OP_GAP: {
             const size_t hw = m->t[o->in].h * m->t[o->in].w;
             size_t b, p;
             for (b = 0; b < n; b++)
                 for (p = 0; p < hw; p++)
-                    for (j = 0; j < c; j++) dx[(b * hw + p) * c + j] += dy[b * c + j] / (float)hw;
+                    for (j = 0; j < c; j++) {
+                        const float v = dy[b * c + j] / (float)hw;
+                        dx[(b * hw + p) * c + j] = acc ? dx[(b * hw + p) * c + j] + v : v;
+                    }
             break;
         }
         case OP_FC:

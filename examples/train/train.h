@@ -78,6 +78,8 @@ typedef struct op {
     size_t stat;            /* OP_BN: offset of running mean, var in state   */
     size_t save;            /* OP_BN: offset of batch mean, 1/std in bn_save */
     size_t groups;          /* OP_SHUFFLE                                    */
+    int first_in, first_in2; /* the backward's first write to d(in), d(in2):
+                                it stores, later ones add (net_build)        */
 } op;
 
 /* A parameter tensor: a slice of the one parameter allocation. Its name
@@ -105,6 +107,7 @@ typedef struct net {
     size_t head_w;              /* offset of the head's W (classes x emb)    */
     size_t nstate;              /* BN running statistics (floats)            */
     size_t nacts;               /* floats of one activation arena            */
+    int zero_dacts;             /* a tensor no backward writes: zero them all */
     float *params, *grads;      /* nparams each                              */
     float *state;               /* nstate                                    */
     float *acts, *dacts;        /* nacts each (max_batch images)             */
