@@ -515,6 +515,29 @@ static void add_backward(float *restrict da, int acc_a, float *restrict db, int 
     }
 }
 
+/* global average pooling: y (n x c) = the mean of each image's hw pixels */
+static void gap_forward(float *y, const float *x, size_t n, size_t hw, size_t c)
+{
+    size_t b, p, j;
+    for (b = 0; b < n; b++) {
+        for (j = 0; j < c; j++) y[b * c + j] = 0.0f;
+        for (p = 0; p < hw; p++)
+            for (j = 0; j < c; j++) y[b * c + j] += x[(b * hw + p) * c + j];
+        for (j = 0; j < c; j++) y[b * c + j] /= (float)hw;
+    }
+}
+
+static void gap_backward(float *dx, int acc, const float *dy, size_t n, size_t hw, size_t c)
+{
+    size_t b, p, j;
+    for (b = 0; b < n; b++)
+        for (p = 0; p < hw; p++)
+            for (j = 0; j < c; j++) {
+                const float v = dy[b * c + j] / (float)hw;
+                dx[(b * hw + p) * c + j] = acc ? dx[(b * hw + p) * c + j] + v : v;
+            }
+}
+
 /* channel shuffle: c = g x (c/g) viewed as (c/g) x g; out channel
    j*g + i = in channel i*(c/g) + j */
 static void shuffle_forward(float *y, const float *x, size_t rows, size_t c, size_t g)
@@ -552,7 +575,6 @@ static void check(hr_status s, const char *what)
 const float *net_forward(net *m, const float *x, size_t n, int train)
 {
     int i;
-    size_t j;
     memcpy(ACT(0), x, n * m->h * m->w * 3 * sizeof(float));
     for (i = 0; i < m->nops; i++) {
         op *o = &m->ops[i];
@@ -574,17 +596,7 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
         case OP_RELU: relu_forward(y, in, len); break;
         case OP_ADD: add_forward(y, in, ACT(o->in2), len); break;
         case OP_SHUFFLE: shuffle_forward(y, in, rows, c, o->groups); break;
-        case OP_GAP: {
-            const size_t hw = m->t[o->in].h * m->t[o->in].w;
-            size_t b, p;
-            for (b = 0; b < n; b++) {
-                for (j = 0; j < c; j++) y[b * c + j] = 0.0f;
-                for (p = 0; p < hw; p++)
-                    for (j = 0; j < c; j++) y[b * c + j] += in[(b * hw + p) * c + j];
-                for (j = 0; j < c; j++) y[b * c + j] /= (float)hw;
-            }
-            break;
-        }
+        case OP_GAP: gap_forward(y, in, n, m->t[o->in].h * m->t[o->in].w, c); break;
         case OP_FC:
             check(hr_fc_forward(y, in, m->params + o->w, m->params + o->b, n, c, m->t[o->out].c),
                   "hr_fc_forward");
@@ -599,7 +611,6 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
 void net_backward(net *m, const float *demb, size_t n)
 {
     int i;
-    size_t j;
     const int last = m->ops[m->nops - 1].out;
     double t0 = m->profile ? now_s() : 0.0;
     if (m->zero_dacts) memset(m->dacts, 0, m->nacts * sizeof(float));
@@ -639,17 +650,7 @@ void net_backward(net *m, const float *demb, size_t n)
         case OP_RELU: relu_backward(dx, acc, y, dy, len); break;
         case OP_ADD: add_backward(dx, acc, DACT(o->in2), o->first_in2 == 0 || m->zero_dacts, dy, len); break;
         case OP_SHUFFLE: shuffle_backward(dx, acc, dy, rows, c, o->groups); break;
-        case OP_GAP: {
-            const size_t hw = m->t[o->in].h * m->t[o->in].w;
-            size_t b, p;
-            for (b = 0; b < n; b++)
-                for (p = 0; p < hw; p++)
-                    for (j = 0; j < c; j++) {
-                        const float v = dy[b * c + j] / (float)hw;
-                        dx[(b * hw + p) * c + j] = acc ? dx[(b * hw + p) * c + j] + v : v;
-                    }
-            break;
-        }
+        case OP_GAP: gap_backward(dx, acc, dy, n, m->t[o->in].h * m->t[o->in].w, c); break;
         case OP_FC:
             check(hr_fc_backward(dx, m->grads + o->w, m->grads + o->b, dy, in, m->params + o->w,
                                  n, c, m->t[o->out].c),
@@ -659,6 +660,21 @@ void net_backward(net *m, const float *demb, size_t n)
         }
         if (m->profile) { const double d = now_s() - t0; m->prof[OP_KINDS + o->kind] += d; m->prof_op[i][1] += d; }
     }
+}
+
+/* (output position, kernel offset) pairs of one dimension whose input lies
+   inside the image: the taps a convolution computes (padding is skipped) */
+static size_t taps_inside(size_t out, size_t k, size_t stride, size_t pad, size_t in)
+{
+    size_t o, t, n = 0;
+    if (!k) k = 1;
+    if (!stride) stride = 1;
+    for (o = 0; o < out; o++)
+        for (t = 0; t < k; t++) {
+            const size_t i = o * stride + t; /* input position + pad */
+            n += i >= pad && i - pad < in;
+        }
+    return n;
 }
 
 /* --profile: where a step's time goes, per layer kind */
@@ -688,12 +704,13 @@ void net_profile_print(const net *m, size_t images)
         size_t oh, ow;
         double f;
         if (o->kind != OP_CONV || hr_conv2d_out_size(c, &oh, &ow) != HR_OK) continue;
-        f = 2.0 * (double)images * (double)(oh * ow * c->c_out) * (double)(c->kh * c->kw) *
-            (double)(c->c_in / c->groups);
+        f = 2.0 * (double)images * (double)(c->c_out * (c->c_in / (c->groups ? c->groups : 1))) *
+            (double)taps_inside(oh, c->kh, c->stride_h, c->pad_h, c->h) *
+            (double)taps_inside(ow, c->kw, c->stride_w, c->pad_w, c->w);
         fprintf(stderr, "  %2zux%-2zu %4zu->%-4zu /%zu g%-4zu %3zux%-3zu %7.1f %7.1f %7.1f\n", c->kh, c->kw,
                 c->c_in, c->c_out, c->stride_h, c->groups, c->h, c->w,
                 m->prof_op[k][0] > 0 ? 1e-9 * f / m->prof_op[k][0] : 0.0,
-                m->prof_op[k][1] > 1e-6 ? 1e-9 * f / m->prof_op[k][1] : 0.0, /* 0: not run */
+                o->in != 0 && m->prof_op[k][1] > 0 ? 1e-9 * f / m->prof_op[k][1] : 0.0, /* 0: not run */
                 m->prof_op[k][2] > 0 ? 1e-9 * f / m->prof_op[k][2] : 0.0);
     }
 }

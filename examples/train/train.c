@@ -450,19 +450,13 @@ static void trainer_free(trainer *t)
 
 /* ---- sampling ------------------------------------------------------------------- */
 
-static int uses_difficulty(sampler_kind s)
+/* the samplers that draw through p (an alias table, or hardepoch's keys) */
+static int uses_table(sampler_kind s)
 {
-    return s == S_HARD || s == S_PROP || s == S_HARDPK || s == S_HARDEPOCH;
+    return s == S_PROP || s == S_HARDPK || s == S_HARDEPOCH || s == S_UPROP;
 }
 
-/* c, nearest from the head's W; then the alias table for the weighted modes */
-static void refresh(trainer *t)
-{
-    const size_t n = t->ix.nids;
-    hr_status s = hr_difficulty(t->c, t->nearest, t->m.params + t->m.head_w, n, t->m.emb, t->m.emb, 0);
-    if (s != HR_OK) die_hr("hr_difficulty", s);
-}
-
+/* p from the difficulties (uniform-prop: all 1), and its alias table */
 static void build_table(trainer *t)
 {
     const size_t n = t->ix.nids;
@@ -477,6 +471,16 @@ static void build_table(trainer *t)
         (s = hr_alias_build(&t->alias, t->alias_mem, t->p, n)) != HR_OK)
         die_hr("hr_alias_build", s);
     t->alias_ok = 1;
+}
+
+/* every R steps: c, nearest from the head's W (every sampler: the CSV's
+   statistics), then p for the samplers weighted by them */
+static void refresh(trainer *t)
+{
+    const size_t n = t->ix.nids;
+    hr_status s = hr_difficulty(t->c, t->nearest, t->m.params + t->m.head_w, n, t->m.emb, t->m.emb, 0);
+    if (s != HR_OK) die_hr("hr_difficulty", s);
+    if (uses_table(t->o.sampler) && t->o.sampler != S_UPROP) build_table(t);
 }
 
 /* B sample indices for the next step into t->batch */
@@ -931,16 +935,12 @@ static void train(trainer *t)
         double acc = 0;
         size_t i, k;
         hr_status s;
-        /* difficulty: every R steps (and always for the CSV's statistics) */
-        if (t->step % o->refresh == 0) {
-            refresh(t);
-            if (o->sampler == S_PROP || o->sampler == S_HARDPK || o->sampler == S_HARDEPOCH) build_table(t);
-        }
+        if (t->step % o->refresh == 0) refresh(t);
         if (t->step % o->refresh == 0 || !have_stats) { /* (a resumed run: the saved c) */
             cmean = 0; cmax = -1; have_stats = 1;
             for (i = 0; i < N; i++) { cmean += t->c[i] / (float)N; if (t->c[i] > cmax) cmax = t->c[i]; }
         }
-        if (!t->alias_ok && (o->sampler == S_UPROP || uses_difficulty(o->sampler)) && o->sampler != S_HARD)
+        if (!t->alias_ok && uses_table(o->sampler)) /* uniform-prop's; a resumed run's from the saved c */
             build_table(t);
         next_batch(t);
         gather(t, B, 1);
