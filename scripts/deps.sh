@@ -8,7 +8,7 @@ pkgs=""
 for group in "$@"; do
     case "$group" in
     demo)  pkgs="$pkgs gcc make libc6-dev libsleef-dev libstb-dev" ;;
-    test)  pkgs="$pkgs gcc g++ make libc6-dev libsleef-dev libsleef-dev:arm64 clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch python3-venv python3-setuptools python3-wheel python3-pytest pkg-config libopenmpi-dev openmpi-bin" ;;
+    test)  pkgs="$pkgs gcc g++ make libc6-dev libsleef-dev libsleef-dev:arm64 libstb-dev clang libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3-numpy python3-torch python3-venv python3-setuptools python3-wheel python3-pytest pkg-config libopenmpi-dev openmpi-bin" ;;
     bench) pkgs="$pkgs gcc g++ make libsleef-dev libopenblas-dev libopenblas0-openmp libfaiss-dev libgsl-dev libdnnl-dev" ;;
     plots) pkgs="$pkgs gnuplot-nox hyperfine python3-numpy" ;;
     mpi)   pkgs="$pkgs gcc make libc6-dev libsleef-dev libopenmpi-dev openmpi-bin" ;;

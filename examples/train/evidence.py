@@ -82,6 +82,49 @@ def table(rows):
         out.append("| %s | %s | %d | %d | %s | %s | %s | %s |" % (
             "C" if key[0] == "c" else "PyTorch", key[1], key[2], len(g), ms(r["rank1"] for r in g),
             ms(r["mAP"] for r in g), ms(r["hard_rank1"] for r in g), ms(r["hard_mAP"] for r in g)))
+    out += ["", paired(rows, ms)]
+    return "\n".join(out)
+
+
+# each configuration beside its control (the difference paired by seed)
+CONTROL = {"hardepoch": "shuffle", "hardpk": "pk", "prop": "uniform-prop", "hard": "pk",
+           "hardpk R=10": "hardpk", "hardpk R=100": "hardpk", "hardpk shifted": "hardpk",
+           "hardpk softmax T=0.1": "hardpk", "hardpk softmax T=0.03": "hardpk"}
+
+
+def paired(rows, ms):
+    """Per trainer: configuration minus its control, seed by seed (mean +-
+    std of the differences, and in how many seeds it is ahead); then C
+    minus PyTorch per configuration."""
+    by = {(r["trainer"], r["config"], int(r["steps"]), int(r["seed"])): r for r in rows}
+    out = ["| trainer | configuration - control | steps | seeds | Δ rank-1 | ahead | Δ mAP | ahead "
+           "| Δ hard-10% rank-1 | Δ hard-10% mAP |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    keys = sorted({(t, c, st) for t, c, st, _ in by})
+
+    def diffs(a, b, f):
+        d = []
+        for (t, c, st, seed), r in by.items():
+            if (t, c, st) == a and (b[0], b[1], b[2], seed) in by:
+                x, y = r[f], by[(b[0], b[1], b[2], seed)][f]
+                if x != "" and y != "":
+                    d.append(float(x) - float(y))
+        return d
+
+    def line(label, trainer, a, b):
+        d = {f: diffs(a, b, f) for f in ("rank1", "mAP", "hard_rank1", "hard_mAP")}
+        if not d["rank1"]:
+            return
+        out.append("| %s | %s | %d | %d | %s | %d/%d | %s | %d/%d | %s | %s |" % (
+            trainer, label, a[2], len(d["rank1"]), ms(d["rank1"]),
+            sum(x > 0 for x in d["rank1"]), len(d["rank1"]), ms(d["mAP"]),
+            sum(x > 0 for x in d["mAP"]), len(d["mAP"]), ms(d["hard_rank1"]), ms(d["hard_mAP"])))
+    order = [n for n, _ in MAIN + POLICIES]
+    for t, c, st in sorted(keys, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else 99, k[2])):
+        if c in CONTROL:
+            line("%s - %s" % (c, CONTROL[c]), "C" if t == "c" else "PyTorch", (t, c, st), (t, CONTROL[c], st))
+    for t, c, st in sorted(keys, key=lambda k: (order.index(k[1]) if k[1] in order else 99, k[2])):
+        if t == "c" and ("torch", c, st) in keys:
+            line("%s: C - PyTorch" % c, "both", (t, c, st), ("torch", c, st))
     return "\n".join(out)
 
 
