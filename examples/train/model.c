@@ -119,10 +119,19 @@ static int bn_(net *m, int in, int zero_gamma)
 }
 static int bn(net *m, int in) { return bn_(m, in, 0); }
 
+/* A ReLU right after a BN or an add runs inside that op (one pass over the
+   tensor instead of two, forward and backward; the same values): the op's
+   output becomes the ReLU's, so a builder never uses the tensor it passed
+   in here again. Any other ReLU gets its own op. */
 static int relu(net *m, int in)
 {
     const tensor *x = &m->t[in];
-    op *o = new_op(m, OP_RELU, in);
+    op *o = m->nops ? &m->ops[m->nops - 1] : NULL;
+    if (o && o->out == in && (o->kind == OP_BN || o->kind == OP_ADD) && !o->relu) {
+        o->relu = 1;
+        return in;
+    }
+    o = new_op(m, OP_RELU, in);
     o->out = new_tensor(m, x->h, x->w, x->c);
     return o->out;
 }
@@ -348,6 +357,12 @@ void net_free(net *m)
 #define PARALLEL_FOR
 #define PARALLEL_FOR_SIMD
 #endif
+#ifdef _OPENMP /* an inner loop of independent lanes (the compiler cannot
+                  see that partial sums and tensors do not overlap) */
+#define SIMD _Pragma("omp simd")
+#else
+#define SIMD
+#endif
 #define PAR_MIN 32768 /* floats */
 #define CHUNKS 32
 
@@ -361,7 +376,7 @@ static void *xcalloc(size_t n, size_t size)
 /* Batch norm over rows of c channels (rows = n h w). train: batch
    statistics (mean and 1/std saved for the backward; running averages
    updated), else the running ones. */
-static void bn_forward(float *y, float *save, float *run, const float *x, const float *gamma,
+static void bn_forward(float *y, int relu, float *save, float *run, const float *x, const float *gamma,
                        const float *beta, size_t rows, size_t c, int train)
 {
     float *mean = save, *istd = save + c;
@@ -401,15 +416,19 @@ static void bn_forward(float *y, float *save, float *run, const float *x, const 
         const float *xi = x + (size_t)k * c;
         float *yi = y + (size_t)k * c;
         size_t jj;
-        for (jj = 0; jj < c; jj++) yi[jj] = xi[jj] * a[jj] + b[jj];
+        if (relu)
+            for (jj = 0; jj < c; jj++) { const float v = xi[jj] * a[jj] + b[jj]; yi[jj] = v > 0.0f ? v : 0.0f; }
+        else
+            for (jj = 0; jj < c; jj++) yi[jj] = xi[jj] * a[jj] + b[jj];
     }
     free(a);
 }
 
-/* dx (+)= gamma istd (dy - mean(dy) - xhat mean(dy xhat)) (acc: add, else
-   store); dgamma, dbeta += */
-static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const float *dy, const float *x,
-                        const float *save, const float *gamma, size_t rows, size_t c)
+/* dx (+)= gamma istd (g - mean(g) - xhat mean(g xhat)) (acc: add, else
+   store); dgamma, dbeta +=; g = dy, or with a fused ReLU (y its output,
+   else NULL) dy where y > 0 */
+static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const float *dy, const float *y,
+                        const float *x, const float *save, const float *gamma, size_t rows, size_t c)
 {
     const float *mean = save, *istd = save + c;
     float *part = (float *)xcalloc(CHUNKS * 2 * c, sizeof(float));
@@ -423,10 +442,20 @@ static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const f
         float *s = part + (size_t)k * 2 * c;
         size_t i, jj;
         for (i = rows * (size_t)k / CHUNKS; i < rows * (size_t)(k + 1) / CHUNKS; i++)
-            for (jj = 0; jj < c; jj++) {
-                const float g = dy[i * c + jj];
-                s[jj] += g;
-                s[c + jj] += g * (x[i * c + jj] - mean[jj]) * istd[jj];
+            if (y) { /* two loops, dy read unconditionally: a select, no branch */
+                SIMD
+                for (jj = 0; jj < c; jj++) {
+                    const float d = dy[i * c + jj], g = y[i * c + jj] > 0.0f ? d : 0.0f;
+                    s[jj] += g;
+                    s[c + jj] += g * (x[i * c + jj] - mean[jj]) * istd[jj];
+                }
+            } else {
+                SIMD
+                for (jj = 0; jj < c; jj++) {
+                    const float g = dy[i * c + jj];
+                    s[jj] += g;
+                    s[c + jj] += g * (x[i * c + jj] - mean[jj]) * istd[jj];
+                }
             }
     }
     for (j = 0; j < c; j++) {
@@ -442,11 +471,15 @@ static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const f
     for (k = 0; k < (long)rows; k++) {
         const size_t o = (size_t)k * c;
         size_t jj;
-        for (jj = 0; jj < c; jj++) {
-            const float xh = (x[o + jj] - mean[jj]) * istd[jj];
-            const float g = a[jj] * (dy[o + jj] - mdy[jj] - xh * mdyx[jj]);
-            dx[o + jj] = acc ? dx[o + jj] + g : g;
+#define HR_BN_DX(GY) \
+        for (jj = 0; jj < c; jj++) { \
+            const float xh = (x[o + jj] - mean[jj]) * istd[jj], d = dy[o + jj]; \
+            const float g = a[jj] * ((GY) - mdy[jj] - xh * mdyx[jj]); \
+            dx[o + jj] = acc ? dx[o + jj] + g : g; \
         }
+        if (y) HR_BN_DX(y[o + jj] > 0.0f ? d : 0.0f)
+        else HR_BN_DX(d)
+#undef HR_BN_DX
     }
     free(part);
     free(a);
@@ -485,34 +518,43 @@ static void relu_backward(float *restrict dx, int acc, const float *restrict y,
 }
 
 /* residual add */
-static void add_forward(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
+static void add_forward(float *restrict y, int relu, const float *restrict a, const float *restrict b,
+                        size_t n)
 {
     const int par = n >= PAR_MIN;
     long q;
     (void)par;
-    PARALLEL_FOR_SIMD
-    for (q = 0; q < (long)n; q++) y[q] = a[q] + b[q];
+    if (relu) {
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) { const float v = a[q] + b[q]; y[q] = v > 0.0f ? v : 0.0f; }
+    } else {
+        PARALLEL_FOR_SIMD
+        for (q = 0; q < (long)n; q++) y[q] = a[q] + b[q];
+    }
 }
 
-/* residual add's backward hands dy to both inputs; a first write stores
+/* residual add's backward hands g to both inputs, g = dy, or with a fused
+   ReLU (y its output, else NULL) dy where y > 0; a first write stores
    (plan_backward), later ones add */
 static void add_backward(float *restrict da, int acc_a, float *restrict db, int acc_b,
-                         const float *restrict dy, size_t n)
+                         const float *restrict dy, const float *restrict y, size_t n)
 {
     const int par = n >= PAR_MIN;
     long q;
     (void)par;
-    if (acc_a && acc_b) {
-        PARALLEL_FOR_SIMD
-        for (q = 0; q < (long)n; q++) { da[q] += dy[q]; db[q] += dy[q]; }
-    } else if (acc_a || acc_b) { /* one stores: the other adds */
-        float *restrict s = acc_a ? db : da, *restrict d = acc_a ? da : db;
-        PARALLEL_FOR_SIMD
-        for (q = 0; q < (long)n; q++) { s[q] = dy[q]; d[q] += dy[q]; }
-    } else {
-        memcpy(da, dy, n * sizeof(float));
-        memcpy(db, dy, n * sizeof(float));
-    }
+    float *restrict st = acc_a ? db : da, *restrict ad = acc_a ? da : db; /* (one stores) */
+    /* one loop per case, a select in it, so that each vectorizes */
+#define HR_ADD_BWD(G, BODY) do { \
+        PARALLEL_FOR_SIMD \
+        for (q = 0; q < (long)n; q++) { const float d = dy[q], g = (G); BODY; } \
+    } while (0)
+    if (y && acc_a && acc_b) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] += g; db[q] += g);
+    else if (y && (acc_a || acc_b)) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, st[q] = g; ad[q] += g);
+    else if (y) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] = g; db[q] = g);
+    else if (acc_a && acc_b) HR_ADD_BWD(d, da[q] += g; db[q] += g);
+    else if (acc_a || acc_b) HR_ADD_BWD(d, st[q] = g; ad[q] += g);
+    else HR_ADD_BWD(d, da[q] = g; db[q] = g);
+#undef HR_ADD_BWD
 }
 
 /* global average pooling: y (n x c) = the mean of each image's hw pixels */
@@ -590,11 +632,11 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
             check(hr_conv2d_forward(&o->cd, y, in, m->params + o->w, NULL), "hr_conv2d_forward");
             break;
         case OP_BN:
-            bn_forward(y, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
+            bn_forward(y, o->relu, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
                        m->params + o->b, rows, c, train);
             break;
         case OP_RELU: relu_forward(y, in, len); break;
-        case OP_ADD: add_forward(y, in, ACT(o->in2), len); break;
+        case OP_ADD: add_forward(y, o->relu, in, ACT(o->in2), len); break;
         case OP_SHUFFLE: shuffle_forward(y, in, rows, c, o->groups); break;
         case OP_GAP: gap_forward(y, in, n, m->t[o->in].h * m->t[o->in].w, c); break;
         case OP_FC:
@@ -644,11 +686,13 @@ void net_backward(net *m, const float *demb, size_t n)
                       "hr_conv2d_backward_data");
             break;
         case OP_BN:
-            bn_backward(dx, acc, m->grads + o->w, m->grads + o->b, dy, in, m->bn_save + o->save,
+            bn_backward(dx, acc, m->grads + o->w, m->grads + o->b, dy, o->relu ? y : NULL, in, m->bn_save + o->save,
                         m->params + o->w, rows, c);
             break;
         case OP_RELU: relu_backward(dx, acc, y, dy, len); break;
-        case OP_ADD: add_backward(dx, acc, DACT(o->in2), o->first_in2 == 0 || m->zero_dacts, dy, len); break;
+        case OP_ADD:
+            add_backward(dx, acc, DACT(o->in2), o->first_in2 == 0 || m->zero_dacts, dy, o->relu ? y : NULL, len);
+            break;
         case OP_SHUFFLE: shuffle_backward(dx, acc, dy, rows, c, o->groups); break;
         case OP_GAP: gap_backward(dx, acc, dy, n, m->t[o->in].h * m->t[o->in].w, c); break;
         case OP_FC:

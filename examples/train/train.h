@@ -78,6 +78,7 @@ typedef struct op {
     size_t stat;            /* OP_BN: offset of running mean, var in state   */
     size_t save;            /* OP_BN: offset of batch mean, 1/std in bn_save */
     size_t groups;          /* OP_SHUFFLE                                    */
+    int relu;               /* OP_BN, OP_ADD: a ReLU on the output, fused    */
     int first_in, first_in2; /* the backward's first write to d(in), d(in2):
                                 it stores, later ones add (net_build)        */
 } op;
