@@ -31,7 +31,7 @@ MAIN = [
     ("hardpk", "--sampler hardpk"),            # control: pk
     ("uniform-prop", "--sampler uniform-prop"),
     ("prop", "--sampler prop"),                # control: uniform-prop (mode B)
-    ("hard", "--sampler hard"),                # mode A (control: pk)
+    ("hard", "--sampler hard"),                # mode A: its other images are uniform (control: shuffle)
 ]
 POLICIES = [
     ("hardpk R=10", "--sampler hardpk --refresh 10"),
@@ -87,7 +87,7 @@ def table(rows):
 
 
 # each configuration beside its control (the difference paired by seed)
-CONTROL = {"hardepoch": "shuffle", "hardpk": "pk", "prop": "uniform-prop", "hard": "pk",
+CONTROL = {"hardepoch": "shuffle", "hardpk": "pk", "prop": "uniform-prop", "hard": "shuffle",
            "hardpk R=10": "hardpk", "hardpk R=100": "hardpk", "hardpk shifted": "hardpk",
            "hardpk softmax T=0.1": "hardpk", "hardpk softmax T=0.03": "hardpk"}
 
