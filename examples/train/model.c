@@ -233,9 +233,8 @@ static int stages(net *m, int x, block_fn f, const size_t (*b)[2], size_t nb)
    each step, as before. */
 static void plan_backward(net *m)
 {
-    static unsigned char seen[NET_MAX_TENSORS];
+    unsigned char seen[NET_MAX_TENSORS] = {0};
     int i;
-    memset(seen, 0, sizeof seen);
     seen[m->ops[m->nops - 1].out] = 1; /* d(embeddings) is copied in */
     for (i = m->nops - 1; i >= 0; i--) {
         op *o = &m->ops[i];
@@ -471,15 +470,15 @@ static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const f
     for (k = 0; k < (long)rows; k++) {
         const size_t o = (size_t)k * c;
         size_t jj;
-#define HR_BN_DX(GY) \
+#define BN_DX(GY) \
         for (jj = 0; jj < c; jj++) { \
             const float xh = (x[o + jj] - mean[jj]) * istd[jj], d = dy[o + jj]; \
             const float g = a[jj] * ((GY) - mdy[jj] - xh * mdyx[jj]); \
             dx[o + jj] = acc ? dx[o + jj] + g : g; \
         }
-        if (y) HR_BN_DX(y[o + jj] > 0.0f ? d : 0.0f)
-        else HR_BN_DX(d)
-#undef HR_BN_DX
+        if (y) BN_DX(y[o + jj] > 0.0f ? d : 0.0f)
+        else BN_DX(d)
+#undef BN_DX
     }
     free(part);
     free(a);
@@ -544,17 +543,17 @@ static void add_backward(float *restrict da, int acc_a, float *restrict db, int 
     (void)par;
     float *restrict st = acc_a ? db : da, *restrict ad = acc_a ? da : db; /* (one stores) */
     /* one loop per case, a select in it, so that each vectorizes */
-#define HR_ADD_BWD(G, BODY) do { \
+#define ADD_BWD(G, BODY) do { \
         PARALLEL_FOR_SIMD \
         for (q = 0; q < (long)n; q++) { const float d = dy[q], g = (G); BODY; } \
     } while (0)
-    if (y && acc_a && acc_b) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] += g; db[q] += g);
-    else if (y && (acc_a || acc_b)) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, st[q] = g; ad[q] += g);
-    else if (y) HR_ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] = g; db[q] = g);
-    else if (acc_a && acc_b) HR_ADD_BWD(d, da[q] += g; db[q] += g);
-    else if (acc_a || acc_b) HR_ADD_BWD(d, st[q] = g; ad[q] += g);
-    else HR_ADD_BWD(d, da[q] = g; db[q] = g);
-#undef HR_ADD_BWD
+    if (y && acc_a && acc_b) ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] += g; db[q] += g);
+    else if (y && (acc_a || acc_b)) ADD_BWD(y[q] > 0.0f ? d : 0.0f, st[q] = g; ad[q] += g);
+    else if (y) ADD_BWD(y[q] > 0.0f ? d : 0.0f, da[q] = g; db[q] = g);
+    else if (acc_a && acc_b) ADD_BWD(d, da[q] += g; db[q] += g);
+    else if (acc_a || acc_b) ADD_BWD(d, st[q] = g; ad[q] += g);
+    else ADD_BWD(d, da[q] = g; db[q] = g);
+#undef ADD_BWD
 }
 
 /* global average pooling: y (n x c) = the mean of each image's hw pixels */
