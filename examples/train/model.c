@@ -542,7 +542,9 @@ static void add_backward(float *restrict da, int acc_a, float *restrict db, int 
     long q;
     (void)par;
     float *restrict st = acc_a ? db : da, *restrict ad = acc_a ? da : db; /* (one stores) */
-    /* one loop per case, a select in it, so that each vectorizes */
+    /* one loop per case, so that each vectorizes and a store does not read
+       the old value: two loops with `acc ? old + g : g` selects measured 4x
+       slower (72 against 17 ms per 1000 images, res18, 1 thread) */
 #define ADD_BWD(G, BODY) do { \
         PARALLEL_FOR_SIMD \
         for (q = 0; q < (long)n; q++) { const float d = dy[q], g = (G); BODY; } \
