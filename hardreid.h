@@ -4077,63 +4077,52 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
 }
 
 /* --- direct convolution: im2col without the matrix ----------------------
-   A tile is mr consecutive output pixels (image-major: a tile may span
-   rows and images, so small images fill tiles too) x nr output channels
-   of one group. For each tap (ky, kx), the direct kernel reads each
-   pixel's cig input channels in place in x, or a row of zeros where
-   (iy, ix) is padding; a tap that is padding for every pixel of the tile
-   is left out. Rows past the last pixel read zeros and are not written.
-   Weights are packed once per call into nr-column panels along k =
-   (ky, kx, i), OHWI's own order. A pixel's sum runs over its taps in
-   order (the padded ones of a listed tap adding +0), so which thread
-   computes a tile never changes it. */
+   The output pixels fall in classes by which taps are inside the image:
+   the rows oy whose inside kernel rows are the same [ky0, ky1) make a row
+   span, likewise the columns, and a class is a row span x a column span
+   (of a 3x3 pad-1 layer: the interior, four edges and four corners; of an
+   unpadded layer: one class, all pixels). A tile is mr pixels of one class
+   (in order image, oy, ox: a tile may span rows and images, so small
+   images fill tiles too) x nr output channels of one group, and lists
+   exactly its class's taps: no tap is multiplied by padding. For each tap
+   (ky, kx) the direct kernel reads each pixel's cig input channels in
+   place in x; rows past the class's last pixel read a row of zeros and
+   are not written. Weights are packed once per call into nr-column panels
+   along k = (ky, kx, i), OHWI's own order. A pixel's sum starts at the
+   bias (or at y, beta 1) and runs over its inside taps in order, so which
+   tile or thread computes it never changes it. */
 
-/* Row pointers of the tile of mm (<= mr) output pixels from pixel p0, for
-   group 0: tab[s*mr + r] for the listed taps s < the count returned, and
-   tap[s] their indices ky kw + kx, increasing. */
-static size_t hr__conv_rows(const hr__conv *c, const float *x, const float *zero, size_t p0,
-                            size_t mm, size_t mr, const float **tab, size_t *tap)
+/* A run of output rows (or columns) [o0, o1) whose inside kernel rows
+   (columns) are [k0, k1). */
+typedef struct hr__span { size_t o0, o1, k0, k1; } hr__span;
+
+/* The spans of one axis: outputs o < no at stride s, padding p, kernel k,
+   input size in. Stores them to sp unless NULL; returns their count. */
+static size_t hr__conv_spans(size_t no, size_t s, size_t p, size_t k, size_t in, hr__span *sp)
 {
-    const size_t hw = c->oh * c->ow;
-    size_t img = p0 / hw, oy = p0 % hw / c->ow, ox = p0 % c->ow;
-    size_t r, t, ky, kx, ns = 0;
-    for (t = 0; t < c->taps; t++) tap[t] = 0; /* first a flag: some row is inside */
-    for (r = 0; r < mr; r++) {
-        const ptrdiff_t iy0 = (ptrdiff_t)(oy * c->sh) - (ptrdiff_t)c->ph;
-        const ptrdiff_t ix0 = (ptrdiff_t)(ox * c->sw) - (ptrdiff_t)c->pw;
-        const float *xi = x + img * c->h * c->w * c->ci;
-        if (r < mm && iy0 >= 0 && ix0 >= 0 && iy0 + (ptrdiff_t)c->kh <= (ptrdiff_t)c->h &&
-            ix0 + (ptrdiff_t)c->kw <= (ptrdiff_t)c->w) { /* inside: no checks */
-            const float *xp = xi + ((size_t)iy0 * c->w + (size_t)ix0) * c->ci;
-            for (ky = 0, t = 0; ky < c->kh; ky++, xp += c->w * c->ci)
-                for (kx = 0; kx < c->kw; kx++, t++) {
-                    tab[t * mr + r] = xp + kx * c->ci;
-                    tap[t] = 1;
-                }
-        } else {
-            for (ky = 0, t = 0; ky < c->kh; ky++) {
-                const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
-                for (kx = 0; kx < c->kw; kx++, t++) {
-                    const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
-                    const int in = r < mm && iy >= 0 && iy < (ptrdiff_t)c->h && ix >= 0 &&
-                                   ix < (ptrdiff_t)c->w;
-                    tab[t * mr + r] = in ? xi + ((size_t)iy * c->w + (size_t)ix) * c->ci : zero;
-                    tap[t] |= (size_t)in;
-                }
-            }
+    size_t o, n = 0, k0 = 0, k1 = 0;
+    for (o = 0; o < no; o++) {
+        const size_t at = o * s; /* the input under kernel row 0, plus p */
+        const size_t lo = p > at ? p - at : 0, end = in + p > at ? in + p - at : 0;
+        const size_t hi = end < k ? end : k;
+        if (!o || lo != k0 || hi != k1) {
+            if (sp) sp[n] = (hr__span){o, o, lo, hi};
+            n++;
+            k0 = lo;
+            k1 = hi;
         }
-        if (++ox == c->ow) {
-            ox = 0;
-            if (++oy == c->oh) { oy = 0; img++; }
-        }
+        if (sp) sp[n - 1].o1 = o + 1;
     }
-    for (t = 0; t < c->taps; t++) /* tap[t] is read before tap[ns <= t] is written */
-        if (tap[t]) {
-            if (ns != t) memcpy(tab + ns * mr, tab + t * mr, mr * sizeof *tab);
-            tap[ns++] = t;
-        }
-    return ns;
+    return n;
 }
+
+/* The classes of a call: ny x nx spans, class cl = (cl / nx, cl % nx);
+   its tiles are [first[cl], first[cl + 1]). */
+typedef struct hr__conv_cls {
+    size_t ny, nx;
+    hr__span *sy, *sx;
+    size_t *first;
+} hr__conv_cls;
 
 /* One thread's buffers in a call's allocation (after the packed weights
    and the zero row). */
@@ -4141,7 +4130,7 @@ typedef struct hr__conv_tw {
     float *t;               /* the mr x nr tile                            */
     const float **tab, **ag, **bp; /* row pointers: group 0's, group gi's;
                                the listed taps' weight panels             */
-    size_t *tap;
+    size_t *tap, *pix;      /* the listed taps; the tile's output pixels   */
 } hr__conv_tw;
 
 static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, size_t mr,
@@ -4156,8 +4145,43 @@ static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, si
     HR__BUF(ag, hr__mul(c->taps, mr, ok), const float *)
     HR__BUF(bp, c->taps, const float *)
     HR__BUF(tap, c->taps, size_t)
+    HR__BUF(pix, mr, size_t)
 #undef HR__BUF
     return off;
+}
+
+/* Tile `tile` of class cl: its mm pixels to tw->pix, row pointers for
+   group 0 to tw->tab (tab[s*mr + r], rows past mm the zero row), its taps
+   to tw->tap; returns the tap count. */
+static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl, size_t tile,
+                            const float *x, const float *zero, size_t mr, size_t *mm,
+                            hr__conv_tw *tw)
+{
+    const hr__span *sy = &k->sy[cl / k->nx], *sx = &k->sx[cl % k->nx];
+    const size_t ny = sy->o1 - sy->o0, nx = sx->o1 - sx->o0, e0 = (tile - k->first[cl]) * mr;
+    const size_t all = c->n * ny * nx;
+    size_t img = e0 / (ny * nx), oy = sy->o0 + e0 % (ny * nx) / nx, ox = sx->o0 + e0 % nx;
+    size_t r, ky, kx, ns = 0;
+    *mm = all - e0 < mr ? all - e0 : mr;
+    for (ky = sy->k0; ky < sy->k1; ky++)
+        for (kx = sx->k0; kx < sx->k1; kx++) tw->tap[ns++] = ky * c->kw + kx;
+    for (r = 0; r < mr; r++) {
+        size_t s = 0;
+        if (r >= *mm) {
+            for (; s < ns; s++) tw->tab[s * mr + r] = zero;
+            continue;
+        }
+        tw->pix[r] = (img * c->oh + oy) * c->ow + ox;
+        for (ky = sy->k0; ky < sy->k1; ky++) { /* inside: oy sh + ky >= ph, ox sw + kx >= pw */
+            const float *xr = x + ((img * c->h + oy * c->sh + ky - c->ph) * c->w) * c->ci;
+            for (kx = sx->k0; kx < sx->k1; kx++) tw->tab[s++ * mr + r] = xr + (ox * c->sw + kx - c->pw) * c->ci;
+        }
+        if (++ox == sx->o1) {
+            ox = sx->o0;
+            if (++oy == sy->o1) { oy = sy->o0; img++; }
+        }
+    }
+    return ns;
 }
 
 /* y = conv(x, w) + bias (beta 0), or y += conv(x, w) (beta 1, bias NULL),
@@ -4167,33 +4191,51 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
 {
     const hr__kernels *K = c->kern;
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, Kt = c->K;
-    const size_t npan = (c->cog + nr - 1) / nr, P = c->rows, ntile = (P + mr - 1) / mr;
-    size_t wpb, zb, twb, total, gi, j;
+    const size_t npan = (c->cog + nr - 1) / nr;
+    size_t wpb, zb, cb, twb, total, gi, j, ncl, cl, ntile = 0;
     int ok = 1, nt = 1;
     char *mem, *base;
     float *wp, *zero, *bpad;
     hr__conv_tw probe;
+    hr__conv_cls k;
+    k.ny = hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, NULL);
+    k.nx = hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, NULL);
+    ncl = k.ny * k.nx; /* <= oh ow */
     wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
                        HR__ALIGN);
     /* the zero row (ci: group gi's rows are offset by gi cig), then the
        bias padded to whole panels */
     zb = hr__round_up(hr__mul(hr__add(c->ci, hr__mul(c->g, npan * nr, &ok), &ok), sizeof(float), &ok),
                       HR__ALIGN);
+    cb = hr__round_up(hr__add(hr__mul(k.ny + k.nx, sizeof(hr__span), &ok),
+                              hr__mul(ncl + 1, sizeof(size_t), &ok), &ok), HR__ALIGN);
     twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
 #ifdef _OPENMP
     nt = omp_get_max_threads();
-    if ((double)P * (double)c->co * (double)Kt < 1e6 || nt < 1) nt = 1; /* not worth a team */
-    if ((size_t)nt > ntile) nt = (int)ntile;
+    if ((double)c->rows * (double)c->co * (double)Kt < 1e6 || nt < 1) nt = 1; /* not worth a team */
+    if ((size_t)nt > c->rows / mr + ncl) nt = (int)(c->rows / mr + ncl); /* >= the tiles */
 #endif
-    zb = hr__round_up(hr__add(wpb, zb, &ok), HR__TGAP) + HR__TGAP - wpb; /* threads' part apart */
-    total = hr__add(hr__add(hr__add(wpb, zb, &ok), hr__mul(twb, (size_t)nt, &ok), &ok),
-                    HR__ALIGN, &ok);
+    /* threads' part apart from what they all read */
+    cb = hr__round_up(hr__add(hr__add(wpb, zb, &ok), cb, &ok), HR__TGAP) + HR__TGAP - wpb - zb;
+    total = hr__add(hr__add(hr__add(hr__add(wpb, zb, &ok), cb, &ok), hr__mul(twb, (size_t)nt, &ok),
+                            &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
     wp = (float *)(void *)base;
     zero = (float *)(void *)(base + wpb);
     bpad = zero + c->ci;
+    k.sy = (hr__span *)(void *)(base + wpb + zb);
+    k.sx = k.sy + k.ny;
+    k.first = (size_t *)(void *)(k.sx + k.nx);
+    (void)hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, k.sy);
+    (void)hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, k.sx);
+    for (cl = 0; cl < ncl; cl++) {
+        const hr__span *sy = &k.sy[cl / k.nx], *sx = &k.sx[cl % k.nx];
+        k.first[cl] = ntile;
+        ntile += (c->n * (sy->o1 - sy->o0) * (sx->o1 - sx->o0) + mr - 1) / mr;
+    }
+    k.first[ncl] = ntile;
     memset(zero, 0, c->ci * sizeof(float));
     if (bias)
         for (gi = 0; gi < c->g; gi++)
@@ -4205,20 +4247,22 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        int tid = 0, team = 1;
+        int tid = 0, team = 1, lok = 1;
         hr__conv_tw tw;
-        size_t tile, t1;
+        size_t tile, t1, kl = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        int lok = 1;
-        (void)hr__conv_tw_layout(&tw, base + wpb + zb + (size_t)tid * twb, c, mr, nr, &lok);
+        (void)hr__conv_tw_layout(&tw, base + wpb + zb + cb + (size_t)tid * twb, c, mr, nr, &lok);
         t1 = ((size_t)tid + 1) * ntile / (size_t)team;
         for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
-            const size_t p0 = tile * mr, mm = P - p0 < mr ? P - p0 : mr;
-            const size_t ns = hr__conv_rows(c, x, zero, p0, mm, mr, tw.tab, tw.tap);
-            size_t g, q, s;
+            size_t mm, g, q, s, r;
+            while (tile >= k.first[kl + 1]) kl++;
+            const size_t ns = hr__conv_rows(c, &k, kl, tile, x, zero, mr, &mm, &tw);
+            /* consecutive pixels (one class spans whole rows, or the tile
+               stays in one output row) are written in place */
+            const int inplace = mm == mr && tw.pix[mm - 1] - tw.pix[0] == mm - 1;
             for (g = 0; g < c->g; g++) {
                 const float **ag = tw.tab;
                 if (g) { /* the same pixels, the next group's channels */
@@ -4228,17 +4272,24 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
                 for (q = 0; q < npan; q++) {
                     const float *panel = wp + (g * npan + q) * Kt * nr;
                     const size_t nn = c->cog - q * nr < nr ? c->cog - q * nr : nr;
-                    float *yt = y + p0 * c->co + g * c->cog + q * nr;
+                    const size_t col = g * c->cog + q * nr;
+                    const float *bq = bias ? bpad + (g * npan + q) * nr : NULL;
                     for (s = 0; s < ns; s++) tw.bp[s] = panel + tw.tap[s] * c->cig * nr;
-                    /* sums start at the bias, or at y (beta 1); a full tile
-                       goes straight to y, a partial one through tw.t */
-                    const float *c0 = bias ? bpad + (g * npan + q) * nr : beta != 0.0f ? yt : NULL;
-                    if (mm == mr && nn == nr) {
-                        K->direct(ns, c->cig, ag, tw.bp, yt, c->co, c0, bias ? 0 : c->co);
-                    } else {
-                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, bias ? c0 : NULL, 0);
-                        K->tile(yt, c->co, tw.t, mm, nn, 1.0f, bias ? 0.0f : beta);
+                    /* sums start at the bias, or at y (beta 1) */
+                    if (inplace && nn == nr) {
+                        float *yt = y + tw.pix[0] * c->co + col;
+                        K->direct(ns, c->cig, ag, tw.bp, yt, c->co, bq ? bq : beta != 0.0f ? yt : NULL,
+                                  bq ? 0 : c->co);
+                        continue;
                     }
+                    if (!bq && beta != 0.0f) { /* y's rows into the tile, then back */
+                        if (mm < mr || nn < nr) memset(tw.t, 0, mr * nr * sizeof(float));
+                        for (r = 0; r < mm; r++) memcpy(tw.t + r * nr, y + tw.pix[r] * c->co + col, nn * sizeof(float));
+                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, tw.t, nr);
+                    } else {
+                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, bq, 0);
+                    }
+                    for (r = 0; r < mm; r++) memcpy(y + tw.pix[r] * c->co + col, tw.t + r * nr, nn * sizeof(float));
                 }
             }
         }
