@@ -4302,15 +4302,19 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
    dw[o][k'] += sum over pixels p of dy[p][o] col[p][k'], the pixels along
    the outer kernel's k. k' runs in segments whose inputs are contiguous in
    x: one kernel row ky (kw ci floats) when groups == 1, one tap (ky, kx)
-   (cig floats) otherwise. For a segment, a[p] points at pixel p's run in
-   place, at a row of zeros (the run is padding), or at a copy with zeros
-   where some kx falls outside (left and right edges; also a run within a
-   tile of x's end, which the kernel reads past). A tile's rows are mr
-   consecutive k' of a segment, its columns nr output channels of dy,
-   packed per chunk. The pixels are cut in chunks (about 512 KiB of x and
-   dy, a cut fixed by the shape); each chunk sums into its own partial, in
-   parallel, and the partials are added in chunk order: the same sums in
-   the same order for any thread count. */
+   (cig floats) otherwise. A tile's rows are mr consecutive k' of a
+   segment, its columns nr output channels of dy. The pixels are cut in
+   chunks (about 512 KiB of x and dy, a cut fixed by the shape); within a
+   chunk they are taken class by class (the forward's padding classes, in
+   increasing pixel order within each), and a tile sums over a class only
+   if some of its k' are inside the image for it: the pixels under a
+   kernel row that is padding, and under taps a column span leaves out,
+   are skipped, not multiplied by zeros. a[p] points at pixel p's run in
+   place, or at a copy with zeros where some kx falls outside (the left and
+   right edges; also a run within R floats of x's end, which the kernel
+   reads past). dy is packed per chunk in the same order. Each chunk sums
+   into its own partial, in parallel, and the partials are added in chunk
+   order: the same sums in the same order for any thread count. */
 
 #define HR__BW_KB 128 /* pixels per outer-kernel call: 16 KiB of dy at nr = 32 */
 
@@ -4320,63 +4324,103 @@ typedef struct hr__bw {
     size_t per, nch, ptile;      /* pixels per chunk, chunks, floats of a
                                     chunk's partial                        */
     size_t slots;                /* run copies a thread may need at once   */
+    size_t ny, nx;               /* row and column spans: classes ny nx    */
 } hr__bw;
 
-/* a[p] for the np pixels from p0, segment seg of group gi; copies go to
-   slot (R floats each). */
-static void hr__bw_runs(const hr__conv *c, const hr__bw *b, const float *x, const float *zero,
-                        float *slot, size_t p0, size_t np, size_t gi, size_t seg,
-                        const float **a)
+/* The call's spans and each output row's and column's span index. */
+typedef struct hr__bw_cls {
+    hr__span *sy, *sx;
+    size_t *ry, *rx;
+} hr__bw_cls;
+
+/* One thread's buffers. */
+typedef struct hr__bw_tw {
+    float *dyp, *slot;   /* a chunk's dy, packed in class order; run copies */
+    const float **a;     /* a class's runs                                  */
+    size_t *pl, *start;  /* the chunk's pixels in class order; class cl's
+                            are pl[start[cl] .. start[cl + 1])              */
+    ptrdiff_t *xo;       /* pl[e]'s input offset: of (oy sh - ph, ox sw - pw) */
+    unsigned char *seen; /* a segment's row tiles written this chunk        */
+} hr__bw_tw;
+
+/* a[e] for the np pixels of one class from tw's place e0, segment seg of
+   group gi, every one with its kernel row inside (and, grouped, its tap);
+   `whole`: the class has every kx of a kernel row inside. Copies go to
+   tw->slot (R floats each). */
+static void hr__bw_runs(const hr__conv *c, const hr__bw *b, const float *x, hr__bw_tw *tw,
+                        size_t e0, size_t np, size_t gi, size_t seg, int whole)
 {
-    const size_t hw = c->oh * c->ow;
     const size_t ky = c->g == 1 ? seg : seg / c->kw, kx0 = c->g == 1 ? 0 : seg % c->kw;
     const size_t nkx = c->g == 1 ? c->kw : 1, cl = c->g == 1 ? c->ci : c->cig;
-    const size_t goff = c->g == 1 ? 0 : gi * c->cig;
-    size_t img = p0 / hw, oy = p0 % hw / c->ow, ox = p0 % c->ow, p, kx, used = 0;
+    const ptrdiff_t rel = (ptrdiff_t)((ky * c->w + kx0) * c->ci + (c->g == 1 ? 0 : gi * c->cig));
+    size_t p, kx, used = 0;
     for (p = 0; p < np; p++) {
-        const ptrdiff_t iy = (ptrdiff_t)(oy * c->sh + ky) - (ptrdiff_t)c->ph;
-        const ptrdiff_t ix0 = (ptrdiff_t)(ox * c->sw + kx0) - (ptrdiff_t)c->pw;
-        if (iy < 0 || iy >= (ptrdiff_t)c->h) {
-            a[p] = zero;
-        } else {
-            const size_t row = (img * c->h + (size_t)iy) * c->w;
-            if (ix0 >= 0 && ix0 + (ptrdiff_t)nkx <= (ptrdiff_t)c->w &&
-                (row + (size_t)ix0) * c->ci + goff + b->R <= c->xsz) {
-                a[p] = x + (row + (size_t)ix0) * c->ci + goff;
-            } else if (ix0 + (ptrdiff_t)nkx <= 0 || ix0 >= (ptrdiff_t)c->w) {
-                a[p] = zero;
-            } else { /* a copy: zeros outside, and past the run up to R */
-                float *d = slot + used++ * b->R;
-                HR_ASSERT(used <= b->slots);
-                for (kx = 0; kx < nkx; kx++) {
-                    const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
-                    if (ix < 0 || ix >= (ptrdiff_t)c->w) memset(d + kx * cl, 0, cl * sizeof(float));
-                    else memcpy(d + kx * cl, x + (row + (size_t)ix) * c->ci + goff, cl * sizeof(float));
-                }
-                memset(d + b->L, 0, (b->R - b->L) * sizeof(float));
-                a[p] = d;
+        const ptrdiff_t at = tw->xo[e0 + p] + rel; /* the run's first float in x */
+        if (whole && at + (ptrdiff_t)b->R <= (ptrdiff_t)c->xsz) {
+            tw->a[p] = x + at;
+        } else { /* a copy: zeros outside, and past the run up to R */
+            const ptrdiff_t ix0 = (ptrdiff_t)((tw->pl[e0 + p] % c->ow) * c->sw + kx0) - (ptrdiff_t)c->pw;
+            float *d = tw->slot + used++ * b->R;
+            HR_ASSERT(used <= b->slots);
+            for (kx = 0; kx < nkx; kx++) {
+                const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
+                if (ix < 0 || ix >= (ptrdiff_t)c->w) memset(d + kx * cl, 0, cl * sizeof(float));
+                else memcpy(d + kx * cl, x + at + (ptrdiff_t)(kx * c->ci), cl * sizeof(float));
             }
+            memset(d + b->L, 0, (b->R - b->L) * sizeof(float));
+            tw->a[p] = d;
         }
+    }
+}
+
+static size_t hr__bw_tw_layout(hr__bw_tw *tw, char *m, const hr__bw *b, size_t nr, int *ok)
+{
+    size_t off = 0;
+#define HR__BUF(field, count, type) \
+    if (m) tw->field = (type *)(void *)(m + off); \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
+    HR__BUF(dyp, hr__mul(hr__mul(b->npan, b->per, ok), nr, ok), float)
+    HR__BUF(slot, hr__mul(b->slots, b->R, ok), float)
+    HR__BUF(a, b->per, const float *)
+    HR__BUF(pl, b->per, size_t)
+    HR__BUF(xo, b->per, ptrdiff_t)
+    HR__BUF(start, hr__add(hr__mul(b->ny, b->nx, ok), 1, ok), size_t)
+    HR__BUF(seen, b->rt, unsigned char)
+#undef HR__BUF
+    return off;
+}
+
+/* The np pixels from p0 by class: tw->pl, tw->xo, tw->start (a counting
+   sort, class cl = its row span ny + its column span). */
+static void hr__bw_order(const hr__conv *c, const hr__bw *b, const hr__bw_cls *k, size_t p0,
+                         size_t np, hr__bw_tw *tw)
+{
+    const size_t ncl = b->ny * b->nx, hw = c->oh * c->ow;
+    size_t p, cl, sum = 0, img, oy, ox;
+    for (cl = 0; cl <= ncl; cl++) tw->start[cl] = 0;
+    for (p = p0, oy = p0 % hw / c->ow, ox = p0 % c->ow; p < p0 + np; p++) {
+        tw->start[k->ry[oy] * b->nx + k->rx[ox] + 1]++;
+        if (++ox == c->ow) {
+            ox = 0;
+            if (++oy == c->oh) oy = 0;
+        }
+    }
+    for (cl = 0; cl < ncl; cl++) { /* start[cl + 1] becomes class cl's next place */
+        const size_t n = tw->start[cl + 1];
+        tw->start[cl + 1] = sum;
+        sum += n;
+    }
+    img = p0 / hw; oy = p0 % hw / c->ow; ox = p0 % c->ow;
+    for (p = p0; p < p0 + np; p++) {
+        const size_t e = tw->start[k->ry[oy] * b->nx + k->rx[ox] + 1]++;
+        tw->pl[e] = p;
+        tw->xo[e] = ((ptrdiff_t)((img * c->h + oy * c->sh) * c->w + ox * c->sw) -
+                     (ptrdiff_t)(c->ph * c->w + c->pw)) * (ptrdiff_t)c->ci;
         if (++ox == c->ow) {
             ox = 0;
             if (++oy == c->oh) { oy = 0; img++; }
         }
     }
-}
-
-/* One thread's buffers: the packed dy of a chunk, a[], the run copies. */
-static size_t hr__bw_tw_layout(float **dyp, const float ***a, float **slot, char *m,
-                               const hr__bw *b, size_t nr, int *ok)
-{
-    size_t off = 0;
-#define HR__BUF(ptr, count, type) \
-    if (m) *(ptr) = (type *)(void *)(m + off); \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
-    HR__BUF(dyp, hr__mul(hr__mul(b->npan, b->per, ok), nr, ok), float)
-    HR__BUF(a, b->per, const float *)
-    HR__BUF(slot, hr__mul(b->slots, b->R, ok), float)
-#undef HR__BUF
-    return off;
 }
 
 /* The backward weight's plan: segments, tiles, and the cut of the pixels
@@ -4414,6 +4458,8 @@ static int hr__bw_plan(const hr__conv *c, hr__bw *bp)
     b.slots = (b.per / c->ow + 2) * ecols;
     if (b.slots > b.per) b.slots = b.per;
     b.slots += b.R / c->ci + 2;
+    b.ny = hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, NULL);
+    b.nx = hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, NULL);
     *bp = b;
     return 1;
 }
@@ -4473,16 +4519,20 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
     const hr__kernels *K = c->kern;
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
     hr__bw b;
-    size_t zb, pb, db, twb, total, q, t, gi, seg, rt, r, j;
+    hr__bw_cls k;
+    size_t zb, kb, pb, db, twb, total, q, t, gi, seg, rt, r, j;
     int ok = 1, nt = 1;
     char *mem, *base;
     float *zero, *part, *dbs;
     if (!hr__bw_plan(c, &b)) return HR_EOVERFLOW;
-    /* the zero run and dbias's ones; the partials; the chunk sums of dbias */
-    zb = hr__round_up(hr__mul(b.R + c->co, sizeof(float), &ok), HR__ALIGN);
+    /* dbias's ones; the spans; the partials; the chunk sums of dbias */
+    zb = hr__round_up(hr__mul(c->co, sizeof(float), &ok), HR__ALIGN);
+    kb = hr__round_up(hr__add(hr__mul(b.ny + b.nx, sizeof(hr__span), &ok),
+                              hr__mul(c->oh + c->ow, sizeof(size_t), &ok), &ok), HR__ALIGN);
+    zb = hr__add(zb, kb, &ok);
     pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
     db = dbias ? hr__round_up(hr__mul(hr__mul(b.nch, c->co, &ok), sizeof(float), &ok), HR__ALIGN) : 0;
-    twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, NULL, NULL, &b, nr, &ok), HR__TGAP);
+    twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, &b, nr, &ok), HR__TGAP);
     db = hr__round_up(hr__add(hr__add(zb, pb, &ok), db, &ok), HR__TGAP) + HR__TGAP - zb - pb; /* the
                                                     threads' part apart */
 #ifdef _OPENMP
@@ -4496,52 +4546,79 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
     zero = (float *)(void *)base;
+    k.sy = (hr__span *)(void *)(base + zb - kb);
+    k.sx = k.sy + b.ny;
+    k.ry = (size_t *)(void *)(k.sx + b.nx);
+    k.rx = k.ry + c->oh;
     part = (float *)(void *)(base + zb);
     dbs = (float *)(void *)(base + zb + pb);
-    memset(zero, 0, b.R * sizeof(float));
-    for (j = 0; j < c->co; j++) zero[b.R + j] = 1.0f; /* dbias's ones */
+    for (j = 0; j < c->co; j++) zero[j] = 1.0f; /* dbias's ones */
+    (void)hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, k.sy);
+    (void)hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, k.sx);
+    for (t = 0; t < b.ny; t++)
+        for (r = k.sy[t].o0; r < k.sy[t].o1; r++) k.ry[r] = t;
+    for (t = 0; t < b.nx; t++)
+        for (r = k.sx[t].o0; r < k.sx[t].o1; r++) k.rx[r] = t;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
         int tid = 0, team = 1, lok = 1;
-        float *dyp = NULL, *slot = NULL;
-        const float **a = NULL;
+        hr__bw_tw tw;
         size_t ch, c1;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__bw_tw_layout(&dyp, &a, &slot, base + zb + pb + db + (size_t)tid * twb, &b, nr, &lok);
+        (void)hr__bw_tw_layout(&tw, base + zb + pb + db + (size_t)tid * twb, &b, nr, &lok);
         c1 = ((size_t)tid + 1) * b.nch / (size_t)team;
         for (ch = (size_t)tid * b.nch / (size_t)team; ch < c1; ch++) {
             const size_t p0 = ch * b.per, np = P - p0 < b.per ? P - p0 : b.per;
             float *pt = part + ch * b.ptile;
-            size_t g, sg, rr, qq, p, jj, k0;
+            size_t g, sg, rr, qq, p, jj, k0, cl;
             if (dbias) { /* this chunk's column sums, as hr__conv_dbias's */
                 memset(dbs + ch * c->co, 0, c->co * sizeof(float));
-                K->dw_dot(dbs + ch * c->co, dy + p0 * c->co, c->co, zero + b.R, 0, c->co, np);
+                K->dw_dot(dbs + ch * c->co, dy + p0 * c->co, c->co, zero, 0, c->co, np);
             }
+            hr__bw_order(c, &b, &k, p0, np, &tw);
             for (g = 0; g < c->g; g++) {
-                for (qq = 0; qq < b.npan; qq++) /* dyp[(q np + p) nr + j] */
+                for (qq = 0; qq < b.npan; qq++) /* dyp[(q np + e) nr + j], e in class order */
                     for (p = 0; p < np; p++) {
-                        const float *src = dy + (p0 + p) * c->co + g * c->cog + qq * nr;
-                        float *d = dyp + (qq * np + p) * nr;
+                        const float *src = dy + tw.pl[p] * c->co + g * c->cog + qq * nr;
+                        float *d = tw.dyp + (qq * np + p) * nr;
                         const size_t nn = c->cog - qq * nr < nr ? c->cog - qq * nr : nr;
                         memcpy(d, src, nn * sizeof(float));
                         for (jj = nn; jj < nr; jj++) d[jj] = 0.0f;
                     }
                 for (sg = 0; sg < b.nseg; sg++) {
-                    hr__bw_runs(c, &b, x, zero, slot, p0, np, g, sg, a);
-                    for (k0 = 0; k0 < np; k0 += HR__BW_KB) { /* dy's panel piece in L1 */
-                        const size_t kb = np - k0 < HR__BW_KB ? np - k0 : HR__BW_KB;
-                        for (rr = 0; rr < b.rt; rr++)
-                            for (qq = 0; qq < b.npan; qq++) {
-                                float *tl = pt + (((g * b.nseg + sg) * b.rt + rr) * b.npan + qq) * mr * nr;
-                                K->outer(kb, a + k0, rr * mr, dyp + (qq * np + k0) * nr, tl, nr,
-                                         k0 ? tl : NULL, nr);
+                    const size_t ky = c->g == 1 ? sg : sg / c->kw;
+                    float *ts = pt + (g * b.nseg + sg) * b.rt * b.npan * mr * nr;
+                    memset(tw.seen, 0, b.rt);
+                    for (cl = 0; cl < b.ny * b.nx; cl++) {
+                        const hr__span *sy = &k.sy[cl / b.nx], *sx = &k.sx[cl % b.nx];
+                        const size_t e0 = tw.start[cl], ne = tw.start[cl + 1] - e0;
+                        if (!ne || ky < sy->k0 || ky >= sy->k1) continue; /* kernel row outside */
+                        if (c->g > 1 && (sg % c->kw < sx->k0 || sg % c->kw >= sx->k1)) continue;
+                        hr__bw_runs(c, &b, x, &tw, e0, ne, g, sg,
+                                    c->g > 1 || (sx->k0 == 0 && sx->k1 == c->kw));
+                        for (k0 = 0; k0 < ne; k0 += HR__BW_KB) { /* dy's panel piece in L1 */
+                            const size_t kc = ne - k0 < HR__BW_KB ? ne - k0 : HR__BW_KB;
+                            for (rr = 0; rr < b.rt; rr++) {
+                                /* the kx under the tile's rows (groups 1: a kernel row) */
+                                const size_t hi = (rr + 1) * mr < b.L ? (rr + 1) * mr : b.L;
+                                if (c->g == 1 && (rr * mr / c->ci >= sx->k1 || (hi - 1) / c->ci < sx->k0))
+                                    continue;
+                                for (qq = 0; qq < b.npan; qq++) {
+                                    float *tl = ts + (rr * b.npan + qq) * mr * nr;
+                                    K->outer(kc, tw.a + k0, rr * mr, tw.dyp + (qq * np + e0 + k0) * nr,
+                                             tl, nr, tw.seen[rr] ? tl : NULL, nr);
+                                }
+                                tw.seen[rr] = 1;
                             }
+                        }
                     }
+                    for (rr = 0; rr < b.rt; rr++) /* no pixel of the chunk reached these */
+                        if (!tw.seen[rr]) memset(ts + rr * b.npan * mr * nr, 0, b.npan * mr * nr * sizeof(float));
                 }
             }
         }

@@ -294,6 +294,11 @@ static const shape_t shapes[] = {
     {"dw 3x3 C24 w13",     1, 4, 13, 24, 24, 3, 3, 1, 1, 1, 1, 24, 1},
     {"dw 5x5 s2 C24",      1, 9, 8, 24, 24, 5, 5, 2, 2, 2, 2, 24, 1},
     {"dw 3x3 p2 C19",      1, 5, 6, 19, 19, 3, 3, 1, 1, 2, 2, 19, 0},
+    /* padding classes (which taps are inside): many tiles of each class
+       of small images, classes with no tap at all, grouped classes */
+    {"3x3 4x2 n9 ci20",    9, 4, 2, 20, 36, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"3x3 p3 on 1x2",      2, 1, 2, 3, 5, 3, 3, 1, 1, 3, 3, 1, 1},
+    {"3x3 p2 g2 4x3",      2, 4, 3, 4, 6, 3, 3, 1, 1, 2, 2, 2, 0},
 #ifndef HR_TEST_QUICK /* emulated runs: ~16M multiply-adds a pass */
     {"chunks 3x3 32->32",  3, 24, 24, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1},
     {"chunks 3x3 s2 g4",   2, 37, 29, 64, 32, 3, 3, 2, 2, 1, 1, 4, 1},
