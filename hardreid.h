@@ -925,14 +925,17 @@ typedef void (*hr__dw_fwd_fn)(float *y, const float *const *x, const float *cons
                               size_t nky, size_t kw, size_t sw, size_t C, size_t np,
                               const float *bias, int acc);
 
-/* Depthwise backward weight of one kernel row of 3 taps over nr rows of np
-   pixels, register-blocked:
-     acc[kx*C + c] += sum over r < nr, p < np of
-                      a[r*ars + p*C + c] * b[r*brs + p*bs + kx*C + c],
-   kx < 3, (r, p) in order: per (kx, c) one chain, as dw_dot's over the
-   same pixels in the same order. NULL: dw_dot per row and tap. */
+/* Depthwise backward weight of nky <= 3 kernel rows of 3 taps over nr rows
+   of np pixels, register-blocked:
+     acc[(s*3 + kx)*C + c] += sum over r < nr, p < np of
+                      a[r*ars + p*C + c] * b[s*bks + r*brs + p*bs + kx*C + c],
+   s < nky, kx < 3, (r, p) in order: per (s, kx, c) one chain, as dw_dot's
+   over the same pixels in the same order. All 9 taps in one pass: each dy
+   vector is loaded once for its 9 products (one pass per kernel row loaded
+   it 3 times, and the pass was bound by what it brought from L2). NULL:
+   dw_dot per row and tap. */
 typedef void (*hr__dw_bw3_fn)(float *acc, const float *a, size_t ars, const float *b, size_t bs,
-                              size_t brs, size_t C, size_t np, size_t nr);
+                              size_t bks, size_t brs, size_t nky, size_t C, size_t np, size_t nr);
 
 /* Direct micro-kernel: A read in place through row pointers, in taps.
    For the taps s < nt in turn and k < kc in turn,
@@ -2407,37 +2410,55 @@ static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *cons
     HR__DWB(1, 4, HR__DW1x4, HR__DWV4)
 }
 
-/* 3 taps x 4 vectors of 16 channels: 12 chains, each dy vector loaded once
-   for its 3 products. */
+/* 3 kernel rows x 3 taps x 2 vectors of 16 channels: 18 chains; full
+   vectors load unmasked, the channel tail masked (HR__BW9 instantiated for
+   each, with HR__BW9_LD the load). A row s >= nky is skipped by a branch the predictor learns. */
+#define HR__BW9_TAPS(X) X(0, 0) X(0, 1) X(0, 2) X(1, 0) X(1, 1) X(1, 2) X(2, 0) X(2, 1) X(2, 2)
+#define HR__BW9_FULL(v, ptr) _mm512_loadu_ps(ptr)
+#define HR__BW9_MASK(v, ptr) _mm512_maskz_loadu_ps(m##v, ptr)
+#define HR__BW9 { \
+    HR__BW9_TAPS(HR__BW9_D) \
+    for (r = 0; r < nr; r++) \
+        for (p = 0; p < np; p++) { \
+            const float *ap = a + r * ars + p * C + c0, *bp = b + r * brs + p * bs + c0; \
+            const __m512 g0 = HR__BW9_LD(0, ap), g1 = HR__BW9_LD(1, ap + 16); \
+            HR__BW9_TAPS(HR__BW9_F) \
+        } \
+    HR__BW9_TAPS(HR__BW9_S) }
+#define HR__BW9_D(s, k) __m512 t##s##k##0 = _mm512_setzero_ps(), t##s##k##1 = t##s##k##0; \
+    if ((s) < nky) { t##s##k##0 = _mm512_maskz_loadu_ps(m0, acc + ((s) * 3 + (k)) * C + c0); \
+                     t##s##k##1 = _mm512_maskz_loadu_ps(m1, acc + ((s) * 3 + (k)) * C + c0 + 16); }
+#define HR__BW9_F(s, k) if ((s) < nky) { \
+    t##s##k##0 = _mm512_fmadd_ps(g0, HR__BW9_LD(0, bp + (s) * bks + (k) * C), t##s##k##0); \
+    t##s##k##1 = _mm512_fmadd_ps(g1, HR__BW9_LD(1, bp + (s) * bks + (k) * C + 16), t##s##k##1); }
+#define HR__BW9_S(s, k) if ((s) < nky) { \
+    _mm512_mask_storeu_ps(acc + ((s) * 3 + (k)) * C + c0, m0, t##s##k##0); \
+    _mm512_mask_storeu_ps(acc + ((s) * 3 + (k)) * C + c0 + 16, m1, t##s##k##1); }
 HR__TARGET_AVX512
 static void hr__dw_bw3_avx512(float *acc, const float *a, size_t ars, const float *b, size_t bs,
-                              size_t brs, size_t C, size_t np, size_t nr)
+                              size_t bks, size_t brs, size_t nky, size_t C, size_t np, size_t nr)
 {
     size_t c0, p, r;
-    for (c0 = 0; c0 < C; c0 += 64) {
-        HR__DWV4(HR__DWM)
-#define HR__L(v) __m512 s0##v = _mm512_maskz_loadu_ps(m##v, acc + c0 + 16 * (v)); \
-                 __m512 s1##v = _mm512_maskz_loadu_ps(m##v, acc + C + c0 + 16 * (v)); \
-                 __m512 s2##v = _mm512_maskz_loadu_ps(m##v, acc + 2 * C + c0 + 16 * (v));
-        HR__DWV4(HR__L)
-#undef HR__L
-        for (r = 0; r < nr; r++)
-        for (p = 0; p < np; p++) {
-            const float *ap = a + r * ars + p * C + c0, *bp = b + r * brs + p * bs + c0;
-#define HR__F(v) { const __m512 g = _mm512_maskz_loadu_ps(m##v, ap + 16 * (v)); \
-                   s0##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + 16 * (v)), s0##v); \
-                   s1##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + C + 16 * (v)), s1##v); \
-                   s2##v = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m##v, bp + 2 * C + 16 * (v)), s2##v); }
-            HR__DWV4(HR__F)
-#undef HR__F
+    for (c0 = 0; c0 < C; c0 += 32) {
+        HR__DWV2(HR__DWM)
+        if (C - c0 >= 32) {
+#define HR__BW9_LD HR__BW9_FULL
+            HR__BW9
+#undef HR__BW9_LD
+        } else {
+#define HR__BW9_LD HR__BW9_MASK
+            HR__BW9
+#undef HR__BW9_LD
         }
-#define HR__S(v) _mm512_mask_storeu_ps(acc + c0 + 16 * (v), m##v, s0##v); \
-                 _mm512_mask_storeu_ps(acc + C + c0 + 16 * (v), m##v, s1##v); \
-                 _mm512_mask_storeu_ps(acc + 2 * C + c0 + 16 * (v), m##v, s2##v);
-        HR__DWV4(HR__S)
-#undef HR__S
     }
 }
+#undef HR__BW9_TAPS
+#undef HR__BW9_FULL
+#undef HR__BW9_MASK
+#undef HR__BW9
+#undef HR__BW9_D
+#undef HR__BW9_F
+#undef HR__BW9_S
 
 /* Any tile, full or edge: rows in turn, columns as two masked vectors. */
 HR__TARGET_AVX512
@@ -3869,6 +3890,23 @@ static void hr__dw_cols(const hr__conv *c, size_t kx, size_t *lo, size_t *hi)
     *hi = b < c->ow ? b : c->ow;
 }
 
+/* Output rows [o0, o1) whose input row oy sh + ky - ph is inside. */
+static void hr__dw_orows(const hr__conv *c, size_t ky, size_t *o0, size_t *o1)
+{
+    const size_t b = c->h + c->ph > ky ? (c->h + c->ph - ky + c->sh - 1) / c->sh : 0;
+    *o0 = ky >= c->ph ? 0 : (c->ph - ky + c->sh - 1) / c->sh;
+    *o1 = b < c->oh ? b : c->oh;
+}
+
+/* Kernel rows [k0, k1) whose input row oy sh + ky - ph is inside (k0 >= k1:
+   none). */
+static void hr__dw_krows(const hr__conv *c, size_t oy, size_t *k0, size_t *k1)
+{
+    const size_t at = oy * c->sh, end = c->h + c->ph > at ? c->h + c->ph - at : 0;
+    *k0 = c->ph > at ? c->ph - at : 0;
+    *k1 = end < c->kh ? end : c->kh;
+}
+
 /* cols[2 kx], cols[2 kx + 1]: hr__dw_cols of every kx, once per call (a
    division each: per row it cost as much as a short row's products). */
 static void hr__dw_cols_all(const hr__conv *c, size_t *cols)
@@ -4041,30 +4079,41 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, float *dbi
                       (i1 - i0) * c->oh * c->ow);
         for (img = i0; img < i1; img++) {
             if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
-                /* per kernel row, all output rows at once: the edge
-                   columns tap by tap (dw_dot down a column), the interior
-                   with its 3 taps in registers over every row */
-                size_t ky, kx, ox;
+                /* the edge columns tap by tap (dw_dot down a column), left
+                   ones first; between them the interior, by runs of output
+                   rows with the same inside kernel rows, up to 3 kernel
+                   rows of 3 taps in registers a call. Each tap's chain:
+                   its left column, the interior in row order, its right
+                   column. */
+                size_t ky, kx, ox, o0, o1, k0, k1, kk;
+#define HR__DW_COL(ox, kx) if (o0 < o1) \
+    K->dw_dot(acc + (ky * 3 + (kx)) * C, dy + ((img * c->oh + o0) * c->ow + (ox)) * C, c->ow * C, \
+              x + ((img * c->h + o0 * c->sh + ky - c->ph) * c->w + (ox) * c->sw + (kx) - c->pw) * C, \
+              c->sh * c->w * C, C, o1 - o0)
                 for (ky = 0; ky < c->kh; ky++) {
-                    const size_t oy0 = ky >= c->ph ? 0 : (c->ph - ky + c->sh - 1) / c->sh;
-                    size_t oy1 = c->h + c->ph > ky ? (c->h + c->ph - ky + c->sh - 1) / c->sh : 0;
-                    const float *g, *xr;
-                    if (oy1 > c->oh) oy1 = c->oh;
-                    if (oy0 >= oy1) continue;
-                    g = dy + (img * c->oh + oy0) * c->ow * C;
-                    xr = x + (img * c->h + oy0 * c->sh + ky - c->ph) * c->w * C;
-#define HR__DW_COL(ox, kx) K->dw_dot(acc + (ky * 3 + (kx)) * C, g + (ox) * C, c->ow * C, \
-                                     xr + ((ox) * c->sw + (kx) - c->pw) * C, c->sh * c->w * C, C, \
-                                     oy1 - oy0)
+                    hr__dw_orows(c, ky, &o0, &o1);
                     for (kx = 0; kx < 3; kx++)
                         for (ox = cols[2 * kx]; ox < oxa && ox < cols[2 * kx + 1]; ox++) HR__DW_COL(ox, kx);
-                    K->dw_bw3(acc + ky * 3 * C, g + oxa * C, c->ow * C, xr + (oxa * c->sw - c->pw) * C,
-                              c->sw * C, c->sh * c->w * C, C, oxb - oxa, oy1 - oy0);
+                }
+                for (o0 = 0; o0 < c->oh; o0 = o1) {
+                    hr__dw_krows(c, o0, &k0, &k1);
+                    for (o1 = o0 + 1; o1 < c->oh; o1++) {
+                        hr__dw_krows(c, o1, &kk, &ky);
+                        if (kk != k0 || ky != k1) break;
+                    }
+                    for (kk = k0; kk < k1; kk += 3)
+                        K->dw_bw3(acc + kk * 3 * C, dy + ((img * c->oh + o0) * c->ow + oxa) * C, c->ow * C,
+                                  x + ((img * c->h + o0 * c->sh + kk - c->ph) * c->w + oxa * c->sw - c->pw) * C,
+                                  c->sw * C, c->w * C, c->sh * c->w * C, k1 - kk < 3 ? k1 - kk : 3, C,
+                                  oxb - oxa, o1 - o0);
+                }
+                for (ky = 0; ky < c->kh; ky++) {
+                    hr__dw_orows(c, ky, &o0, &o1);
                     for (kx = 0; kx < 3; kx++)
                         for (ox = cols[2 * kx] > oxb ? cols[2 * kx] : oxb; ox < cols[2 * kx + 1]; ox++)
                             HR__DW_COL(ox, kx);
-#undef HR__DW_COL
                 }
+#undef HR__DW_COL
                 continue;
             }
             for (oy = 0; oy < c->oh; oy++) {
