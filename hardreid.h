@@ -912,6 +912,18 @@ typedef void (*hr__dw_axpy_fn)(float *y, size_t ys, const float *x, size_t xs,
 typedef void (*hr__dw_dot_fn)(float *acc, const float *a, size_t as, const float *b,
                               size_t bs, size_t C, size_t np);
 
+/* Column sums of np rows (a bias's gradient):
+     acc[c] = (s0 + s1) + (s2 + s3),  sk = sum of a[p*as + c] over p = k mod 4,
+   each sk from zero in increasing p. Four chains, not one: a single chain
+   per column waits out the add latency at every row (a depthwise backward
+   spent a quarter of its time there). Only adds, in an order fixed by
+   np: the same bits on every path, vector body or tail. */
+typedef void (*hr__colsum_fn)(float *acc, const float *a, size_t as, size_t C, size_t np);
+/* The SIMD colsums' 4 chains x 4 vectors, as named registers s<k><v>. */
+#define HR__CSV4(X) X(0) X(1) X(2) X(3)
+#define HR__CS1x4(k, X) X(k, 0) X(k, 1) X(k, 2) X(k, 3)
+#define HR__CS4x4(X) HR__CS1x4(0, X) HR__CS1x4(1, X) HR__CS1x4(2, X) HR__CS1x4(3, X)
+
 /* Depthwise forward, register-blocked: np output pixels of one row, C
    channels each,
      y[p*C + c] = init + sum over s < nky, kx < kw of
@@ -993,6 +1005,7 @@ typedef struct hr__kernels {
     hr__pack_fn pack;
     hr__dw_axpy_fn dw_axpy;
     hr__dw_dot_fn dw_dot;
+    hr__colsum_fn colsum;
     hr__expsum_fn expsum;
     hr__direct_fn direct;
     hr__outer_fn outer;
@@ -1110,6 +1123,16 @@ static void hr__dw_dot_scalar(float *acc, const float *a, size_t as, const float
     }
 }
 
+static void hr__colsum_scalar(float *acc, const float *a, size_t as, size_t C, size_t np)
+{
+    size_t p, c;
+    for (c = 0; c < C; c++) {
+        float sk[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (p = 0; p < np; p++) sk[p & 3] += a[p * as + c];
+        acc[c] = (sk[0] + sk[1]) + (sk[2] + sk[3]);
+    }
+}
+
 static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
 {
     double sum = 0.0;
@@ -1182,7 +1205,8 @@ static int hr__cpu_any(void) { return 1; }
 static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__expsum_scalar,
+    hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__colsum_scalar,
+    hr__expsum_scalar,
     hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL, NULL
 };
 
@@ -1742,12 +1766,41 @@ static int hr__cpu_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/* hr__colsum_fn: 4 vectors of 8 columns x 4 row chains (16 sums), the
+   column tail masked (the same adds). */
+HR__TARGET_AVX2
+static void hr__colsum_avx2(float *acc, const float *a, size_t as, size_t C, size_t np)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    size_t c0, p;
+    for (c0 = 0; c0 < C; c0 += 32) {
+#define HR__M(v) const __m256i m##v = _mm256_cmpgt_epi32(_mm256_set1_epi32( \
+                     C - c0 > 8 * (v) ? (C - c0 - 8 * (v) >= 8 ? 8 : (int)(C - c0 - 8 * (v))) : 0), lane);
+#define HR__Z(k, v) __m256 s##k##v = _mm256_setzero_ps();
+#define HR__A(k, v) s##k##v = _mm256_add_ps(s##k##v, _mm256_maskload_ps(a + (p + (k)) * as + c0 + 8 * (v), m##v));
+#define HR__S(v) _mm256_maskstore_ps(acc + c0 + 8 * (v), m##v, \
+                     _mm256_add_ps(_mm256_add_ps(s0##v, s1##v), _mm256_add_ps(s2##v, s3##v)));
+        HR__CSV4(HR__M)
+        HR__CS4x4(HR__Z)
+        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
+        if (p < np) { HR__CS1x4(0, HR__A) }
+        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
+        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
+        HR__CSV4(HR__S)
+#undef HR__M
+#undef HR__Z
+#undef HR__A
+#undef HR__S
+    }
+}
+
 /* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
    (BLIS's haswell size); A in place up to 8 panels (128 columns). */
 static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
-    hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, HR__EXPSUM_AVX2,
+    hr__tile_avx2, hr__pack_avx2, hr__dw_axpy_avx2, hr__dw_dot_avx2, hr__colsum_avx2,
+    HR__EXPSUM_AVX2,
     hr__direct_avx2, hr__outer_avx2, hr__dw_fwd_avx2, NULL, NULL
 };
 #define HR__KERNELS_AVX2 (&hr__kernels_avx2)
@@ -2156,10 +2209,33 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_NEON hr__expsum_scalar
 #endif
 
+/* hr__colsum_fn: 4 vectors of 4 columns x 4 row chains; the column tail
+   by the scalar reference (the same adds). */
+static void hr__colsum_neon(float *acc, const float *a, size_t as, size_t C, size_t np)
+{
+    size_t c0, p;
+    for (c0 = 0; c0 + 16 <= C; c0 += 16) {
+#define HR__Z(k, v) float32x4_t s##k##v = vdupq_n_f32(0.0f);
+#define HR__A(k, v) s##k##v = vaddq_f32(s##k##v, vld1q_f32(a + (p + (k)) * as + c0 + 4 * (v)));
+#define HR__S(v) vst1q_f32(acc + c0 + 4 * (v), vaddq_f32(vaddq_f32(s0##v, s1##v), vaddq_f32(s2##v, s3##v)));
+        HR__CS4x4(HR__Z)
+        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
+        if (p < np) { HR__CS1x4(0, HR__A) }
+        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
+        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
+        HR__CSV4(HR__S)
+#undef HR__Z
+#undef HR__A
+#undef HR__S
+    }
+    if (c0 < C) hr__colsum_scalar(acc + c0, a + c0, as, C - c0, np);
+}
+
 static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
     hr__gram_neon, hr__sumsq_neon, hr__scale_neon, hr__draw_n_neon,
-    hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, HR__EXPSUM_NEON,
+    hr__tile_neon, hr__pack_ref, hr__dw_axpy_neon, hr__dw_dot_neon, hr__colsum_neon,
+    HR__EXPSUM_NEON,
     hr__direct_neon, hr__outer_neon, hr__dw_fwd_neon, NULL, NULL
 };
 #define HR__KERNELS_NEON (&hr__kernels_neon)
@@ -2722,13 +2798,38 @@ static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_AVX512 hr__expsum_scalar
 #endif
 
+/* hr__colsum_fn: 4 vectors of 16 columns x 4 row chains, the column tail
+   masked (the same adds). */
+HR__TARGET_AVX512
+static void hr__colsum_avx512(float *acc, const float *a, size_t as, size_t C, size_t np)
+{
+    size_t c0, p;
+    for (c0 = 0; c0 < C; c0 += 64) {
+        HR__DWV4(HR__DWM)
+#define HR__Z(k, v) __m512 s##k##v = _mm512_setzero_ps();
+#define HR__A(k, v) s##k##v = _mm512_add_ps(s##k##v, _mm512_maskz_loadu_ps(m##v, a + (p + (k)) * as + c0 + 16 * (v)));
+#define HR__S(v) _mm512_mask_storeu_ps(acc + c0 + 16 * (v), m##v, \
+                     _mm512_add_ps(_mm512_add_ps(s0##v, s1##v), _mm512_add_ps(s2##v, s3##v)));
+        HR__CS4x4(HR__Z)
+        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
+        if (p < np) { HR__CS1x4(0, HR__A) }
+        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
+        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
+        HR__DWV4(HR__S)
+#undef HR__Z
+#undef HR__A
+#undef HR__S
+    }
+}
+
 /* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
    (the L2/L3 of the CPUs that have both are alike); A in place up to 4
    panels (128 columns, as AVX2's 8 of 16). */
 static const hr__kernels hr__kernels_avx512 = {
     hr__cpu_avx512, HR__X5_MR, 32, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     hr__gram_avx512, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
-    hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, HR__EXPSUM_AVX512,
+    hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, hr__colsum_avx512,
+    HR__EXPSUM_AVX512,
     hr__direct_avx512, hr__outer_avx512, hr__dw_fwd_avx512, hr__dw_bw3_avx512, HR__KERNELS_AVX2
 };
 #define HR__KERNELS_AVX512 (&hr__kernels_avx512)
@@ -4053,20 +4154,17 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, float *dbi
     const size_t oxa = (c->pw + c->sw - 1) / c->sw; /* all 3 taps inside: [oxa, oxb) */
     const size_t oxb0 = c->w + c->pw >= c->kw ? (c->w + c->pw - c->kw) / c->sw + 1 : 0;
     const size_t oxb = oxb0 < c->ow ? oxb0 : c->ow;
-    /* the partials, dbias's chunk sums and ones, the column ranges */
-    const size_t pf = hr__round_up(nch * TC + (dbias ? (nch + 1) * C : 0), 2);
+    /* the partials, dbias's chunk sums, the column ranges */
+    const size_t pf = hr__round_up(nch * TC + (dbias ? nch * C : 0), 2);
     float *part = (float *)HR_MALLOC(pf * sizeof(float) + 2 * c->kw * sizeof(size_t));
-    float *dbs, *ones;
+    float *dbs;
     size_t ch, t, q, *cols;
     long k;
     if (!part) return HR_ENOMEM;
     cols = (size_t *)(void *)(part + pf);
     dbs = part + nch * TC;
-    ones = dbs + nch * C;
     hr__dw_cols_all(c, cols);
-    memset(part, 0, (dbias ? nch * TC + nch * C : nch * TC) * sizeof(float));
-    if (dbias)
-        for (ch = 0; ch < C; ch++) ones[ch] = 1.0f;
+    memset(part, 0, nch * TC * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (nch > 1 && c->ysz * c->taps > 65536)
 #endif
@@ -4075,8 +4173,7 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, float *dbi
         float *acc = part + (size_t)k * TC;
         size_t img, oy;
         if (dbias && i0 < i1) /* this chunk's column sums, as hr__conv_dbias's */
-            K->dw_dot(dbs + (size_t)k * C, dy + i0 * c->oh * c->ow * C, C, ones, 0, C,
-                      (i1 - i0) * c->oh * c->ow);
+            K->colsum(dbs + (size_t)k * C, dy + i0 * c->oh * c->ow * C, C, C, (i1 - i0) * c->oh * c->ow);
         for (img = i0; img < i1; img++) {
             if (K->dw_bw3 && c->kw == 3 && oxb > oxa) {
                 /* the edge columns tap by tap (dw_dot down a column), left
@@ -4574,8 +4671,9 @@ static size_t hr__dbias_per(const hr__conv *c)
 }
 
 /* dbias += the column sums of dy: per chunk of pixels (hr__dbias_per) a
-   sum from zero by the ISA's dw_dot against ones (a chain per column, rows
-   in order), the chunk sums added in chunk order, then added to dbias.
+   sum from zero by the ISA's colsum (four chains of rows per column, the
+   same bits on every path), the chunk sums added in chunk order, then
+   added to dbias.
    Without allocating: 64 columns at a time on the stack. The weight
    passes compute the same chunk sums while dy is in cache (hr__dbias_add
    adds them), so dbias's bits do not depend on whether dw is asked for. */
@@ -4583,15 +4681,13 @@ static size_t hr__dbias_per(const hr__conv *c)
 static void hr__conv_dbias(const hr__conv *c, float *dbias, const float *dy)
 {
     const size_t per = hr__dbias_per(c);
-    float acc[HR__DB_BLOCK], tot[HR__DB_BLOCK], ones[HR__DB_BLOCK];
+    float acc[HR__DB_BLOCK], tot[HR__DB_BLOCK];
     size_t o0, j, p0;
-    for (j = 0; j < HR__DB_BLOCK; j++) ones[j] = 1.0f;
     for (o0 = 0; o0 < c->co; o0 += HR__DB_BLOCK) {
         const size_t nb = c->co - o0 < HR__DB_BLOCK ? c->co - o0 : HR__DB_BLOCK;
         for (p0 = 0; p0 < c->rows; p0 += per) {
             const size_t np = c->rows - p0 < per ? c->rows - p0 : per;
-            memset(acc, 0, sizeof acc);
-            c->kern->dw_dot(acc, dy + p0 * c->co + o0, c->co, ones, 0, nb, np);
+            c->kern->colsum(acc, dy + p0 * c->co + o0, c->co, nb, np);
             for (j = 0; j < nb; j++) tot[j] = p0 ? tot[j] + acc[j] : acc[j];
         }
         for (j = 0; j < nb; j++) dbias[o0 + j] += tot[j];
@@ -4617,40 +4713,36 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
     hr__bw b;
     hr__bw_cls k;
-    size_t zb, kb, pb, db, twb, total, ntl, t, r, j;
+    size_t kb, pb, db, twb, total, ntl, t, r;
     int ok = 1, nt = 1;
     char *mem, *base;
-    float *zero, *part, *dbs;
+    float *part, *dbs;
     if (!hr__bw_plan(c, &b)) return HR_EOVERFLOW;
     ntl = c->g * b.nseg * b.rt * b.npan; /* tiles of dw: ptile = ntl mr nr */
-    /* dbias's ones; the spans; the partials; the chunk sums of dbias */
-    zb = hr__round_up(hr__mul(c->co, sizeof(float), &ok), HR__ALIGN);
+    /* the spans; the partials; the chunk sums of dbias */
     kb = hr__round_up(hr__add(hr__mul(b.ny + b.nx, sizeof(hr__span), &ok),
                               hr__mul(c->oh + c->ow, sizeof(size_t), &ok), &ok), HR__ALIGN);
-    zb = hr__add(zb, kb, &ok);
     pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
     db = dbias ? hr__round_up(hr__mul(hr__mul(b.nch, c->co, &ok), sizeof(float), &ok), HR__ALIGN) : 0;
     twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, &b, nr, &ok), HR__TGAP);
-    db = hr__round_up(hr__add(hr__add(zb, pb, &ok), db, &ok), HR__TGAP) + HR__TGAP - zb - pb; /* the
+    db = hr__round_up(hr__add(hr__add(kb, pb, &ok), db, &ok), HR__TGAP) + HR__TGAP - kb - pb; /* the
                                                     threads' part apart */
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)P * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
     if ((size_t)nt > b.nch) nt = (int)b.nch;
 #endif
-    total = hr__add(hr__add(hr__add(hr__add(zb, pb, &ok), db, &ok), hr__mul(twb, (size_t)nt, &ok),
+    total = hr__add(hr__add(hr__add(hr__add(kb, pb, &ok), db, &ok), hr__mul(twb, (size_t)nt, &ok),
                             &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
-    zero = (float *)(void *)base;
-    k.sy = (hr__span *)(void *)(base + zb - kb);
+    k.sy = (hr__span *)(void *)base;
     k.sx = k.sy + b.ny;
     k.ry = (size_t *)(void *)(k.sx + b.nx);
     k.rx = k.ry + c->oh;
-    part = (float *)(void *)(base + zb);
-    dbs = (float *)(void *)(base + zb + pb);
-    for (j = 0; j < c->co; j++) zero[j] = 1.0f; /* dbias's ones */
+    part = (float *)(void *)(base + kb);
+    dbs = (float *)(void *)(base + kb + pb);
     (void)hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, k.sy);
     (void)hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, k.sx);
     for (t = 0; t < b.ny; t++)
@@ -4668,7 +4760,7 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__bw_tw_layout(&tw, base + zb + pb + db + (size_t)tid * twb, &b, nr, &lok);
+        (void)hr__bw_tw_layout(&tw, base + kb + pb + db + (size_t)tid * twb, &b, nr, &lok);
         for (tq = 0; tq < b.per; tq++) tw.pk[tq] = tw.dyp + tq * nr;
         c1 = ((size_t)tid + 1) * b.nch / (size_t)team;
         for (ch = (size_t)tid * b.nch / (size_t)team; ch < c1; ch++) {
@@ -4676,8 +4768,7 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
             float *pt = part + ch * b.ptile;
             size_t g, sg, rr, qq, p, jj, k0, cl;
             if (dbias) { /* this chunk's column sums, as hr__conv_dbias's */
-                memset(dbs + ch * c->co, 0, c->co * sizeof(float));
-                K->dw_dot(dbs + ch * c->co, dy + p0 * c->co, c->co, zero, 0, c->co, np);
+                K->colsum(dbs + ch * c->co, dy + p0 * c->co, c->co, c->co, np);
             }
             hr__bw_order(c, &b, &k, p0, np, &tw);
             for (g = 0; g < c->g; g++) {
