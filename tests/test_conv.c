@@ -298,6 +298,9 @@ static const shape_t shapes[] = {
        of small images, classes with no tap at all, grouped classes */
     {"3x3 4x2 n9 ci20",    9, 4, 2, 20, 36, 3, 3, 1, 1, 1, 1, 1, 1},
     {"3x3 p3 on 1x2",      2, 1, 2, 3, 5, 3, 3, 1, 1, 3, 3, 1, 1},
+    /* 16 channels: AVX-512's narrow 12 x 16 tiles, full and strided */
+    {"3x3 16->16 narrow",  2, 9, 10, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"3x3 s2 16->16",      2, 9, 9, 16, 16, 3, 3, 2, 2, 1, 1, 1, 0},
     {"3x3 p2 g2 4x3",      2, 4, 3, 4, 6, 3, 3, 1, 1, 2, 2, 2, 0},
 #ifndef HR_TEST_QUICK /* emulated runs: ~16M multiply-adds a pass */
     {"chunks 3x3 32->32",  3, 24, 24, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1},
