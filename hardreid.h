@@ -4377,6 +4377,10 @@ typedef struct hr__conv_tw {
     size_t *tap, *pix;      /* the listed taps; the tile's output pixels   */
     ptrdiff_t *po, *to;     /* x offsets: of each pixel's window corner,
                                of each listed tap from it                 */
+    size_t cl, ns;          /* the class whose taps tap and to hold, and
+                               their count (cl = -1: none yet)             */
+    size_t next, img, oy, ox; /* the pixel after the last tile (its place
+                               in the class, and where it is)              */
 } hr__conv_tw;
 
 static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, size_t mr,
@@ -4409,16 +4413,28 @@ static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl,
     const size_t ny = sy->o1 - sy->o0, nx = sx->o1 - sx->o0, e0 = (tile - k->first[cl]) * mr;
     const size_t all = c->n * ny * nx;
     const ptrdiff_t ci = (ptrdiff_t)c->ci, w = (ptrdiff_t)c->w;
-    size_t img = e0 / (ny * nx), oy = sy->o0 + e0 % (ny * nx) / nx, ox = sx->o0 + e0 % nx;
-    size_t r, s, ky, kx, ns = 0;
+    size_t img, oy, ox, r, s, ky, kx, ns = 0;
     *mm = all - e0 < mr ? all - e0 : mr;
-    /* a pointer is the pixel's offset plus the tap's: the table is one
-       add per entry (gcc vectorizes it), not a product per entry */
-    for (ky = sy->k0; ky < sy->k1; ky++)
-        for (kx = sx->k0; kx < sx->k1; kx++) {
-            tw->tap[ns] = ky * c->kw + kx;
-            tw->to[ns++] = (((ptrdiff_t)ky - (ptrdiff_t)c->ph) * w + (ptrdiff_t)kx - (ptrdiff_t)c->pw) * ci;
-        }
+    /* a thread's tiles come in order: the class's taps and the place of
+       the next pixel carry over from the tile before (at 16 channels the
+       per-tile work is a quarter of the time) */
+    if (cl != tw->cl) {
+        for (ky = sy->k0; ky < sy->k1; ky++)
+            for (kx = sx->k0; kx < sx->k1; kx++) {
+                tw->tap[ns] = ky * c->kw + kx;
+                tw->to[ns++] = (((ptrdiff_t)ky - (ptrdiff_t)c->ph) * w + (ptrdiff_t)kx - (ptrdiff_t)c->pw) * ci;
+            }
+        tw->cl = cl;
+        tw->ns = ns;
+        tw->next = (size_t)-1;
+    }
+    ns = tw->ns;
+    if (e0 == tw->next) {
+        img = tw->img; oy = tw->oy; ox = tw->ox;
+    } else {
+        img = e0 / (ny * nx); oy = sy->o0 + e0 % (ny * nx) / nx; ox = sx->o0 + e0 % nx;
+    }
+    /* a pointer is the pixel's offset plus the tap's: one add an entry */
     for (r = 0; r < *mm; r++) {
         tw->pix[r] = (img * c->oh + oy) * c->ow + ox;
         tw->po[r] = ((ptrdiff_t)((img * c->h + oy * c->sh) * c->w) + (ptrdiff_t)(ox * c->sw)) * ci;
@@ -4427,10 +4443,18 @@ static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl,
             if (++oy == sy->o1) { oy = sy->o0; img++; }
         }
     }
+    tw->next = e0 + *mm;
+    tw->img = img; tw->oy = oy; tw->ox = ox;
     for (s = 0; s < ns; s++) {
         const float **row = tw->tab + s * mr;
         const ptrdiff_t to = tw->to[s];
-        for (r = 0; r < *mm; r++) row[r] = x + (tw->po[r] + to); /* inside: >= 0 */
+        for (r = 0; r + 4 <= *mm; r += 4) { /* inside: >= 0 */
+            row[r] = x + (tw->po[r] + to);
+            row[r + 1] = x + (tw->po[r + 1] + to);
+            row[r + 2] = x + (tw->po[r + 2] + to);
+            row[r + 3] = x + (tw->po[r + 3] + to);
+        }
+        for (; r < *mm; r++) row[r] = x + (tw->po[r] + to);
         for (; r < mr; r++) row[r] = zero;
     }
     return ns;
@@ -4507,6 +4531,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
         team = omp_get_num_threads();
 #endif
         (void)hr__conv_tw_layout(&tw, base + wpb + zb + cb + (size_t)tid * twb, c, mr, nr, &lok);
+        tw.cl = (size_t)-1;
         t1 = ((size_t)tid + 1) * ntile / (size_t)team;
         for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
             size_t mm, g, q, s, r;
