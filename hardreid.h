@@ -110,12 +110,15 @@
         convolution) and the outer kernel (A's columns through pointers:
         the convolution's backward weight); the row sum-of-squares and
         scale helpers, the batched alias draw, the GEMM tile store and
-        panel packing, the depthwise kernels and the softmax's expsum; then its
+        panel packing, the depthwise kernels, the column sum (dbias) and
+        the softmax's expsum; then its
         hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
         and GEMM B block sizes, the in-place-A threshold) and the kernels.
         Start from the scalar table: any entry you have not vectorized yet
         points at its scalar reference (the three tile kernels go together:
-        the scalar ones are 4 x 4). End the section with
+        the scalar ones are 4 x 4; a wide tile may name a table of
+        narrower ones for convolutions of few channels: `narrow`). End the
+        section with
         #define HR__KERNELS_NEWISA (&table), and NULL where not compiled.
      3. Add its row {HR_ISA_NEWISA, "name", HR__KERNELS_NEWISA} to
         hr__isas (>>dispatch). Names, HR_ISA, hr_isa_from_name, support,
@@ -125,6 +128,12 @@
      ISA-free.
 
    REVISION HISTORY
+     0.5.1 (2026-12-05) convolution speed: padded taps skipped by class in
+                        every pass; the outer kernel reads B through row
+                        pointers (dy in place); AVX-512's own 12 x 16
+                        narrow tile; depthwise backward weight with 9 taps
+                        in registers; dbias by a colsum kernel (the same
+                        bits on every path). No API change.
      0.5.0 (2026-12-03) direct convolution: forward, stride-1 backward data
                         and backward weight read NHWC x in place through
                         two new micro-kernels per ISA (direct, outer), no
@@ -147,8 +156,8 @@
 
 #define HARDREID_VERSION_MAJOR 0
 #define HARDREID_VERSION_MINOR 5
-#define HARDREID_VERSION_PATCH 0
-#define HARDREID_VERSION_STRING "0.5.0"
+#define HARDREID_VERSION_PATCH 1
+#define HARDREID_VERSION_STRING "0.5.1"
 
 #include <stddef.h>
 #include <stdint.h>
