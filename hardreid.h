@@ -3046,6 +3046,12 @@ static size_t hr__add(size_t a, size_t b, int *ok)
     return a + b;
 }
 static size_t hr__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+/* The first HR__ALIGN boundary at or after mem (allocations carry HR__ALIGN
+   spare bytes for it). */
+static char *hr__align_up(void *mem)
+{
+    return (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+}
 
 /* A strided n x d float matrix: pointer present when it has elements, stride
    at least the width, and its byte extent representable. */
@@ -3399,7 +3405,7 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
     hr__ws w;
     size_t off = 0;
     int ok = 1;
-    char *m = mem ? mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN : NULL;
+    char *m = mem ? hr__align_up(mem) : NULL;
     memset(&w, 0, sizeof w);
 #define HR__BUF(field, count, type) \
     if (m) w.field = (type *)(void *)(m + off); \
@@ -3895,7 +3901,7 @@ static void hr__gemm_exec(const hr__gemm_job *g, void *mem)
                 g->c[r * g->ldc + c] = g->beta == 0.0f ? 0.0f : g->beta * g->c[r * g->ldc + c];
         return;
     }
-    base = (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    base = hr__align_up(mem);
     j.bpack = (float *)(void *)base;
     base += g->bbytes;
 #ifdef _OPENMP
@@ -4150,7 +4156,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     bytes = hr__add(hr__add(wtb + HR__TGAP, hr__mul(pb, (size_t)nt, &ok), &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
-    wt = (float *)(void *)(mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN);
+    wt = (float *)(void *)hr__align_up(mem);
     hr__dw_transpose(wt, w, C, c->taps);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -4506,7 +4512,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
                             &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
-    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    base = hr__align_up(mem);
     wp = (float *)(void *)base;
     zero = (float *)(void *)(base + wpb);
     bpad = zero + c->ci;
@@ -4844,7 +4850,7 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
                             &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
-    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    base = hr__align_up(mem);
     k.sy = (hr__span *)(void *)base;
     k.sx = k.sy + b.ny;
     k.ry = (size_t *)(void *)(k.sx + b.nx);
@@ -5049,7 +5055,7 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
                             &ok), HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
-    base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+    base = hr__align_up(mem);
     wp = (float *)(void *)base;
     zero = (float *)(void *)(base + wpb);
     first = (size_t *)(void *)(base + wpb + zb);
@@ -5372,7 +5378,7 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
         bytes = hr__add(hr__add(off, gbytes, &ok), HR__ALIGN, &ok);
         if (!ok) return HR_EOVERFLOW;
         if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
-        base = mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
+        base = hr__align_up(mem);
         Z = (float *)(void *)base;
         if (norm) {
             xn = (float *)(void *)(base + zb);
@@ -5520,11 +5526,6 @@ HRDEF size_t hr_alias_size(size_t n)
                        hr__mul(n / 64 + 1, sizeof(uint64_t), &ok), &ok);
     b = hr__add(b, HR__ALIGN, &ok);
     return ok ? b : 0;
-}
-
-static void *hr__align_up(void *mem)
-{
-    return (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
 }
 
 static int hr__ctz64(uint64_t x) /* x != 0 */
