@@ -1,4 +1,4 @@
-/* hardreid.h - v0.4.0 - hardness-aware identity sampling kernels for re-ID
+/* hardreid.h - v0.5.1 - hardness-aware identity sampling kernels for re-ID
    training. Public domain or MIT (see end of file). No warranty.
 
    ONE-LINE SUMMARY
@@ -95,6 +95,21 @@
      passes that path's kernel table down, so hr_set_isa() from another
      thread takes effect at the next call and never mixes two paths in
      one (tests/test_isa_race.c). Everything else is in the arguments.
+
+   SECTIONS (grep for the marker: ">>name")
+     >>public >>scale-api >>sampling-api >>train-api   declarations
+     >>implementation     below HARDREID_IMPLEMENTATION:
+       >>config             config hooks, includes, target attributes
+       >>kernel-signatures  the per-ISA kernels' contracts, hr__kernels
+       >>scalar             the reference kernels (the specification)
+       >>kernels-avx2 >>kernels-neon >>kernels-avx512   one table each
+       >>dispatch           the ISA registry, detection, HR_ISA
+       >>helpers            status strings, checked sizes, alignment
+       >>normalize >>gram >>pieces   normalization; the blocked Gram
+                            driver (difficulty, top-k); difficulty in pieces
+       >>gemm >>fc >>conv >>heads    the training kernels' drivers
+       >>sampling           RNG, alias table, identity index, policies,
+                            batch builders
 
    PORTING (adding SVE, RISC-V V, ...): a new ISA is its kernels + one row
      1. Add an enumerator to hr_isa, before HR_ISA_COUNT (detection takes
@@ -3019,7 +3034,8 @@ static const hr__kernels *hr__kernels_get(void)
     return k ? k : &hr__kernels_scalar; /* hr_get_isa() only names a supported row */
 }
 
-/* >>drivers --------------------------------------------------------------*/
+/* >>helpers --------------------------------------------------------------*/
+/* Status strings; overflow-checked sizes; alignment; argument checks. */
 
 HRDEF const char *hr_status_string(hr_status s)
 {
@@ -3065,6 +3081,8 @@ static hr_status hr__check_matrix(const void *p, size_t n, size_t d, size_t ld)
     return ok ? HR_OK : HR_EOVERFLOW;
 }
 
+/* >>normalize ------------------------------------------------------------*/
+
 /* 1/||row||, or 0 for a zero row; exactly what hr_normalize_rows uses. */
 static double hr__inv_norm(double sumsq) { return sumsq > 0.0 ? 1.0 / sqrt(sumsq) : 0.0; }
 
@@ -3087,7 +3105,8 @@ HRDEF hr_status hr_normalize_rows(float *out, size_t ldo, const float *in,
     return HR_OK;
 }
 
-/* --- The blocked Gram driver ----------------------------------------------
+/* >>gram -----------------------------------------------------------------*/
+/* The blocked Gram driver.
    One driver for every difficulty call: the rows of A against the rows of
    B, where B is either A itself (the triangle of a block with itself:
    hr_difficulty, hr_neighbors_topk, hr_difficulty_pairs(a, NULL)) or other
@@ -3584,7 +3603,8 @@ HRDEF hr_status hr_neighbors_topk(float *sim, int32_t *idx, size_t k,
     return hr__neighbors(sim, idx, k, w, n, d, ldw, flags);
 }
 
-/* --- Difficulty in pieces (>>scale-api) --------------------------------- */
+/* >>pieces ---------------------------------------------------------------*/
+/* Difficulty in pieces (the calls of >>scale-api). */
 
 HRDEF void hr_maxima_reset(float *c, int32_t *nearest, size_t n)
 {
