@@ -1,5 +1,7 @@
 # hardreid — build, test, bench, demo.
-#   make demo         the difficulty demo on embedded data (installs what it needs)
+#   make deps         install (or name) the Debian packages of demo and test
+#                     (DEPS="demo test"; other groups: bench plots mpi ...)
+#   make demo         the difficulty demo on embedded data (make deps first)
 #   make test         every test (a missing test dependency fails it unless
 #                     HR_ALLOW_SKIP=1): header compile checks (gcc, clang, C99,
 #                     C++11), x86 suite (scalar + AVX2, Criterion), and the same
@@ -89,8 +91,16 @@ include examples/mpi/mpi.mk
 include bench/plots.mk
 include python/python.mk
 
+# The Debian packages a target needs, installed (as root) or named with
+# the command to run: `make deps` (DEPS=demo test by default; groups in
+# scripts/deps.sh). make demo and make test call it first, visibly.
+DEPS ?= demo test
+.PHONY: deps
+deps:
+	sh scripts/deps.sh $(DEPS)
+
 test:
-	@sh scripts/deps.sh test
+	@$(MAKE) --no-print-directory deps DEPS=test
 	@$(MAKE) --no-print-directory test-all
 
 clean:

@@ -6,7 +6,7 @@ $(BUILD)/difficulty_demo: examples/difficulty_demo.c hardreid.h | $(BUILD)
 	$(CC) $(CFLAGS_BASE) $(OMP) -o $@ $< $(HR_LIBS)
 
 demo:
-	@sh scripts/deps.sh demo
+	@$(MAKE) --no-print-directory deps DEPS=demo
 	@$(MAKE) --no-print-directory $(BUILD)/difficulty_demo $(BUILD)/train
 	$(BUILD)/difficulty_demo $(DEMO_ARGS)
 	$(BUILD)/train --compare $(TRAIN_DEMO_SAMPLERS) $(TRAIN_DEMO_ARGS)

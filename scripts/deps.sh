@@ -22,7 +22,10 @@ for p in $pkgs; do
     case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    echo "deps.sh ($*): every package present"
+    exit 0
+fi
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "deps.sh: missing packages:$missing" >&2
     echo "deps.sh: not a Debian system: install the equivalents of these with your package manager" >&2
