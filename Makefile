@@ -81,14 +81,10 @@ bench-deps:
 
 include tests/tests.mk
 include tests/hardening.mk
-include bench/bench.mk
-include bench/sampling.mk
-include bench/scale.mk
-include bench/train.mk
 include examples/examples.mk
 include examples/tools.mk
 include examples/mpi/mpi.mk
-include bench/plots.mk
+include bench/bench.mk
 include python/python.mk
 
 # The Debian packages a target needs, installed (as root) or named with

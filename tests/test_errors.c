@@ -3,7 +3,7 @@
    and leaves every output (and the caller's memory, and the generator)
    bitwise as it was. The rest of the catalogue names its tests in the
    suites of the calls (test_core, test_difficulty, test_sampling,
-   test_train, test_conv, test_heads) and in tests/alloc_fail.c.
+   test_gemm, test_conv, test_heads) and in tests/alloc_fail.c.
 
    With -DHR_TSAN_CANARY (make test-tsan only) one more test races on
    purpose, so that test-tsan can show that ThreadSanitizer sees the

@@ -148,7 +148,7 @@ static double ref_loss(const hr_head *h, const double *x, const double *w,
    - cos: xn = x * (1/|x|) with a double norm rounds once per element
      (relative u = FLT_EPSILON / 2); the float GEMM of two unit rows then
      errs by at most 4 d FLT_EPSILON sum_i |xn_i wn_i| <= 4 d FLT_EPSILON
-     (the bound of tests/test_train.c; the sum is <= 1 by Cauchy-Schwarz),
+     (the bound of tests/test_gemm.c; the sum is <= 1 by Cauchy-Schwarz),
      so |cos - ref| <= e_c = (4 d + 2) FLT_EPSILON.
    - a non-target logit s cos errs by s e_c + one rounding (u s |cos|);
      the target s f(cos) by s |f(c + e) - f(c)| over |e| <= e_c plus one

@@ -1,4 +1,4 @@
-/* tests/test_train.c - hr_gemm, hr_fc_forward and hr_fc_backward against
+/* tests/test_gemm.c - hr_gemm, hr_fc_forward and hr_fc_backward against
    obviously-right double-precision references (and, for the backward pass,
    central differences of a scalar loss), on every ISA path: awkward shapes,
    the four transpose cases, padded strides, alpha/beta, the special cases,
@@ -218,7 +218,7 @@ static void gemm_shape(size_t m, size_t n, size_t k, unsigned *counter) {
 static const size_t awk[12] = {1, 2, 3, 5, 7, 13, 17, 31, 33, 65, 130, 197};
 
 /* every (m, n) of the awkward set, each with two k of the set */
-Test(train, gemm_awkward_shapes) {
+Test(gemm, awkward_shapes) {
     unsigned counter = 0;
     size_t i, j;
     for (i = 0; i < 12; i++)
@@ -232,7 +232,7 @@ Test(train, gemm_awkward_shapes) {
 /* several k blocks (k > 512: 2 on AVX2/NEON, 3 on scalar), several row
    blocks (m > 192), several column blocks (n beyond the packed B block:
    4096 columns at kc = 256) */
-Test(train, gemm_large_shapes) {
+Test(gemm, large_shapes) {
     static const size_t shapes[][3] = {
         {5, 4200, 300}, {197, 1030, 33}, {1, 1500, 700}, {13, 2100, 600},
         {300, 257, 520}, {70, 1100, 600}};
@@ -276,7 +276,7 @@ static void gemm_1x1x1(hr_isa isa, void *ctx) {
         }
 }
 
-Test(train, gemm_1x1x1) { for_each_isa(gemm_1x1x1, NULL); }
+Test(gemm, shape_1x1x1) { for_each_isa(gemm_1x1x1, NULL); }
 
 /* C = beta C exactly (one float multiply; beta == 0: zeros, C not read) */
 static void check_beta_c(const float *c, const float *c0, size_t m, size_t n,
@@ -380,7 +380,7 @@ static void gemm_special(hr_isa isa, void *ctx) {
             }
 }
 
-Test(train, gemm_special_cases) { for_each_isa(gemm_special, NULL); }
+Test(gemm, special_cases) { for_each_isa(gemm_special, NULL); }
 
 /* --------------------------------------------------------------- errors */
 
@@ -481,7 +481,7 @@ static void gemm_errors(hr_isa isa, void *ctx) {
     }
 }
 
-Test(train, gemm_errors) { for_each_isa(gemm_errors, NULL); }
+Test(gemm, errors) { for_each_isa(gemm_errors, NULL); }
 
 /* ----------------------------------------------------------- fc_forward */
 
@@ -546,7 +546,7 @@ static void fc_forward_one(hr_isa isa, void *ctx) {
                 }
 }
 
-Test(train, fc_forward) { for_each_isa(fc_forward_one, NULL); }
+Test(gemm, fc_forward) { for_each_isa(fc_forward_one, NULL); }
 
 static void fc_forward_errors(hr_isa isa, void *ctx) {
     float x[16], w[16], bias[4], y[EC_N];
@@ -585,7 +585,7 @@ static void fc_forward_errors(hr_isa isa, void *ctx) {
 #undef FWD_ERR
 }
 
-Test(train, fc_forward_errors) { for_each_isa(fc_forward_errors, NULL); }
+Test(gemm, fc_forward_errors) { for_each_isa(fc_forward_errors, NULL); }
 
 /* ---------------------------------------------------------- fc_backward */
 
@@ -840,7 +840,7 @@ static void fc_backward_one(hr_isa isa, void *ctx) {
     }
 }
 
-Test(train, fc_backward_fd) { for_each_isa(fc_backward_one, NULL); }
+Test(gemm, fc_backward_fd) { for_each_isa(fc_backward_one, NULL); }
 
 /* Larger shapes (several tiles, k blocks and, for dw, a team) against the
    analytic gradients in double: dx = g w, dw = g^T x, dbias = colsum g. */
@@ -915,7 +915,7 @@ static void fc_backward_large(hr_isa isa, void *ctx) {
     }
 }
 
-Test(train, fc_backward_large) { for_each_isa(fc_backward_large, NULL); }
+Test(gemm, fc_backward_large) { for_each_isa(fc_backward_large, NULL); }
 
 static void fc_backward_errors(hr_isa isa, void *ctx) {
     enum { B = 3, I = 4, O = 5 };
@@ -969,7 +969,7 @@ static void fc_backward_errors(hr_isa isa, void *ctx) {
 #undef BWD_ERR
 }
 
-Test(train, fc_backward_errors) { for_each_isa(fc_backward_errors, NULL); }
+Test(gemm, fc_backward_errors) { for_each_isa(fc_backward_errors, NULL); }
 
 /* --------------------------------------------- thread-count invariance */
 
@@ -1082,7 +1082,7 @@ static void threads_fc(hr_isa isa, void *ctx) {
     free(g);
 }
 
-Test(train, thread_invariance) {
+Test(gemm, thread_invariance) {
     int keep = omp_get_max_threads();
     hr_t_log("OpenMP: up to %d threads", keep);
     for_each_isa(threads_gemm, NULL);
