@@ -80,9 +80,7 @@ bench-deps:
 	@sh scripts/deps.sh bench
 
 include tests/tests.mk
-include tests/hardening.mk
 include examples/examples.mk
-include examples/tools.mk
 include examples/mpi/mpi.mk
 include bench/bench.mk
 include python/python.mk

@@ -191,7 +191,7 @@ bench-train-torch: train
 	sh bench/train_torch.sh $(BUILD)/train 30 3 | tee $(BUILD)/bench_train_torch.md
 
 # ---- charts and CLI timing (CLI, NPY_GEN, TOOLS, HR_PYTHON from
-# examples/tools.mk) ---------------------------------------------------------
+# examples/examples.mk) ------------------------------------------------------
 #   make plots      benchmark CSVs -> SVG charts in bench/plots/ (gnuplot):
 #                   difficulty GFLOP/s vs N per method with the FMA peak,
 #                   sampler ns/draw and ns/category vs n, hr_gemm vs

@@ -1,5 +1,5 @@
 # examples/mpi/mpi.mk - hardreid-difficulty over MPI ranks (included by the
-# Makefile after examples/tools.mk: CC, BUILD, CFLAGS_BASE, OMP, HR_LIBS,
+# Makefile after examples/examples.mk: CC, BUILD, CFLAGS_BASE, OMP, HR_LIBS,
 # TOOLS, CLI, NPY_GEN come from there). See examples/mpi/README.md.
 #   make mpi         $(BUILD)/tools/hardreid-mpi (mpicc; Debian: libopenmpi-dev)
 #   make test-mpi    hardreid-mpi at 1-6 ranks against hardreid-difficulty,

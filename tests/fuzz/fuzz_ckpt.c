@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_ckpt.c - the trainer's checkpoint reader (load_ckpt in
    examples/train/train.c, static there: the file is included here whole,
    its main renamed; model.c, data.c and market.c are linked beside it, see
-   FUZZ_EXTRA_ckpt in tests/hardening.mk) on arbitrary files.
+   FUZZ_EXTRA_ckpt in tests/tests.mk) on arbitrary files.
 
    One tiny trainer is set up once (the configuration of CKPT_ARGS below;
    the seed corpus holds a checkpoint that build/train saved with the same

@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_market_dir.c - the trainer's Market-1501 directory loader
    (rd_load_market in examples/train/market.c, included here whole; data.c
    linked beside it for rd_free, see FUZZ_EXTRA_market_dir in
-   tests/hardening.mk) on directory trees built from the input.
+   tests/tests.mk) on directory trees built from the input.
 
    Each input becomes a small tree in a fresh temp directory ($TMPDIR, else
    /dev/shm, else /tmp): bounding_box_train/, query/ and bounding_box_test/
