@@ -188,211 +188,264 @@ static void npy_error(const char *path, npy_status s, const npy_info *info)
     fprintf(stderr, "hardreid-difficulty: %s\n", err);
 }
 
-int main(int argc, char **argv)
-{
+/* One run's state: the options, the matrix, the results, the outputs. */
+typedef struct run {
     opts o;
     npy_info info;
-    npy_status ns;
-    hr_status hs;
-    float *w = NULL, *c = NULL, *sim = NULL;
-    int32_t *nn = NULL, *idx = NULL;
-    size_t n = 0, d = 0, i, j, k, nout = 0;
+    float *w, *c, *sim;
+    int32_t *nn, *idx;
+    size_t n, d, nout;
     outfile out[OUT_ALL];
-    char err[1024];
-    double t0 = 0, t_read, t_comp, t_write, tp;
-    int rc, status = 1, show;
-    const int tty = isatty(2);
-    char *base = NULL;
+    char *base;             /* PREFIX */
+    int show;               /* phases on a terminal */
+    double t0, t_read, t_comp, t_write;
+} run;
 
-    memset(out, 0, sizeof out);
-    if ((rc = parse_args(argc, argv, &o)) >= 0) return rc;
-    cli_catch_signals(); /* Ctrl-C while writing: no temp file left */
-    show = tty && !o.quiet;
+/* Each step returns 0, or -1 having said why on stderr. */
 
-    if (o.isa) {
+static int oom(const run *r)
+{
+    fprintf(stderr, "hardreid-difficulty: %s: out of memory\n", r->o.in ? r->o.in : "");
+    return -1;
+}
+
+/* A failure after a phase line: end that line first. */
+static int fail_line(const run *r)
+{
+    if (r->show) fputc('\n', stderr);
+    return -1;
+}
+
+/* --isa and --threads. Returns an exit status, or -1 to go on. */
+static int apply_runtime(const opts *o)
+{
+    hr_status hs;
+    if (o->isa) {
         hr_isa want = HR_ISA_AUTO;
         char msg[160];
-        if (hr_isa_from_name(o.isa, &want) != HR_OK)
-            return usage_error(cli_isa_error(msg, sizeof msg), o.isa);
+        if (hr_isa_from_name(o->isa, &want) != HR_OK)
+            return usage_error(cli_isa_error(msg, sizeof msg), o->isa);
         if ((hs = hr_set_isa(want)) != HR_OK) {
-            fprintf(stderr, "hardreid-difficulty: --isa %s: %s\n", o.isa, hr_status_string(hs));
+            fprintf(stderr, "hardreid-difficulty: --isa %s: %s\n", o->isa, hr_status_string(hs));
             return 1;
         }
     }
-    if (o.threads) {
+    if (o->threads) {
 #ifdef _OPENMP
-        omp_set_num_threads(o.threads);
+        omp_set_num_threads(o->threads);
 #else
-        if (o.threads > 1)
-            fprintf(stderr, "hardreid-difficulty: built without OpenMP: --threads %d ignored, 1 thread\n", o.threads);
+        if (o->threads > 1)
+            fprintf(stderr, "hardreid-difficulty: built without OpenMP: --threads %d ignored, 1 thread\n", o->threads);
 #endif
     }
+    return -1;
+}
 
-    /* output paths: explicit ones, else PREFIX.<what>.npy */
-    {
-        static const char *const suffix[4] = { ".difficulty.npy", ".nearest.npy", ".topk_sim.npy", ".topk_idx.npy" };
-        size_t len;
-        if (o.prefix) base = cat2(o.prefix, "");
-        else {
-            base = cat2(o.in, "");
-            len = base ? strlen(base) : 0;
-            if (len > 4 && !strcmp(base + len - 4, ".npy")) base[len - 4] = 0;
-        }
-        if (!base) goto oom;
-        nout = o.topk ? 4 : 2;
-        for (k = 0; k < nout; k++) {
-            out[k].path = o.path[k] ? cat2(o.path[k], "") : cat2(base, suffix[k]);
-            if (!out[k].path) goto oom;
-        }
-        if (o.csv) {
-            if (!(out[nout].path = cat2(o.csv, ""))) goto oom;
-            nout++; /* always the last one */
-        }
-        for (k = 0; k < nout; k++)
-            if (!strcmp(out[k].path, o.in)) {
-                fprintf(stderr, "hardreid-difficulty: %s: an output path equals the input\n", o.in);
-                goto done;
-            }
-        /* where each output lands, links followed: a bad path fails now,
-           not after the computation */
-        if (out_prepare_all(out, nout, o.in, err, sizeof err) != 0) {
-            fprintf(stderr, "hardreid-difficulty: %s\n", err);
-            goto done;
-        }
+/* Output paths: explicit ones, else PREFIX.<what>.npy; the CSV last. Where
+   each lands, links followed: a bad path fails now, not after the
+   computation. */
+static int plan_outputs(run *r)
+{
+    static const char *const suffix[4] = { ".difficulty.npy", ".nearest.npy", ".topk_sim.npy", ".topk_idx.npy" };
+    const opts *o = &r->o;
+    char err[1024];
+    size_t k, len;
+    if (o->prefix) r->base = cat2(o->prefix, "");
+    else {
+        r->base = cat2(o->in, "");
+        len = r->base ? strlen(r->base) : 0;
+        if (len > 4 && !strcmp(r->base + len - 4, ".npy")) r->base[len - 4] = 0;
     }
+    if (!r->base) return oom(r);
+    r->nout = o->topk ? 4 : 2;
+    for (k = 0; k < r->nout; k++) {
+        r->out[k].path = o->path[k] ? cat2(o->path[k], "") : cat2(r->base, suffix[k]);
+        if (!r->out[k].path) return oom(r);
+    }
+    if (o->csv) {
+        if (!(r->out[r->nout].path = cat2(o->csv, ""))) return oom(r);
+        r->nout++;
+    }
+    for (k = 0; k < r->nout; k++)
+        if (!strcmp(r->out[k].path, o->in)) {
+            fprintf(stderr, "hardreid-difficulty: %s: an output path equals the input\n", o->in);
+            return -1;
+        }
+    if (out_prepare_all(r->out, r->nout, o->in, err, sizeof err) != 0) {
+        fprintf(stderr, "hardreid-difficulty: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
 
-    /* ---- read ---- */
-    tp = now();
-    phase(show, "reading", o.in, &t0);
-    ns = npy_read_matrix_file(o.in, &w, &n, &d, &info);
+/* W from the .npy, checked: not empty, rows fit int32, every value finite. */
+static int read_input(run *r)
+{
+    const char *in = r->o.in;
+    const double tp = now();
+    npy_status ns;
+    size_t i, n, d;
+    phase(r->show, "reading", in, &r->t0);
+    ns = npy_read_matrix_file(in, &r->w, &r->n, &r->d, &r->info);
     if (ns != NPY_OK) {
-        if (show) fputc('\n', stderr);
-        npy_error(o.in, ns, &info);
-        goto done;
+        fail_line(r);
+        npy_error(in, ns, &r->info);
+        return -1;
     }
+    n = r->n;
+    d = r->d;
     if (n == 0 || d == 0) {
-        if (show) fputc('\n', stderr);
-        fprintf(stderr, "hardreid-difficulty: %s: empty matrix, shape (%lu, %lu): need at least one identity and one feature\n",
-                o.in, (unsigned long)n, (unsigned long)d);
-        goto done;
+        fprintf(stderr, "%shardreid-difficulty: %s: empty matrix, shape (%lu, %lu): need at least one identity and one feature\n",
+                r->show ? "\n" : "", in, (unsigned long)n, (unsigned long)d);
+        return -1;
     }
     if (n > INT32_MAX) {
-        if (show) fputc('\n', stderr);
-        fprintf(stderr, "hardreid-difficulty: %s: %lu rows: more identities than int32 indices hold\n",
-                o.in, (unsigned long)n);
-        goto done;
+        fprintf(stderr, "%shardreid-difficulty: %s: %lu rows: more identities than int32 indices hold\n",
+                r->show ? "\n" : "", in, (unsigned long)n);
+        return -1;
     }
     /* hr_difficulty would say HR_ENONFINITE; say where, which it cannot */
     for (i = 0; i < n * d; i++)
-        if (!isfinite(w[i])) {
-            if (show) fputc('\n', stderr);
-            fprintf(stderr, "hardreid-difficulty: %s: non-finite value %g at row %lu, column %lu%s\n",
-                    o.in, (double)w[i], (unsigned long)(i / d), (unsigned long)(i % d),
-                    info.elsize == 8 && !isnan(w[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
-            goto done;
+        if (!isfinite(r->w[i])) {
+            fprintf(stderr, "%shardreid-difficulty: %s: non-finite value %g at row %lu, column %lu%s\n",
+                    r->show ? "\n" : "", in, (double)r->w[i], (unsigned long)(i / d), (unsigned long)(i % d),
+                    r->info.elsize == 8 && !isnan(r->w[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
+            return -1;
         }
-    t_read = now() - tp;
+    r->t_read = now() - tp;
+    return 0;
+}
 
-    /* ---- compute ---- */
-    tp = now();
-    phase(show, "computing", o.topk ? "top-k neighbours" : "difficulty", &t0);
-    c = (float *)malloc(n * sizeof *c);
-    nn = (int32_t *)malloc(n * sizeof *nn);
-    if (!c || !nn) goto oom;
-    if (o.topk) {
-        /* k = 1 of the top-k equals hr_difficulty bitwise, so the first
-           column is c and nearest: one pass, not two */
-        int ok = 1;
-        size_t nk = n * o.topk;
-        if (nk / o.topk != n) ok = 0;
-        sim = ok ? (float *)malloc(nk * sizeof *sim) : NULL;
-        idx = ok ? (int32_t *)malloc(nk * sizeof *idx) : NULL;
-        if (!sim || !idx) goto oom;
-        hs = hr_neighbors_topk(sim, idx, o.topk, w, n, d, d, o.unit_rows ? HR_UNIT_ROWS : 0);
+/* Difficulty and nearest identity; with --topk the K nearest, whose first
+   column is c and nearest (k = 1 of the top-k equals hr_difficulty
+   bitwise: one pass, not two). */
+static int compute(run *r)
+{
+    const opts *o = &r->o;
+    const double tp = now();
+    const unsigned flags = o->unit_rows ? HR_UNIT_ROWS : 0;
+    const size_t n = r->n, k = o->topk;
+    hr_status hs;
+    size_t i;
+    phase(r->show, "computing", k ? "top-k neighbours" : "difficulty", &r->t0);
+    r->c = (float *)malloc(n * sizeof *r->c);
+    r->nn = (int32_t *)malloc(n * sizeof *r->nn);
+    if (!r->c || !r->nn) return oom(r);
+    if (k) {
+        const size_t nk = n * k;
+        if (nk / k == n) {
+            r->sim = (float *)malloc(nk * sizeof *r->sim);
+            r->idx = (int32_t *)malloc(nk * sizeof *r->idx);
+        }
+        if (!r->sim || !r->idx) return oom(r);
+        hs = hr_neighbors_topk(r->sim, r->idx, k, r->w, n, r->d, r->d, flags);
         if (hs == HR_OK)
-            for (i = 0; i < n; i++) { c[i] = sim[i * o.topk]; nn[i] = idx[i * o.topk]; }
+            for (i = 0; i < n; i++) { r->c[i] = r->sim[i * k]; r->nn[i] = r->idx[i * k]; }
     } else {
-        hs = hr_difficulty(c, nn, w, n, d, d, o.unit_rows ? HR_UNIT_ROWS : 0);
+        hs = hr_difficulty(r->c, r->nn, r->w, n, r->d, r->d, flags);
     }
     if (hs != HR_OK) {
-        if (show) fputc('\n', stderr);
-        if (hs == HR_EINVAL && o.unit_rows) /* the inputs were checked: it is the promise */
-            fprintf(stderr, "hardreid-difficulty: %s: " CLI_NOT_UNIT "\n", o.in);
+        fail_line(r);
+        if (hs == HR_EINVAL && o->unit_rows) /* the inputs were checked: it is the promise */
+            fprintf(stderr, "hardreid-difficulty: %s: " CLI_NOT_UNIT "\n", o->in);
         else
-            fprintf(stderr, "hardreid-difficulty: %s: %s: %s\n", o.in,
-                    o.topk ? "hr_neighbors_topk" : "hr_difficulty", hr_status_string(hs));
-        goto done;
+            fprintf(stderr, "hardreid-difficulty: %s: %s: %s\n", o->in,
+                    k ? "hr_neighbors_topk" : "hr_difficulty", hr_status_string(hs));
+        return -1;
     }
-    t_comp = now() - tp;
+    r->t_comp = now() - tp;
+    return 0;
+}
 
-    /* ---- write: every output to its temp file, then all renamed ---- */
-    tp = now();
-    phase(show, "writing", base, &t0);
-    for (k = 0; k < nout; k++) {
+/* Every output to its temp file, then all renamed into place. */
+static int write_outputs(run *r)
+{
+    const opts *o = &r->o;
+    const double tp = now();
+    char err[1024];
+    size_t k;
+    phase(r->show, "writing", r->base, &r->t0);
+    for (k = 0; k < r->nout; k++) {
+        outfile *f = &r->out[k];
         size_t shape[2];
-        ns = NPY_OK;
+        npy_status ns = NPY_OK;
         errno = 0;
-        if (out_open(&out[k], o.in, err, sizeof err) != 0) {
+        if (out_open(f, o->in, err, sizeof err) != 0) {
+            fail_line(r);
             fprintf(stderr, "hardreid-difficulty: %s\n", err);
-            goto fail_write;
+            return -1;
         }
-        shape[0] = n;
-        shape[1] = o.topk;
-        if (o.csv && k == nout - 1)
-            ns = write_csv(out[k].f, c, nn, sim, idx, n, o.topk) ? NPY_EIO : NPY_OK;
-        else if (k == OUT_C) ns = npy_write(out[k].f, "<f4", 1, shape, c);
-        else if (k == OUT_NEAREST) ns = npy_write(out[k].f, "<i4", 1, shape, nn);
-        else if (k == OUT_SIM) ns = npy_write(out[k].f, "<f4", 2, shape, sim);
-        else ns = npy_write(out[k].f, "<i4", 2, shape, idx);
-        if (ns != NPY_OK || out_close(&out[k]) != 0) {
-            fprintf(stderr, "hardreid-difficulty: %s: writing %s failed: %s\n", o.in, out[k].path,
+        shape[0] = r->n;
+        shape[1] = o->topk;
+        if (o->csv && k == r->nout - 1)
+            ns = write_csv(f->f, r->c, r->nn, r->sim, r->idx, r->n, o->topk) ? NPY_EIO : NPY_OK;
+        else if (k == OUT_C) ns = npy_write(f->f, "<f4", 1, shape, r->c);
+        else if (k == OUT_NEAREST) ns = npy_write(f->f, "<i4", 1, shape, r->nn);
+        else if (k == OUT_SIM) ns = npy_write(f->f, "<f4", 2, shape, r->sim);
+        else ns = npy_write(f->f, "<i4", 2, shape, r->idx);
+        if (ns != NPY_OK || out_close(f) != 0) {
+            fail_line(r);
+            fprintf(stderr, "hardreid-difficulty: %s: writing %s failed: %s\n", o->in, f->path,
                     errno ? strerror(errno) : "I/O error");
-            goto fail_write;
+            return -1;
         }
         if (k == 0) cli_fault("written", SIGINT);
     }
-    if (out_commit_all(out, nout, o.in, err, sizeof err) != 0) {
+    if (out_commit_all(r->out, r->nout, o->in, err, sizeof err) != 0) {
         /* the ones already renamed are complete files; the rest go */
+        fail_line(r);
         fprintf(stderr, "hardreid-difficulty: %s\n", err);
-        goto fail_write;
+        return -1;
     }
-    t_write = now() - tp;
-    phase(show, NULL, NULL, &t0);
+    r->t_write = now() - tp;
+    phase(r->show, NULL, NULL, &r->t0);
+    return 0;
+}
 
-    if (!o.quiet) {
-        double flops = (double)n * (double)(n - 1) * (double)d;
-        size_t m = o.hardest < n ? o.hardest : n, *top;
-        fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d thread%s\n",
-                o.in, (unsigned long)n, (unsigned long)d, dtype_name(info.descr),
-                info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()),
+/* N, d, the phases' times and GFLOP/s, the hardest identities, the files. */
+static void summary(const run *r)
+{
+    const double flops = (double)r->n * (double)(r->n - 1) * (double)r->d;
+    const size_t m = r->o.hardest < r->n ? r->o.hardest : r->n;
+    size_t *top, j, k;
+    fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d thread%s\n",
+            r->o.in, (unsigned long)r->n, (unsigned long)r->d, dtype_name(r->info.descr),
+            r->info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()),
 #ifdef _OPENMP
-                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s"
+            omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s"
 #else
-                1, ""
+            1, ""
 #endif
-        );
-        fprintf(stderr, "time: read %.3f s, compute %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
-                t_read, t_comp, t_write, t_comp > 0 ? flops / t_comp * 1e-9 : 0.0);
-        if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
-            hardest(top, m, c, n);
-            fprintf(stderr, "hardest identities (difficulty, nearest):\n");
-            for (j = 0; j < m; j++)
-                fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)c[top[j]], (long)nn[top[j]]);
-            free(top);
-        }
-        for (k = 0; k < nout; k++) fprintf(stderr, "wrote %s\n", out_name(&out[k]));
+    );
+    fprintf(stderr, "time: read %.3f s, compute %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
+            r->t_read, r->t_comp, r->t_write, r->t_comp > 0 ? flops / r->t_comp * 1e-9 : 0.0);
+    if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
+        hardest(top, m, r->c, r->n);
+        fprintf(stderr, "hardest identities (difficulty, nearest):\n");
+        for (j = 0; j < m; j++)
+            fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)r->c[top[j]],
+                    (long)r->nn[top[j]]);
+        free(top);
     }
-    status = 0;
-    goto done;
+    for (k = 0; k < r->nout; k++) fprintf(stderr, "wrote %s\n", out_name(&r->out[k]));
+}
 
-oom:
-    fprintf(stderr, "hardreid-difficulty: %s: out of memory\n", o.in ? o.in : "");
-    goto done;
-fail_write:
-    if (show) fputc('\n', stderr);
-done:
-    for (k = 0; k < OUT_ALL; k++) { out_discard(&out[k]); free(out[k].path); }
-    free(base);
-    free(w); free(c); free(nn); free(sim); free(idx);
+int main(int argc, char **argv)
+{
+    run r;
+    size_t k;
+    int rc, status = 1;
+    memset(&r, 0, sizeof r);
+    if ((rc = parse_args(argc, argv, &r.o)) >= 0) return rc;
+    cli_catch_signals(); /* Ctrl-C while writing: no temp file left */
+    r.show = isatty(2) && !r.o.quiet;
+    if ((rc = apply_runtime(&r.o)) >= 0) return rc;
+    if (plan_outputs(&r) == 0 && read_input(&r) == 0 && compute(&r) == 0 && write_outputs(&r) == 0) {
+        if (!r.o.quiet) summary(&r);
+        status = 0;
+    }
+    for (k = 0; k < OUT_ALL; k++) { out_discard(&r.out[k]); free(r.out[k].path); }
+    free(r.base);
+    free(r.w); free(r.c); free(r.nn); free(r.sim); free(r.idx);
     return status;
 }
