@@ -117,6 +117,7 @@ Test(isa_race, set_isa_during_calls, .timeout = 120) {
     hr_isa paths[HR_ISA_COUNT];
     int npaths = 0, k, i;
     int done = 0, bad = 0, failed = 0, toggles = 0;
+    (void)done; /* the toggler's stop flag: unused without OpenMP */
 #ifdef HR_TEST_QUICK
     const int rounds = 20; /* qemu */
 #else
