@@ -904,8 +904,6 @@ typedef void (*hr__scale_fn)(float *out, const float *in, size_t d, double s);
 #define HR__DRAW_LANES 8
 typedef void (*hr__draw_fn)(uint32_t *out, size_t m, const hr_alias *a,
                             uint64_t *lanes);
-static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
-                              uint64_t *lanes); /* in >>sampling */
 
 /* GEMM tile update: C[r*ldc + j] = alpha T[r*nr + j] + beta C[...] for
    r < mm, j < nn (T: a Gram micro-kernel's stored tile, 32-byte aligned,
@@ -1222,6 +1220,20 @@ static void hr__dw_fwd_scalar(float *y, const float *const *x, const float *cons
                 for (kx = 0; kx < kw; kx++) v += x[s][(p * sw + kx) * C + c] * w[s][kx * C + c];
             y[p * C + c] = v;
         }
+}
+
+/* The reference of the batched kernel: hr_alias_draw on lane i % 8. */
+static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
+                              uint64_t *lanes)
+{
+    hr_rng g[HR__DRAW_LANES];
+    size_t i;
+    int k, w;
+    for (k = 0; k < HR__DRAW_LANES; k++)
+        for (w = 0; w < 4; w++) g[k].s[w] = lanes[w * HR__DRAW_LANES + k];
+    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &g[i % HR__DRAW_LANES]);
+    for (k = 0; k < HR__DRAW_LANES; k++)
+        for (w = 0; w < 4; w++) lanes[w * HR__DRAW_LANES + k] = g[k].s[w];
 }
 
 static int hr__cpu_any(void) { return 1; }
@@ -5695,20 +5707,6 @@ HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
     a->reject = (uint32_t)(T % n);
     a->npos = npos;
     return HR_OK;
-}
-
-/* The reference of the batched kernel: hr_alias_draw on lane i % 8. */
-static void hr__draw_n_scalar(uint32_t *out, size_t m, const hr_alias *a,
-                              uint64_t *lanes)
-{
-    hr_rng g[HR__DRAW_LANES];
-    size_t i;
-    int k, w;
-    for (k = 0; k < HR__DRAW_LANES; k++)
-        for (w = 0; w < 4; w++) g[k].s[w] = lanes[w * HR__DRAW_LANES + k];
-    for (i = 0; i < m; i++) out[i] = hr_alias_draw(a, &g[i % HR__DRAW_LANES]);
-    for (k = 0; k < HR__DRAW_LANES; k++)
-        for (w = 0; w < 4; w++) lanes[w * HR__DRAW_LANES + k] = g[k].s[w];
 }
 
 HRDEF void hr_alias_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r)
