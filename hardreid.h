@@ -5353,6 +5353,49 @@ static void hr__head_unnormalize(const hr__kernels *K, float *grad, const float 
     }
 }
 
+/* The head's per-row part, on Z = the batch x classes cosines (or plain
+   logits): margin and scale, the logits out (may be NULL), the softmax
+   cross-entropy, and dloss/dz into Z in cos units (dZ for the backward
+   GEMMs). Returns the loss summed over the batch. */
+static double hr__head_rows(const hr_head *h, const hr__kernels *K, float *Z, float *logits,
+                            const int32_t *labels, size_t batch, size_t classes)
+{
+    const int norm = h->kind != HR_HEAD_SOFTMAX;
+    const double scale = norm ? h->s : 1.0, eps = h->label_smoothing;
+    double total = 0.0;
+    size_t b, j;
+    for (b = 0; b < batch; b++) {
+        float *z = Z + b * classes;
+        const size_t y = (size_t)labels[b];
+        double f = z[y], df = 1.0, lse, zsum = 0.0, sum;
+        float zmax = -INFINITY;
+        if (norm) {
+            hr__margin(h, z[y], &f, &df);
+            for (j = 0; j < classes; j++) z[j] = (float)(scale * z[j]);
+            z[y] = (float)(scale * f);
+        }
+        for (j = 0; j < classes; j++) {
+            zmax = z[j] > zmax ? z[j] : zmax;
+            zsum += z[j];
+        }
+        if (logits) memcpy(logits + b * classes, z, classes * sizeof(float));
+        /* loss_b = lse - sum_j q_j z_j, q = (1 - eps) onehot + eps / C */
+        {
+            const double zy = z[y];
+            sum = K->expsum(z, z, classes, zmax); /* z now holds exp(z - max) */
+            lse = (double)zmax + log(sum);
+            total += lse - (1.0 - eps) * zy - eps / (double)classes * zsum;
+        }
+        /* dloss/dz_j = (p_j - q_j) / batch, then into cos units */
+        for (j = 0; j < classes; j++) {
+            const double g = ((double)z[j] / sum - eps / (double)classes -
+                              (j == y ? 1.0 - eps : 0.0)) / (double)batch;
+            z[j] = (float)(g * scale * (j == y ? df : 1.0));
+        }
+    }
+    return total;
+}
+
 HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
                              float *dx, float *dw, const float *x,
                              const float *w, const int32_t *labels,
@@ -5365,8 +5408,7 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
     int ok = 1;
     char *mem, *base;
     float *Z, *xn = NULL, *wn = NULL, *dxn = NULL, *vrow = NULL;
-    double *xinv = NULL, *winv = NULL, total = 0.0;
-    const double scale = norm ? h->s : 1.0, eps = h ? h->label_smoothing : 0.0;
+    double *xinv = NULL, *winv = NULL, total;
     hr_status s;
     if (!h || !loss || !x || !w || !labels || !batch || !d || !classes) return HR_EINVAL;
     if ((s = hr__head_check(h)) != HR_OK) return s;
@@ -5433,36 +5475,7 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
     hr__gemm_exec(&gz, base + off);
 
     /* logits, softmax, loss and dlogits -> dZ, row by row */
-    for (b = 0; b < batch; b++) {
-        float *z = Z + b * classes;
-        const size_t y = (size_t)labels[b];
-        double f = z[y], df = 1.0, lse, zsum = 0.0, sum;
-        float zmax = -INFINITY;
-        if (norm) {
-            hr__margin(h, z[y], &f, &df);
-            for (j = 0; j < classes; j++) z[j] = (float)(scale * z[j]);
-            z[y] = (float)(scale * f);
-        }
-        for (j = 0; j < classes; j++) {
-            zmax = z[j] > zmax ? z[j] : zmax;
-            zsum += z[j];
-        }
-        if (logits) memcpy(logits + b * classes, z, classes * sizeof(float));
-        /* loss_b = lse - sum_j q_j z_j, q = (1 - eps) onehot + eps / C */
-        lse = 0.0;
-        {
-            const double zy = z[y];
-            sum = K->expsum(z, z, classes, zmax); /* z now holds exp(z - max) */
-            lse = (double)zmax + log(sum);
-            total += lse - (1.0 - eps) * zy - eps / (double)classes * zsum;
-        }
-        /* dloss/dz_j = (p_j - q_j) / batch, then into cos units */
-        for (j = 0; j < classes; j++) {
-            const double g = ((double)z[j] / sum - eps / (double)classes -
-                              (j == y ? 1.0 - eps : 0.0)) / (double)batch;
-            z[j] = (float)(g * scale * (j == y ? df : 1.0));
-        }
-    }
+    total = hr__head_rows(h, K, Z, logits, labels, batch, classes);
     *loss = (float)(total / (double)batch);
 
     /* backward: Z holds dZ */
