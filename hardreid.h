@@ -5739,12 +5739,28 @@ HRDEF void hr_alias_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r
 
 /* Layout in the caller's memory: sample (n), lab (n: the sort's second
    buffer, then the labels), start (n + 1); each 64-byte aligned. */
+/* The index's memory, counted and (mem != NULL) carved in one place: the
+   sorted samples and a second radix buffer of n + 1 words each (the extra
+   word keeps a zero-length array a valid pointer), the nids + 1 starts,
+   each 64-byte aligned. Returns the bytes, alignment slack included. */
+static size_t hr__ids_layout(size_t n, void *mem, uint32_t **sample, uint32_t **lab,
+                             uint32_t **start, int *ok)
+{
+    const size_t arr = hr__round_up(hr__add(hr__mul(n, sizeof(uint32_t), ok), 1, ok), HR__ALIGN);
+    const size_t sb = hr__round_up(hr__mul(hr__add(n, 1, ok), sizeof(uint32_t), ok), HR__ALIGN);
+    if (mem) {
+        char *m = hr__align_up(mem);
+        *sample = (uint32_t *)(void *)m;
+        *lab = (uint32_t *)(void *)(m + arr);
+        *start = (uint32_t *)(void *)(m + 2 * arr);
+    }
+    return hr__add(hr__add(hr__mul(arr, 2, ok), sb, ok), HR__ALIGN, ok);
+}
+
 HRDEF size_t hr_ids_size(size_t n)
 {
     int ok = 1;
-    size_t arr = hr__round_up(hr__add(hr__mul(n, sizeof(uint32_t), &ok), 1, &ok), HR__ALIGN);
-    size_t b = hr__add(hr__mul(arr, 2, &ok), HR__ALIGN, &ok);
-    b = hr__add(b, hr__round_up(hr__mul(hr__add(n, 1, &ok), sizeof(uint32_t), &ok), HR__ALIGN), &ok);
+    const size_t b = hr__ids_layout(n, NULL, NULL, NULL, NULL, &ok);
     return ok ? b : 0;
 }
 
@@ -5753,13 +5769,10 @@ HRDEF hr_status hr_ids_build(hr_ids *ix, void *mem, const int32_t *labels, size_
     uint32_t cnt[4][256];
     uint32_t *sample, *lab, *start, *src, *dst, *tmp;
     int32_t maxl = 0;
-    size_t i, ns = 0, nids = 0, arr;
-    int pass, npass = 0, act[4];
+    size_t i, ns = 0, nids = 0;
+    int pass, npass = 0, act[4], ok = 1;
     if (!ix || !mem || (n && !labels) || n > (size_t)INT32_MAX) return HR_EINVAL;
-    arr = hr__round_up(n * sizeof(uint32_t) + 1, HR__ALIGN);
-    sample = (uint32_t *)hr__align_up(mem);
-    lab = (uint32_t *)(void *)((char *)sample + arr);
-    start = (uint32_t *)(void *)((char *)lab + arr);
+    (void)hr__ids_layout(n, mem, &sample, &lab, &start, &ok); /* n <= INT32_MAX: no overflow */
     /* one pass: the byte histograms of every label >= 0 */
     memset(cnt, 0, sizeof cnt);
     for (i = 0; i < n; i++) {
