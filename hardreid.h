@@ -4120,13 +4120,14 @@ static void hr__dw_orows(const hr__conv *c, size_t ky, size_t *o0, size_t *o1)
     *o1 = b < c->oh ? b : c->oh;
 }
 
-/* Kernel rows [k0, k1) whose input row oy sh + ky - ph is inside (k0 >= k1:
-   none). */
-static void hr__dw_krows(const hr__conv *c, size_t oy, size_t *k0, size_t *k1)
+/* Along one axis: the kernel positions [lo, hi) whose input o s + kk - p
+   lies inside [0, in) (lo >= hi: none). The padding classes (hr__conv_spans)
+   and the depthwise row runs are built on it. */
+static void hr__inside(size_t o, size_t s, size_t p, size_t k, size_t in, size_t *lo, size_t *hi)
 {
-    const size_t at = oy * c->sh, end = c->h + c->ph > at ? c->h + c->ph - at : 0;
-    *k0 = c->ph > at ? c->ph - at : 0;
-    *k1 = end < c->kh ? end : c->kh;
+    const size_t at = o * s, end = in + p > at ? in + p - at : 0;
+    *lo = p > at ? p - at : 0;
+    *hi = end < k ? end : k;
 }
 
 /* cols[2 kx], cols[2 kx + 1]: hr__dw_cols of every kx, once per call (a
@@ -4314,9 +4315,9 @@ static hr_status hr__dw_backward_weight(const hr__conv *c, float *dw, float *dbi
                         for (ox = cols[2 * kx]; ox < oxa && ox < cols[2 * kx + 1]; ox++) HR__DW_COL(ox, kx);
                 }
                 for (o0 = 0; o0 < c->oh; o0 = o1) {
-                    hr__dw_krows(c, o0, &k0, &k1);
+                    hr__inside(o0, c->sh, c->ph, c->kh, c->h, &k0, &k1);
                     for (o1 = o0 + 1; o1 < c->oh; o1++) {
-                        hr__dw_krows(c, o1, &kk, &ky);
+                        hr__inside(o1, c->sh, c->ph, c->kh, c->h, &kk, &ky);
                         if (kk != k0 || ky != k1) break;
                     }
                     for (kk = k0; kk < k1; kk += 3)
@@ -4387,11 +4388,9 @@ typedef struct hr__span { size_t o0, o1, k0, k1; } hr__span;
    input size in. Stores them to sp unless NULL; returns their count. */
 static size_t hr__conv_spans(size_t no, size_t s, size_t p, size_t k, size_t in, hr__span *sp)
 {
-    size_t o, n = 0, k0 = 0, k1 = 0;
+    size_t o, n = 0, k0 = 0, k1 = 0, lo, hi;
     for (o = 0; o < no; o++) {
-        const size_t at = o * s; /* the input under kernel row 0, plus p */
-        const size_t lo = p > at ? p - at : 0, end = in + p > at ? in + p - at : 0;
-        const size_t hi = end < k ? end : k;
+        hr__inside(o, s, p, k, in, &lo, &hi);
         if (!o || lo != k0 || hi != k1) {
             if (sp) {
                 sp[n].o0 = sp[n].o1 = o;
