@@ -25,7 +25,7 @@
    Targets (issue 14): hardreid >= 1.0x oneDNN on the 3x3 and 1x1 layers,
    >= 0.8x on depthwise, forward and forward + backward: printed MET /
    MISSED; exit 0 either way, 2 on a verification or oneDNN failure. */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 #include "bench_util.h"

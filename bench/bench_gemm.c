@@ -16,7 +16,7 @@
    Target (issue 4): hr_gemm >= 0.9x OpenBLAS on every case, printed
    MET/MISSED; the exit status is 0 either way (a benchmark, not a test),
    2 on a verification failure. */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 #include "bench_util.h"

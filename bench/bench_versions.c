@@ -8,7 +8,7 @@
    case prints one line: "case seconds" (the minimum of its repetitions;
    a minimum is what a version can do, the median of the rounds in
    versions.sh absorbs the machine's drift). */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #define HARDREID_IMPLEMENTATION
 #include "hardreid.h"
 

@@ -4,7 +4,7 @@
    give the peers their best kernels (OpenBLAS 0.3.21 falls back to its
    SSE3 "Prescott" kernels on CPUs newer than it, e.g. Intel family 6 model
    207, at a tenth of the speed of its AVX-512 ones). */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
