@@ -2567,6 +2567,57 @@ static void hr__outer_avx512n(size_t kc, const float *const *a, size_t aoff,
             PAIRS(F) \
         } \
     }
+/* kw = 3, nky <= 3 (a 3x3 kernel's runs): a vector of 16 channels' 9
+   weights stay in registers across the run's pixels, and the input is read
+   as the FMAs' memory operand: one load per FMA, where the block above
+   loads a weight and an input vector per FMA (bound by the loads). Blocks
+   of 8, 4, 2, 1 pixels; the same taps in the same order per element. */
+#define HR__DW3P8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define HR__DW3P4(X) X(0) X(1) X(2) X(3)
+#define HR__DW3P2(X) X(0) X(1)
+#define HR__DW3P1(X) X(0)
+#define HR__DW3W(s, k, LD) if ((s) < nky) w##s##k = LD(w[s] + (k) * C + c0);
+#define HR__DW3WS(LD) HR__DW3W(0, 0, LD) HR__DW3W(0, 1, LD) HR__DW3W(0, 2, LD) \
+    HR__DW3W(1, 0, LD) HR__DW3W(1, 1, LD) HR__DW3W(1, 2, LD) \
+    HR__DW3W(2, 0, LD) HR__DW3W(2, 1, LD) HR__DW3W(2, 2, LD)
+#define HR__DW3I(i) __m512 a##i = acc ? _mm512_maskz_loadu_ps(m, yp + (i) * C) \
+                    : bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+#define HR__DW3FU(i) a##i = _mm512_fmadd_ps(_mm512_loadu_ps(xq + (i) * xs), wc, a##i);
+#define HR__DW3FM(i) a##i = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xq + (i) * xs), wc, a##i);
+#define HR__DW3T(s, k, PX, F) { const float *xq = x[s] + p0 * xs + c0 + (k) * C; \
+                                const __m512 wc = w##s##k; PX(F) }
+#define HR__DW3R(s, PX, F) if ((s) < nky) { HR__DW3T(s, 0, PX, F) HR__DW3T(s, 1, PX, F) HR__DW3T(s, 2, PX, F) }
+#define HR__DW3S(i) _mm512_mask_storeu_ps(yp + (i) * C, m, a##i);
+#define HR__DW3B(P, PX) \
+    for (; np - p0 >= (P); p0 += (P)) \
+        for (c0 = 0; c0 < C; c0 += 16) { \
+            float *yp = y + p0 * C + c0; \
+            const __mmask16 m = HR__X5_MASK(C - c0); \
+            __m512 w00 = _mm512_setzero_ps(), w01 = w00, w02 = w00, w10 = w00, w11 = w00, \
+                   w12 = w00, w20 = w00, w21 = w00, w22 = w00; \
+            PX(HR__DW3I) \
+            if (C - c0 >= 16) { \
+                HR__DW3BODY(PX, _mm512_loadu_ps, HR__DW3FU) \
+            } else { \
+                HR__DW3BODY(PX, HR__DW3MLD, HR__DW3FM) \
+            } \
+            PX(HR__DW3S) \
+        }
+#define HR__DW3MLD(ptr) _mm512_maskz_loadu_ps(m, ptr)
+#define HR__DW3BODY(PX, LD, F) HR__DW3WS(LD) HR__DW3R(0, PX, F) HR__DW3R(1, PX, F) HR__DW3R(2, PX, F)
+HR__TARGET_AVX512
+static void hr__dw_fwd3_avx512(float *y, const float *const *x, const float *const *w,
+                               size_t nky, size_t sw, size_t C, size_t np,
+                               const float *bias, int acc)
+{
+    const size_t xs = sw * C;
+    size_t c0, p0 = 0;
+    HR__DW3B(8, HR__DW3P8)
+    HR__DW3B(4, HR__DW3P4)
+    HR__DW3B(2, HR__DW3P2)
+    HR__DW3B(1, HR__DW3P1)
+}
+
 HR__TARGET_AVX512
 static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *const *w,
                               size_t nky, size_t kw, size_t sw, size_t C, size_t np,
@@ -2574,6 +2625,10 @@ static void hr__dw_fwd_avx512(float *y, const float *const *x, const float *cons
 {
     const size_t xs = sw * C;
     size_t c0, p0 = 0, s, kx;
+    if (kw == 3 && nky <= 3) {
+        hr__dw_fwd3_avx512(y, x, w, nky, sw, C, np, bias, acc);
+        return;
+    }
     if (C > 32) {
         HR__DWB(2, 4, HR__DW2x4, HR__DWV4)
     } else if (C > 16) {
