@@ -302,6 +302,12 @@ static const shape_t shapes[] = {
     {"3x3 16->16 narrow",  2, 9, 10, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1},
     {"3x3 s2 16->16",      2, 9, 9, 16, 16, 3, 3, 2, 2, 1, 1, 1, 0},
     {"3x3 p2 g2 4x3",      2, 4, 3, 4, 6, 3, 3, 1, 1, 2, 2, 2, 0},
+    /* channels a multiple of 64: AVX-512's wide 6 x 64 tiles (forward,
+       backward weight; backward data's columns are the input channels),
+       pixel counts off 6, stride 2 by phases, groups of 64 */
+    {"3x3 64->128 wide",   2, 5, 7, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"1x1 64->64 wide",    3, 5, 5, 64, 64, 1, 1, 1, 1, 0, 0, 1, 0},
+    {"3x3 s2 g2 cog64",    1, 7, 9, 128, 128, 3, 3, 2, 2, 1, 1, 2, 1},
 #ifndef HR_TEST_QUICK /* emulated runs: ~16M multiply-adds a pass */
     {"chunks 3x3 32->32",  3, 24, 24, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1},
     {"chunks 3x3 s2 g4",   2, 37, 29, 64, 32, 3, 3, 2, 2, 1, 1, 4, 1},
