@@ -977,20 +977,21 @@ typedef void (*hr__dw_bw3_fn)(float *acc, const float *a, size_t ars, const floa
 
 /* Direct micro-kernel: A read in place through row pointers, in taps.
    For the taps s < nt in turn and k < kc in turn,
-     T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[s*mr + r][k] b[s][k*nr + j],
+     T[r*ldt + j] = (c0 ? c0[r*c0rs + j] : 0) + sum a[r][to[s] + k] b[s][k*nr + j],
    one rounding chain per element, in increasing (s, k): for nt == 1 the
    Gram kernel's sum (ep == NULL) over a packed copy of the rows, bitwise.
-   a: nt x mr row pointers, any addresses (a row of zeros stands in for a
-   padded or absent row); b[s]: an nr-column panel packed as the Gram
-   kernel's B (kc rows of nr). T is stored in full, mr rows of nr at
-   t + r ldt (any alignment: a tile buffer, or the output itself); c0 may
-   be t (c0rs == ldt: accumulate) or one row for all (c0rs == 0: a bias).
-   hr_gemm reads a
-   row-major A in place with it (nt == 1) where packing A would cost as
-   much as it saves; hr_conv2d reads its input pixels in place with it, a
-   tap (ky, kx) per s: im2col without the im2col matrix. */
+   Row r of tap s is a[r] + to[s] (to NULL: 0), any addresses: mr
+   pointers and nt offsets (a table of nt x mr pointers cost the forward's
+   driver an eighth of its time at 32 channels). b[s]: an nr-column panel
+   packed as the Gram kernel's B (kc rows of nr). T is stored in full, mr
+   rows of nr at t + r ldt (any alignment: a tile buffer, or the output
+   itself); c0 may be t (c0rs == ldt: accumulate) or one row for all
+   (c0rs == 0: a bias). hr_gemm reads a row-major A in place with it
+   (nt == 1) where packing A would cost as much as it saves; hr_conv2d
+   reads its input pixels in place with it, a tap (ky, kx) per s: im2col
+   without the im2col matrix. */
 typedef void (*hr__direct_fn)(size_t nt, size_t kc, const float *const *a,
-                              const float *const *b, float *t, size_t ldt,
+                              const ptrdiff_t *to, const float *const *b, float *t, size_t ldt,
                               const float *c0, size_t c0rs);
 
 /* Outer-product micro-kernel: A's columns through pointers. For k < kc
@@ -1171,9 +1172,9 @@ static double hr__expsum_scalar(float *p, const float *z, size_t n, float zmax)
 }
 
 /* The direct kernel of hr__direct_fn for an mr x nr tile. */
-static void hr__direct_ref(size_t nt, size_t kc, const float *const *a, const float *const *b,
-                           float *t, size_t ldt, const float *c0, size_t c0rs, int mr,
-                           int nr)
+static void hr__direct_ref(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
+                           const float *const *b, float *t, size_t ldt, const float *c0,
+                           size_t c0rs, int mr, int nr)
 {
     int r, j;
     size_t s, k;
@@ -1181,16 +1182,16 @@ static void hr__direct_ref(size_t nt, size_t kc, const float *const *a, const fl
         for (j = 0; j < nr; j++) {
             float v = c0 ? c0[(size_t)r * c0rs + (size_t)j] : 0.0f;
             for (s = 0; s < nt; s++)
-                for (k = 0; k < kc; k++) v += a[s * (size_t)mr + (size_t)r][k] * b[s][k * (size_t)nr + (size_t)j];
+                for (k = 0; k < kc; k++) v += a[r][(to ? to[s] : 0) + (ptrdiff_t)k] * b[s][k * (size_t)nr + (size_t)j];
             t[(size_t)r * ldt + (size_t)j] = v;
         }
 }
 
-static void hr__direct_scalar(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_scalar(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                               const float *const *b, float *t, size_t ldt, const float *c0,
                               size_t c0rs)
 {
-    hr__direct_ref(nt, kc, a, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
+    hr__direct_ref(nt, kc, a, to, b, t, ldt, c0, c0rs, HR__MR_SCALAR, HR__NR_SCALAR);
 }
 
 /* The outer kernel of hr__outer_fn for an mr x nr tile. */
@@ -1520,15 +1521,17 @@ static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
 /* The 6 x 16 loop of hr__gram_avx2 with the 6 broadcasts read through
    row pointers, tap after tap. */
 HR__TARGET_AVX2
-static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_avx2(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                             const float *const *b, float *t, size_t ldt, const float *c0,
                             size_t c0rs)
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     size_t s, k;
     HR__AVX2_ROWS(HR__AVX2_C0)
-    for (s = 0; s < nt; s++, a += 6) {
-        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    for (s = 0; s < nt; s++) {
+        const ptrdiff_t o = to ? to[s] : 0;
+        const float *a0 = a[0] + o, *a1 = a[1] + o, *a2 = a[2] + o, *a3 = a[3] + o, *a4 = a[4] + o,
+                    *a5 = a[5] + o;
         const float *bs = b[s];
         for (k = 0; k < kc; k++) {
             const __m256 b0 = _mm256_loadu_ps(bs + 16 * k), b1 = _mm256_loadu_ps(bs + 16 * k + 8);
@@ -2047,7 +2050,7 @@ static void hr__draw_n_neon(uint32_t *out, size_t m, const hr_alias *a,
 
 /* The 8 x 12 loop of hr__gram_neon with the broadcasts read through row
    pointers (ld1r), tap after tap. */
-static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_neon(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                             const float *const *b, float *t, size_t ldt, const float *c0,
                             size_t c0rs)
 {
@@ -2055,9 +2058,10 @@ static void hr__direct_neon(size_t nt, size_t kc, const float *const *a,
                 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
     size_t s, k;
     HR__NEON_ROWS(HR__NEON_C0)
-    for (s = 0; s < nt; s++, a += 8) {
+    for (s = 0; s < nt; s++) {
         const float *bs = b[s];
-#define HR__P(r) const float *a##r = a[r];
+        const ptrdiff_t o = to ? to[s] : 0;
+#define HR__P(r) const float *a##r = a[r] + o;
         HR__NEON_ROWS(HR__P)
 #undef HR__P
         for (k = 0; k < kc; k++) {
@@ -2407,7 +2411,7 @@ static void hr__gram_avx512(size_t kc, const float *a, const float *b, float *t,
 /* The 14 x 32 loop of hr__gram_avx512 with the broadcasts read through
    row pointers, tap after tap (same products, same order). */
 HR__TARGET_AVX512
-static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                               const float *const *b, float *t, size_t ldt, const float *c0,
                             size_t c0rs)
 {
@@ -2416,9 +2420,10 @@ static void hr__direct_avx512(size_t nt, size_t kc, const float *const *a,
 #undef HR__D
     size_t s, k;
     HR__X5_ROWS(HR__X5_C0)
-    for (s = 0; s < nt; s++, a += HR__X5_MR) {
+    for (s = 0; s < nt; s++) {
         const float *bs = b[s];
-#define HR__P(r) const float *a##r = a[r];
+        const ptrdiff_t o = to ? to[s] : 0;
+#define HR__P(r) const float *a##r = a[r] + o;
         HR__X5_ROWS(HR__P)
 #undef HR__P
 #define HR__F(r) ar = _mm512_set1_ps(a##r[k]); \
@@ -2488,16 +2493,17 @@ static void hr__outer_avx512(size_t kc, const float *const *a, size_t aoff,
 #define HR__X5W_B(bk) const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps((bk) + 16), \
                       b2 = _mm512_loadu_ps((bk) + 32), b3 = _mm512_loadu_ps((bk) + 48);
 HR__TARGET_AVX512
-static void hr__direct_avx512w(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_avx512w(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                                const float *const *b, float *t, size_t ldt, const float *c0,
                                size_t c0rs)
 {
     HR__X5W_ROWS(HR__X5W_D)
     size_t s, k;
     HR__X5W_ROWS(HR__X5W_C0)
-    for (s = 0; s < nt; s++, a += HR__X5W_MR) {
+    for (s = 0; s < nt; s++) {
         const float *bs = b[s];
-#define HR__P(r) const float *a##r = a[r];
+        const ptrdiff_t o = to ? to[s] : 0;
+#define HR__P(r) const float *a##r = a[r] + o;
         HR__X5W_ROWS(HR__P)
 #undef HR__P
 #define HR__X5W_A(r) a##r[k]
@@ -2546,7 +2552,7 @@ static void hr__outer_avx512w(size_t kc, const float *const *a, size_t aoff,
 #define HR__X5N_C0(r) v##r = c0 ? _mm512_loadu_ps(c0 + (r) * c0rs) : _mm512_setzero_ps();
 #define HR__X5N_ST(r) _mm512_storeu_ps(t + (r) * ldt, v##r);
 HR__TARGET_AVX512
-static void hr__direct_avx512n(size_t nt, size_t kc, const float *const *a,
+static void hr__direct_avx512n(size_t nt, size_t kc, const float *const *a, const ptrdiff_t *to,
                                const float *const *b, float *t, size_t ldt, const float *c0,
                                size_t c0rs)
 {
@@ -2555,9 +2561,10 @@ static void hr__direct_avx512n(size_t nt, size_t kc, const float *const *a,
 #undef HR__D
     size_t s, k;
     HR__X5N_ROWS(HR__X5N_C0)
-    for (s = 0; s < nt; s++, a += HR__X5N_MR) {
+    for (s = 0; s < nt; s++) {
         const float *bs = b[s];
-#define HR__P(r) const float *a##r = a[r];
+        const ptrdiff_t o = to ? to[s] : 0;
+#define HR__P(r) const float *a##r = a[r] + o;
         HR__X5N_ROWS(HR__P)
 #undef HR__P
 #define HR__F(r) v##r = _mm512_fmadd_ps(_mm512_set1_ps(a##r[k]), b0, v##r);
@@ -4005,7 +4012,7 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                             const float *rows[HR__MAX_TILE];
                             size_t r;
                             for (r = 0; r < mr; r++) rows[r] = g->a + (ic + ir + r) * g->ars + pc;
-                            K->direct(1, kb, rows, &bp, t, nr, NULL, 0);
+                            K->direct(1, kb, rows, NULL, &bp, t, nr, NULL, 0);
                         } else { /* a partial panel: pack just it */
                             K->pack(apack, g->a + (ic + ir) * g->ars + pc, g->ars, 1, im - ir,
                                     kb, mr);
@@ -4536,9 +4543,10 @@ HRDEF hr_status hr_conv2d_out_size(const hr_conv2d *cd, size_t *oh, size_t *ow)
    images fill tiles too) x nr output channels of one group, and lists
    exactly its class's taps: no tap is multiplied by padding. For each tap
    (ky, kx) the direct kernel reads each pixel's cig input channels in
-   place in x; rows past the class's last pixel read a row of zeros and
-   are not written. Weights are packed once per call into nr-column panels
-   along k = (ky, kx, i), OHWI's own order. A pixel's sum starts at the
+   place in x, through one pointer per pixel (at the class's first tap)
+   and one offset per tap; rows past the class's last pixel repeat the
+   last pixel and are not written. Weights are packed once per call into
+   nr-column panels along k = (ky, kx, i), OHWI's own order. A pixel's sum starts at the
    bias (or at y, beta 1) and runs over its inside taps in order, so which
    tile or thread computes it never changes it. */
 
@@ -4583,8 +4591,9 @@ typedef struct hr__conv_tw {
     const float **tab, **ag, **bp; /* row pointers: group 0's, group gi's;
                                the listed taps' weight panels             */
     size_t *tap, *pix;      /* the listed taps; the tile's output pixels   */
-    ptrdiff_t *po, *to;     /* x offsets: of each pixel's window corner,
-                               of each listed tap from it                 */
+    ptrdiff_t *po, *to, t0; /* x offsets: of each pixel's window corner;
+                               of each listed tap from the first; of the
+                               first from the corner                      */
     size_t cl, ns;          /* the class whose taps tap and to hold, and
                                their count (cl = -1: none yet)             */
     size_t next, img, oy, ox; /* the pixel after the last tile (its place
@@ -4611,11 +4620,11 @@ static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, si
 }
 
 /* Tile `tile` of class cl: its mm pixels to tw->pix, row pointers for
-   group 0 to tw->tab (tab[s*mr + r], rows past mm the zero row), its taps
-   to tw->tap; returns the tap count. */
+   group 0 at the class's first tap to tw->tab (mr of them), its taps to
+   tw->tap and their offsets from the first to tw->to; returns the tap
+   count. */
 static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl, size_t tile,
-                            const float *x, const float *zero, size_t mr, size_t *mm,
-                            hr__conv_tw *tw)
+                            const float *x, size_t mr, size_t *mm, hr__conv_tw *tw)
 {
     const hr__span *sy = &k->sy[cl / k->nx], *sx = &k->sx[cl % k->nx];
     const size_t ny = sy->o1 - sy->o0, nx = sx->o1 - sx->o0, e0 = (tile - k->first[cl]) * mr;
@@ -4632,6 +4641,9 @@ static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl,
                 tw->tap[ns] = ky * c->kw + kx;
                 tw->to[ns++] = (((ptrdiff_t)ky - (ptrdiff_t)c->ph) * w + (ptrdiff_t)kx - (ptrdiff_t)c->pw) * ci;
             }
+        /* the rows point at the first listed tap; the taps are offsets from it */
+        tw->t0 = ns ? tw->to[0] : 0;
+        for (s = 0; s < ns; s++) tw->to[s] -= tw->t0;
         tw->cl = cl;
         tw->ns = ns;
         tw->next = (size_t)-1;
@@ -4653,18 +4665,10 @@ static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl,
     }
     tw->next = e0 + *mm;
     tw->img = img; tw->oy = oy; tw->ox = ox;
-    for (s = 0; s < ns; s++) {
-        const float **row = tw->tab + s * mr;
-        const ptrdiff_t to = tw->to[s];
-        for (r = 0; r + 4 <= *mm; r += 4) { /* inside: >= 0 */
-            row[r] = x + (tw->po[r] + to);
-            row[r + 1] = x + (tw->po[r + 1] + to);
-            row[r + 2] = x + (tw->po[r + 2] + to);
-            row[r + 3] = x + (tw->po[r + 3] + to);
-        }
-        for (; r < *mm; r++) row[r] = x + (tw->po[r] + to);
-        for (; r < mr; r++) row[r] = zero;
-    }
+    /* a pixel's first listed tap is inside (>= 0); rows past mm repeat
+       the last pixel (computed, not written) */
+    for (r = 0; r < *mm; r++) tw->tab[r] = ns ? x + (tw->po[r] + tw->t0) : x;
+    for (; r < mr; r++) tw->tab[r] = tw->tab[*mm - 1];
     return ns;
 }
 
@@ -4679,7 +4683,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
     size_t wpb, zb, cb, twb, total, gi, j, ncl, cl, ntile = 0;
     int ok = 1, nt = 1;
     char *mem, *base;
-    float *wp, *zero, *bpad;
+    float *wp, *bpad;
     hr__conv_tw probe;
     hr__conv_cls k;
     k.ny = hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, NULL);
@@ -4687,10 +4691,8 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
     ncl = k.ny * k.nx; /* <= oh ow */
     wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
                        HR__ALIGN);
-    /* the zero row (ci: group gi's rows are offset by gi cig), then the
-       bias padded to whole panels */
-    zb = hr__round_up(hr__mul(hr__add(c->ci, hr__mul(c->g, npan * nr, &ok), &ok), sizeof(float), &ok),
-                      HR__ALIGN);
+    /* the bias padded to whole panels */
+    zb = hr__round_up(hr__mul(hr__mul(c->g, npan * nr, &ok), sizeof(float), &ok), HR__ALIGN);
     cb = hr__round_up(hr__add(hr__mul(k.ny + k.nx, sizeof(hr__span), &ok),
                               hr__mul(ncl + 1, sizeof(size_t), &ok), &ok), HR__ALIGN);
     twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
@@ -4707,8 +4709,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = hr__align_up(mem);
     wp = (float *)(void *)base;
-    zero = (float *)(void *)(base + wpb);
-    bpad = zero + c->ci;
+    bpad = (float *)(void *)(base + wpb);
     k.sy = (hr__span *)(void *)(base + wpb + zb);
     k.sx = k.sy + k.ny;
     k.first = (size_t *)(void *)(k.sx + k.nx);
@@ -4720,7 +4721,6 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
         ntile += (c->n * (sy->o1 - sy->o0) * (sx->o1 - sx->o0) + mr - 1) / mr;
     }
     k.first[ncl] = ntile;
-    memset(zero, 0, c->ci * sizeof(float));
     if (bias)
         for (gi = 0; gi < c->g; gi++)
             for (j = 0; j < npan * nr; j++)
@@ -4744,14 +4744,14 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
         for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
             size_t mm, g, q, s, r;
             while (tile >= k.first[kl + 1]) kl++;
-            const size_t ns = hr__conv_rows(c, &k, kl, tile, x, zero, mr, &mm, &tw);
+            const size_t ns = hr__conv_rows(c, &k, kl, tile, x, mr, &mm, &tw);
             /* consecutive pixels (one class spans whole rows, or the tile
                stays in one output row) are written in place */
             const int inplace = mm == mr && tw.pix[mm - 1] - tw.pix[0] == mm - 1;
             for (g = 0; g < c->g; g++) {
                 const float **ag = tw.tab;
                 if (g) { /* the same pixels, the next group's channels */
-                    for (s = 0; s < ns * mr; s++) tw.ag[s] = tw.tab[s] + g * c->cig;
+                    for (r = 0; r < mr; r++) tw.ag[r] = tw.tab[r] + g * c->cig;
                     ag = tw.ag;
                 }
                 for (q = 0; q < npan; q++) {
@@ -4763,16 +4763,16 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
                     /* sums start at the bias, or at y (beta 1) */
                     if (inplace && nn == nr) {
                         float *yt = y + tw.pix[0] * c->co + col;
-                        K->direct(ns, c->cig, ag, tw.bp, yt, c->co, bq ? bq : beta != 0.0f ? yt : NULL,
+                        K->direct(ns, c->cig, ag, tw.to, tw.bp, yt, c->co, bq ? bq : beta != 0.0f ? yt : NULL,
                                   bq ? 0 : c->co);
                         continue;
                     }
                     if (!bq && beta != 0.0f) { /* y's rows into the tile, then back */
                         if (mm < mr || nn < nr) memset(tw.t, 0, mr * nr * sizeof(float));
                         for (r = 0; r < mm; r++) memcpy(tw.t + r * nr, y + tw.pix[r] * c->co + col, nn * sizeof(float));
-                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, tw.t, nr);
+                        K->direct(ns, c->cig, ag, tw.to, tw.bp, tw.t, nr, tw.t, nr);
                     } else {
-                        K->direct(ns, c->cig, ag, tw.bp, tw.t, nr, bq, 0);
+                        K->direct(ns, c->cig, ag, tw.to, tw.bp, tw.t, nr, bq, 0);
                     }
                     for (r = 0; r < mm; r++) memcpy(y + tw.pix[r] * c->co + col, tw.t + r * nr, nn * sizeof(float));
                 }
@@ -5337,7 +5337,9 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
                     const float *panel = wp + (gg * npan + qq) * Kt * nr;
                     const size_t nn = c->cig - qq * nr < nr ? c->cig - qq * nr : nr;
                     for (s2 = 0; s2 < ns; s2++) tw.bp[s2] = panel + tw.tap[s2] * c->cog * nr;
-                    K->direct(ns, c->cog, ag, tw.bp, tw.t, nr, NULL, 0);
+                    for (s2 = 0; s2 < ns; s2++) /* a tap a call: its rows are not one offset apart */
+                        K->direct(1, c->cog, ag + s2 * mr, NULL, tw.bp + s2, tw.t, nr, s2 ? tw.t : NULL,
+                                  s2 ? nr : 0);
                     for (r = 0; r < mm; r++) /* a phase's dx pixels are not evenly spaced */
                         K->tile(dx + ((img[r] * c->h + iy0 + ry[r] * c->sh) * c->w + ix0 + rx[r] * c->sw) *
                                          c->ci + gg * c->cig + qq * nr,
