@@ -3250,6 +3250,34 @@ static char *hr__align_up(void *mem)
     return (char *)mem + (HR__ALIGN - (size_t)((uintptr_t)mem % HR__ALIGN)) % HR__ALIGN;
 }
 
+/* Count, then carve: a layout routine runs twice over the same pieces,
+   with m NULL to count their bytes (off), then with m the block to set
+   each piece's pointer; every piece starts HR__ALIGN-aligned. The routine
+   names its block m, its running size off and its overflow flag ok (an
+   int *). */
+#define HR__CARVE(ptr, count, type) \
+    if (m) (ptr) = (type *)(void *)(m + off); \
+    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
+
+/* A team's block: `shared` bytes that every thread reads, then nt parts
+   of `each` bytes, one a thread, HR__TGAP apart from the shared bytes and
+   from each other (no false sharing), and room to align the start. */
+static size_t hr__team_shared(size_t shared, int *ok)
+{
+    return hr__add(shared, 2 * HR__TGAP - 1, ok) / HR__TGAP * HR__TGAP;
+}
+static size_t hr__team_bytes(size_t shared, size_t each, size_t nt, int *ok)
+{
+    const size_t e = hr__add(each, HR__TGAP - 1, ok) / HR__TGAP * HR__TGAP;
+    return hr__add(hr__add(hr__team_shared(shared, ok), hr__mul(e, nt, ok), ok), HR__ALIGN, ok);
+}
+/* Thread t's part of a block that hr__team_bytes counted (base aligned). */
+static char *hr__team_part(char *base, size_t shared, size_t each, size_t t)
+{
+    int ok = 1;
+    return base + hr__team_shared(shared, &ok) + t * ((each + HR__TGAP - 1) / HR__TGAP * HR__TGAP);
+}
+
 /* A strided n x d float matrix: pointer present when it has elements, stride
    at least the width, and its byte extent representable. */
 static hr_status hr__check_matrix(const void *p, size_t n, size_t d, size_t ld)
@@ -3604,27 +3632,23 @@ static size_t hr__ws_layout(hr__ws *ws, char *mem, const hr__job *jb)
     const size_t ctiles = jb->nk == 1 ? mr * nr : mcp * ncp;
     hr__ws w;
     size_t off = 0;
-    int ok = 1;
+    int ok1 = 1, *ok = &ok1;
     char *m = mem ? hr__align_up(mem) : NULL;
     memset(&w, 0, sizeof w);
-#define HR__BUF(field, count, type) \
-    if (m) w.field = (type *)(void *)(m + off); \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), &ok), HR__ALIGN), &ok);
-    HR__BUF(bpack, hr__mul(ncp, jb->d ? jb->d : 1, &ok), float)
-    HR__BUF(apack, mcp * jb->kc, float)
-    HR__BUF(cbuf, ctiles, float)
-    HR__BUF(tmp, (mr > nr ? mr : nr) * jb->kc, float)
-    HR__BUF(rbest, mcp * HR__LANES, float)
-    HR__BUF(ridx, mcp * HR__LANES, int32_t)
-    HR__BUF(cbest, ncp, float)
-    HR__BUF(cidx, ncp, int32_t)
-    HR__BUF(val, nres, float)
-    HR__BUF(idx, nres, int32_t)
-    HR__BUF(valb, nresb, float)
-    HR__BUF(idxb, nresb, int32_t)
-#undef HR__BUF
-    off = hr__add(off, HR__ALIGN, &ok); /* room to align the start */
-    if (!ok) return 0;
+    HR__CARVE(w.bpack, hr__mul(ncp, jb->d ? jb->d : 1, ok), float)
+    HR__CARVE(w.apack, mcp * jb->kc, float)
+    HR__CARVE(w.cbuf, ctiles, float)
+    HR__CARVE(w.tmp, (mr > nr ? mr : nr) * jb->kc, float)
+    HR__CARVE(w.rbest, mcp * HR__LANES, float)
+    HR__CARVE(w.ridx, mcp * HR__LANES, int32_t)
+    HR__CARVE(w.cbest, ncp, float)
+    HR__CARVE(w.cidx, ncp, int32_t)
+    HR__CARVE(w.val, nres, float)
+    HR__CARVE(w.idx, nres, int32_t)
+    HR__CARVE(w.valb, nresb, float)
+    HR__CARVE(w.idxb, nresb, int32_t)
+    off = hr__add(off, HR__ALIGN, ok); /* room to align the start */
+    if (!*ok) return 0;
     if (m) {
         w.mem = mem;
         hr_maxima_reset(w.val, w.idx, nres);
@@ -4343,8 +4367,8 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     int ok = 1, nt = 1;
     /* the transposed weights, then per thread 4 kh pointers: each kernel
        row's input row and weights, and the same at a run's first tap */
-    const size_t wtb = hr__round_up(hr__mul(hr__mul(c->taps, C, &ok), sizeof(float), &ok), HR__ALIGN);
-    const size_t pb = hr__round_up(hr__mul(4 * c->kh, sizeof(float *), &ok), HR__TGAP);
+    const size_t wtb = hr__mul(hr__mul(c->taps, C, &ok), sizeof(float), &ok);
+    const size_t pb = hr__mul(4 * c->kh, sizeof(float *), &ok);
     size_t bytes;
     float *wt;
     char *mem;
@@ -4355,7 +4379,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
     nt = omp_get_max_threads();
     if (nrow < 2 || c->ysz * c->taps < 65536 || nt < 1) nt = 1;
 #endif
-    bytes = hr__add(hr__add(wtb + HR__TGAP, hr__mul(pb, (size_t)nt, &ok), &ok), HR__ALIGN, &ok);
+    bytes = hr__team_bytes(wtb, pb, (size_t)nt, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
     wt = (float *)(void *)hr__align_up(mem);
@@ -4372,7 +4396,7 @@ static hr_status hr__dw_forward(const hr__conv *c, float *y, const float *x, con
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        xs = (const float **)(void *)((char *)wt + wtb + HR__TGAP + (size_t)tid * pb);
+        xs = (const float **)(void *)hr__team_part((char *)wt, wtb, pb, (size_t)tid);
         ws = xs + c->kh;
         xo = ws + c->kh;
         wo = xo + c->kh;
@@ -4604,18 +4628,14 @@ static size_t hr__conv_tw_layout(hr__conv_tw *tw, char *m, const hr__conv *c, si
                                  size_t nr, int *ok)
 {
     size_t off = 0;
-#define HR__BUF(field, count, type) \
-    if (m) tw->field = (type *)(void *)(m + off); \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
-    HR__BUF(t, mr * nr, float)
-    HR__BUF(tab, hr__mul(c->taps, mr, ok), const float *)
-    HR__BUF(ag, hr__mul(c->taps, mr, ok), const float *)
-    HR__BUF(bp, c->taps, const float *)
-    HR__BUF(tap, c->taps, size_t)
-    HR__BUF(pix, mr, size_t)
-    HR__BUF(po, mr, ptrdiff_t)
-    HR__BUF(to, c->taps, ptrdiff_t)
-#undef HR__BUF
+    HR__CARVE(tw->t, mr * nr, float)
+    HR__CARVE(tw->tab, hr__mul(c->taps, mr, ok), const float *)
+    HR__CARVE(tw->ag, hr__mul(c->taps, mr, ok), const float *)
+    HR__CARVE(tw->bp, c->taps, const float *)
+    HR__CARVE(tw->tap, c->taps, size_t)
+    HR__CARVE(tw->pix, mr, size_t)
+    HR__CARVE(tw->po, mr, ptrdiff_t)
+    HR__CARVE(tw->to, c->taps, ptrdiff_t)
     return off;
 }
 
@@ -4672,6 +4692,21 @@ static size_t hr__conv_rows(const hr__conv *c, const hr__conv_cls *k, size_t cl,
     return ns;
 }
 
+/* hr__conv_fwd's shared pieces: the weights packed in panels (pw = the
+   panels' columns), the bias padded to them, the classes' spans and
+   first tiles (k->ny, k->nx set). */
+static size_t hr__conv_fwd_layout(char *m, const hr__conv *c, size_t pw, float **wp, float **bpad,
+                                  hr__conv_cls *k, int *ok)
+{
+    size_t off = 0;
+    HR__CARVE(*wp, hr__mul(hr__mul(c->g, pw, ok), c->K, ok), float)
+    HR__CARVE(*bpad, hr__mul(c->g, pw, ok), float)
+    HR__CARVE(k->sy, k->ny, hr__span)
+    HR__CARVE(k->sx, k->nx, hr__span)
+    HR__CARVE(k->first, hr__add(k->ny * k->nx, 1, ok), size_t)
+    return off;
+}
+
 /* y = conv(x, w) + bias (beta 0), or y += conv(x, w) (beta 1, bias NULL),
    for a resolved, non-depthwise c. Allocates before it writes. */
 static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const float *w,
@@ -4680,39 +4715,27 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
     const hr__kernels *K = c->kern;
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, Kt = c->K;
     const size_t npan = (c->cog + nr - 1) / nr;
-    size_t wpb, zb, cb, twb, total, gi, j, ncl, cl, ntile = 0;
+    size_t shared, each, total, gi, j, ncl, cl, ntile = 0;
     int ok = 1, nt = 1;
     char *mem, *base;
-    float *wp, *bpad;
+    float *wp = NULL, *bpad = NULL;
     hr__conv_tw probe;
     hr__conv_cls k;
     k.ny = hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, NULL);
     k.nx = hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, NULL);
     ncl = k.ny * k.nx; /* <= oh ow */
-    wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
-                       HR__ALIGN);
-    /* the bias padded to whole panels */
-    zb = hr__round_up(hr__mul(hr__mul(c->g, npan * nr, &ok), sizeof(float), &ok), HR__ALIGN);
-    cb = hr__round_up(hr__add(hr__mul(k.ny + k.nx, sizeof(hr__span), &ok),
-                              hr__mul(ncl + 1, sizeof(size_t), &ok), &ok), HR__ALIGN);
-    twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
+    shared = hr__conv_fwd_layout(NULL, c, npan * nr, &wp, &bpad, &k, &ok);
+    each = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)c->rows * (double)c->co * (double)Kt < 1e6 || nt < 1) nt = 1; /* not worth a team */
     if ((size_t)nt > c->rows / mr + ncl) nt = (int)(c->rows / mr + ncl); /* >= the tiles */
 #endif
-    /* threads' part apart from what they all read */
-    cb = hr__round_up(hr__add(hr__add(wpb, zb, &ok), cb, &ok), HR__TGAP) + HR__TGAP - wpb - zb;
-    total = hr__add(hr__add(hr__add(hr__add(wpb, zb, &ok), cb, &ok), hr__mul(twb, (size_t)nt, &ok),
-                            &ok), HR__ALIGN, &ok);
+    total = hr__team_bytes(shared, each, (size_t)nt, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = hr__align_up(mem);
-    wp = (float *)(void *)base;
-    bpad = (float *)(void *)(base + wpb);
-    k.sy = (hr__span *)(void *)(base + wpb + zb);
-    k.sx = k.sy + k.ny;
-    k.first = (size_t *)(void *)(k.sx + k.nx);
+    (void)hr__conv_fwd_layout(base, c, npan * nr, &wp, &bpad, &k, &ok);
     (void)hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, k.sy);
     (void)hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, k.sx);
     for (cl = 0; cl < ncl; cl++) {
@@ -4738,7 +4761,7 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__conv_tw_layout(&tw, base + wpb + zb + cb + (size_t)tid * twb, c, mr, nr, &lok);
+        (void)hr__conv_tw_layout(&tw, hr__team_part(base, shared, each, (size_t)tid), c, mr, nr, &lok);
         tw.cl = (size_t)-1;
         t1 = ((size_t)tid + 1) * ntile / (size_t)team;
         for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
@@ -4865,19 +4888,30 @@ static void hr__bw_runs(const hr__conv *c, const hr__bw *b, const float *x, hr__
 static size_t hr__bw_tw_layout(hr__bw_tw *tw, char *m, const hr__bw *b, size_t nr, int *ok)
 {
     size_t off = 0;
-#define HR__BUF(field, count, type) \
-    if (m) tw->field = (type *)(void *)(m + off); \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
-    HR__BUF(dyp, hr__mul(b->per, nr, ok), float)
-    HR__BUF(dr, b->per, const float *)
-    HR__BUF(pk, b->per, const float *)
-    HR__BUF(slot, hr__mul(b->slots, b->R, ok), float)
-    HR__BUF(a, b->per, const float *)
-    HR__BUF(pl, b->per, size_t)
-    HR__BUF(xo, b->per, ptrdiff_t)
-    HR__BUF(start, hr__add(hr__mul(b->ny, b->nx, ok), 1, ok), size_t)
-    HR__BUF(seen, b->rt, unsigned char)
-#undef HR__BUF
+    HR__CARVE(tw->dyp, hr__mul(b->per, nr, ok), float)
+    HR__CARVE(tw->dr, b->per, const float *)
+    HR__CARVE(tw->pk, b->per, const float *)
+    HR__CARVE(tw->slot, hr__mul(b->slots, b->R, ok), float)
+    HR__CARVE(tw->a, b->per, const float *)
+    HR__CARVE(tw->pl, b->per, size_t)
+    HR__CARVE(tw->xo, b->per, ptrdiff_t)
+    HR__CARVE(tw->start, hr__add(hr__mul(b->ny, b->nx, ok), 1, ok), size_t)
+    HR__CARVE(tw->seen, b->rt, unsigned char)
+    return off;
+}
+
+/* hr__conv_bwd_w's shared pieces: the spans and each output row's and
+   column's span index, the chunks' partials, dbias's chunk sums (db). */
+static size_t hr__bw_layout(char *m, const hr__conv *c, const hr__bw *b, int db, hr__bw_cls *k,
+                            float **part, float **dbs, int *ok)
+{
+    size_t off = 0;
+    HR__CARVE(k->sy, b->ny, hr__span)
+    HR__CARVE(k->sx, b->nx, hr__span)
+    HR__CARVE(k->ry, c->oh, size_t)
+    HR__CARVE(k->rx, c->ow, size_t)
+    HR__CARVE(*part, hr__mul(b->nch, b->ptile, ok), float)
+    HR__CARVE(*dbs, db ? hr__mul(b->nch, c->co, ok) : 0, float)
     return off;
 }
 
@@ -5020,36 +5054,24 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, P = c->rows;
     hr__bw b;
     hr__bw_cls k;
-    size_t kb, pb, db, twb, total, ntl, t, r;
+    size_t shared, each, total, ntl, t, r;
     int ok = 1, nt = 1;
     char *mem, *base;
-    float *part, *dbs;
+    float *part = NULL, *dbs = NULL;
     if (!hr__bw_plan(c, &b)) return HR_EOVERFLOW;
     ntl = c->g * b.nseg * b.rt * b.npan; /* tiles of dw: ptile = ntl mr nr */
-    /* the spans; the partials; the chunk sums of dbias */
-    kb = hr__round_up(hr__add(hr__mul(b.ny + b.nx, sizeof(hr__span), &ok),
-                              hr__mul(c->oh + c->ow, sizeof(size_t), &ok), &ok), HR__ALIGN);
-    pb = hr__round_up(hr__mul(hr__mul(b.nch, b.ptile, &ok), sizeof(float), &ok), HR__ALIGN);
-    db = dbias ? hr__round_up(hr__mul(hr__mul(b.nch, c->co, &ok), sizeof(float), &ok), HR__ALIGN) : 0;
-    twb = hr__round_up(hr__bw_tw_layout(NULL, NULL, &b, nr, &ok), HR__TGAP);
-    db = hr__round_up(hr__add(hr__add(kb, pb, &ok), db, &ok), HR__TGAP) + HR__TGAP - kb - pb; /* the
-                                                    threads' part apart */
+    shared = hr__bw_layout(NULL, c, &b, dbias != NULL, &k, &part, &dbs, &ok);
+    each = hr__bw_tw_layout(NULL, NULL, &b, nr, &ok);
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)P * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
     if ((size_t)nt > b.nch) nt = (int)b.nch;
 #endif
-    total = hr__add(hr__add(hr__add(hr__add(kb, pb, &ok), db, &ok), hr__mul(twb, (size_t)nt, &ok),
-                            &ok), HR__ALIGN, &ok);
+    total = hr__team_bytes(shared, each, (size_t)nt, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = hr__align_up(mem);
-    k.sy = (hr__span *)(void *)base;
-    k.sx = k.sy + b.ny;
-    k.ry = (size_t *)(void *)(k.sx + b.nx);
-    k.rx = k.ry + c->oh;
-    part = (float *)(void *)(base + kb);
-    dbs = (float *)(void *)(base + kb + pb);
+    (void)hr__bw_layout(base, c, &b, dbias != NULL, &k, &part, &dbs, &ok);
     (void)hr__conv_spans(c->oh, c->sh, c->ph, c->kh, c->h, k.sy);
     (void)hr__conv_spans(c->ow, c->sw, c->pw, c->kw, c->w, k.sx);
     for (t = 0; t < b.ny; t++)
@@ -5067,7 +5089,7 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__bw_tw_layout(&tw, base + kb + pb + db + (size_t)tid * twb, &b, nr, &lok);
+        (void)hr__bw_tw_layout(&tw, hr__team_part(base, shared, each, (size_t)tid), &b, nr, &lok);
         for (tq = 0; tq < b.per; tq++) tw.pk[tq] = tw.dyp + tq * nr;
         c1 = ((size_t)tid + 1) * b.nch / (size_t)team;
         for (ch = (size_t)tid * b.nch / (size_t)team; ch < c1; ch++) {
@@ -5216,6 +5238,19 @@ static hr_status hr__conv_bwd_data_flipped(const hr__conv *c, float *dx, const f
 #define HR__PH_NY(c, f) (HR__PH_Y0(c, f) < (c)->h ? ((c)->h - 1 - HR__PH_Y0(c, f)) / (c)->sh + 1 : 0)
 #define HR__PH_NX(c, f) (HR__PH_X0(c, f) < (c)->w ? ((c)->w - 1 - HR__PH_X0(c, f)) / (c)->sw + 1 : 0)
 
+/* hr__conv_bwd_data_phases's shared pieces: the transposed weights
+   packed in panels (pw = the panels' columns), a zero row of dy, the
+   phases' first tiles. */
+static size_t hr__conv_phases_layout(char *m, const hr__conv *c, size_t pw, size_t nph, float **wp,
+                                     float **zero, size_t **first, int *ok)
+{
+    size_t off = 0;
+    HR__CARVE(*wp, hr__mul(hr__mul(c->g, pw, ok), hr__mul(c->taps, c->cog, ok), ok), float)
+    HR__CARVE(*zero, c->co, float)
+    HR__CARVE(*first, hr__add(nph, 1, ok), size_t)
+    return off;
+}
+
 /* Backward data at any stride, by phases: dx += conv^T(dy, w). The dx
    pixels with one phase ((iy + ph) mod sh, (ix + pw) mod sw) receive from
    one set of taps (ky = that phase mod sh, kx likewise): a tile is mr
@@ -5230,31 +5265,24 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
     const hr__kernels *K = c->kern;
     const size_t mr = (size_t)K->mr, nr = (size_t)K->nr, Kt = c->taps * c->cog;
     const size_t npan = (c->cig + nr - 1) / nr;
-    size_t nph, wpb, zb, fb, twb, total, ntile = 0, ph, g, q, t, o, j;
-    size_t *first; /* phase ph's tiles: [first[ph], first[ph + 1]) */
+    size_t nph, shared, each, total, ntile = 0, ph, g, q, t, o, j;
+    size_t *first = NULL; /* phase ph's tiles: [first[ph], first[ph + 1]) */
     int ok = 1, nt = 1;
     char *mem, *base;
-    float *wp, *zero;
+    float *wp = NULL, *zero = NULL;
     hr__conv_tw probe;
     nph = hr__mul(c->sh, c->sw, &ok);
-    wpb = hr__round_up(hr__mul(hr__mul(hr__mul(c->g, npan * nr, &ok), Kt, &ok), sizeof(float), &ok),
-                       HR__ALIGN);
-    zb = hr__round_up(hr__mul(c->co, sizeof(float), &ok), HR__ALIGN);
-    fb = hr__round_up(hr__mul(hr__add(nph, 1, &ok), sizeof(size_t), &ok), HR__ALIGN);
-    twb = hr__round_up(hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok), HR__TGAP);
-    fb = hr__round_up(hr__add(hr__add(wpb, zb, &ok), fb, &ok), HR__TGAP) + HR__TGAP - wpb - zb;
+    shared = hr__conv_phases_layout(NULL, c, npan * nr, nph, &wp, &zero, &first, &ok);
+    each = hr__conv_tw_layout(&probe, NULL, c, mr, nr, &ok);
 #ifdef _OPENMP
     nt = omp_get_max_threads();
     if ((double)c->rows * (double)c->co * (double)c->K < 1e6 || nt < 1) nt = 1;
 #endif
-    total = hr__add(hr__add(hr__add(hr__add(wpb, zb, &ok), fb, &ok), hr__mul(twb, (size_t)nt, &ok),
-                            &ok), HR__ALIGN, &ok);
+    total = hr__team_bytes(shared, each, (size_t)nt, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(total))) return HR_ENOMEM;
     base = hr__align_up(mem);
-    wp = (float *)(void *)base;
-    zero = (float *)(void *)(base + wpb);
-    first = (size_t *)(void *)(base + wpb + zb);
+    (void)hr__conv_phases_layout(base, c, npan * nr, nph, &wp, &zero, &first, &ok);
     memset(zero, 0, c->co * sizeof(float));
     for (ph = 0; ph < nph; ph++) {
         first[ph] = ntile;
@@ -5281,7 +5309,7 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        (void)hr__conv_tw_layout(&tw, base + wpb + zb + fb + (size_t)tid * twb, c, mr, nr, &lok);
+        (void)hr__conv_tw_layout(&tw, hr__team_part(base, shared, each, (size_t)tid), c, mr, nr, &lok);
         t1 = ((size_t)tid + 1) * ntile / (size_t)team;
         for (tile = (size_t)tid * ntile / (size_t)team; tile < t1; tile++) {
             size_t img[HR__MAX_TILE], ry[HR__MAX_TILE], rx[HR__MAX_TILE];
