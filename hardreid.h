@@ -5778,22 +5778,18 @@ static int hr__ctz64(uint64_t x) /* x != 0 */
 #endif
 }
 
-HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
+/* hr_alias_build's pass 1: validate before writing anything, sum, find
+   the largest (its first index to *bigp). Blocks of 1024 summed in 4 double chains (relative error <= 2^-45),
+   blocks added with Neumaier's compensation: the scale below must be
+   right to far better than 2^-32, since the whole rounding residual
+   lands on one category (a plain sum of 2^31 terms can be off by
+   2^-22). A block is valid iff its min is >= 0 and its sum finite: no
+   finite non-negative floats overflow a double sum of 1024. */
+static hr_status hr__alias_sum(const float *w, size_t n, double *sump, size_t *bigp)
 {
-    const uint64_t T = HR__MASS;
-    double sum = 0.0, comp = 0.0, scale;
-    uint64_t *tab, *heavy, total = 0, target, rest;
+    double sum = 0.0, comp = 0.0;
     size_t i, j, big = 0;
-    uint32_t npos = 0;
     float wmax = -1.0f;
-    if (!a || !mem || !w || n == 0 || n > (size_t)INT32_MAX) return HR_EINVAL;
-    /* Pass 1: validate before writing anything, sum, find the largest.
-       Blocks of 1024 summed in 4 double chains (relative error <= 2^-45),
-       blocks added with Neumaier's compensation: the scale below must be
-       right to far better than 2^-32, since the whole rounding residual
-       lands on one category (a plain sum of 2^31 terms can be off by
-       2^-22). A block is valid iff its min is >= 0 and its sum finite: no
-       finite non-negative floats overflow a double sum of 1024. */
     for (i = 0; i < n; i += 1024) {
         const size_t e = n - i < 1024 ? n - i : 1024;
         const float *x = w + i;
@@ -5824,11 +5820,22 @@ HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
     }
     sum += comp;
     if (!(sum > 0.0)) return HR_EINVAL;
+    *sump = sum;
+    *bigp = big;
+    return HR_OK;
+}
 
-    /* Pass 2: integer masses W_i = round(w_i * n 2^32 / sum) < 2^63 (n <
-       2^31; the clamp only guards the conversion), and the class bitmap. */
-    tab = (uint64_t *)hr__align_up(mem);
-    heavy = tab + n;
+/* hr_alias_build's pass 2: integer masses W_i = round(w_i * n 2^32 / sum)
+   < 2^63 (n < 2^31; the clamp only guards the conversion), and the class
+   bitmap; returns the count of positive masses. */
+static uint32_t hr__alias_masses(uint64_t *tab, uint64_t *heavy, const float *w, size_t n,
+                                 double sum, size_t big)
+{
+    const uint64_t T = HR__MASS;
+    uint64_t total = 0, target, rest;
+    double scale;
+    size_t i, j;
+    uint32_t npos = 0;
     target = (uint64_t)n * T;
     scale = (double)target / sum;
     for (i = 0; i < n; i += 64) {
@@ -5855,63 +5862,83 @@ HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
     tab[big] = total > target ? rest - (total - target) : rest + (target - total);
     heavy[big >> 6] = (heavy[big >> 6] & ~((uint64_t)1 << (big & 63))) |
                       (uint64_t)(tab[big] >= T) << (big & 63);
+    return npos;
+}
 
-    /* Pass 3: Vose's pairing as a sweep (Huebschle-Schneider & Sanders):
-       one cursor walks the light columns (W < 2^32), one the heavy ones,
-       both forward, a bitmap word at a time; the current heavy j's remaining
-       mass stays in rest. A light takes its W as threshold and j as alias,
-       and j gives up 2^32 - W; once rest < 2^32, j itself is filled from the
-       next heavy. Integer masses keep it exact, so when the lights run out
-       the current and all later heavies hold exactly 2^32: full columns
-       (alias = self; the coin then does not matter). Each entry is written
-       once and never read after. */
-    {
-        const size_t nw = (n + 63) >> 6;
-        const uint64_t last = (n & 63) ? ((uint64_t)1 << (n & 63)) - 1 : ~(uint64_t)0;
-        size_t lwi = 0, hwi = 0;
-        uint64_t lw, hw;
+/* hr_alias_build's pass 3: Vose's pairing as a sweep (Huebschle-Schneider
+   & Sanders): one cursor walks the light columns (W < 2^32), one the heavy ones,
+   both forward, a bitmap word at a time; the current heavy j's remaining
+   mass stays in rest. A light takes its W as threshold and j as alias,
+   and j gives up 2^32 - W; once rest < 2^32, j itself is filled from the
+   next heavy. Integer masses keep it exact, so when the lights run out
+   the current and all later heavies hold exactly 2^32: full columns
+   (alias = self; the coin then does not matter). Each entry is written
+   once and never read after. */
+static void hr__alias_pair(uint64_t *tab, const uint64_t *heavy, size_t n)
+{
+    const uint64_t T = HR__MASS;
+    uint64_t rest;
+    size_t j;
+    const size_t nw = (n + 63) >> 6;
+    const uint64_t last = (n & 63) ? ((uint64_t)1 << (n & 63)) - 1 : ~(uint64_t)0;
+    size_t lwi = 0, hwi = 0;
+    uint64_t lw, hw;
 #define HR__LIGHT(k) (~heavy[k] & ((k) == nw - 1 ? last : ~(uint64_t)0))
-        lw = HR__LIGHT(0);
-        while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
-        hw = heavy[0];
-        while (!hw && ++hwi < nw) hw = heavy[hwi];
-        HR_ASSERT(hw); /* the largest mass is >= 2^32 */
-        j = (hwi << 6) + (size_t)hr__ctz64(hw);
-        rest = tab[j];
-        for (;;) {
-            if (rest < T) {
-                size_t jn;
-                hw &= hw - 1;
-                while (!hw && ++hwi < nw) hw = heavy[hwi];
-                if (!hw) break; /* only if the masses were inexact */
-                jn = (hwi << 6) + (size_t)hr__ctz64(hw);
-                tab[j] = rest | (uint64_t)jn << 32;
-                rest = tab[jn] - (T - rest);
-                j = jn;
-            } else if (lw) {
-                const size_t li = (lwi << 6) + (size_t)hr__ctz64(lw);
-                const uint64_t wl = tab[li];
-                tab[li] = wl | (uint64_t)j << 32;
-                rest -= T - wl;
-                lw &= lw - 1;
-                while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
-            } else {
-                break;
-            }
-        }
-#undef HR__LIGHT
-        HR_ASSERT(rest == T);
-        for (;;) {
-            tab[j] = 0xFFFFFFFFu | (uint64_t)j << 32;
+    lw = HR__LIGHT(0);
+    while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
+    hw = heavy[0];
+    while (!hw && ++hwi < nw) hw = heavy[hwi];
+    HR_ASSERT(hw); /* the largest mass is >= 2^32 */
+    j = (hwi << 6) + (size_t)hr__ctz64(hw);
+    rest = tab[j];
+    for (;;) {
+        if (rest < T) {
+            size_t jn;
             hw &= hw - 1;
             while (!hw && ++hwi < nw) hw = heavy[hwi];
-            if (!hw) break;
-            j = (hwi << 6) + (size_t)hr__ctz64(hw);
+            if (!hw) break; /* only if the masses were inexact */
+            jn = (hwi << 6) + (size_t)hr__ctz64(hw);
+            tab[j] = rest | (uint64_t)jn << 32;
+            rest = tab[jn] - (T - rest);
+            j = jn;
+        } else if (lw) {
+            const size_t li = (lwi << 6) + (size_t)hr__ctz64(lw);
+            const uint64_t wl = tab[li];
+            tab[li] = wl | (uint64_t)j << 32;
+            rest -= T - wl;
+            lw &= lw - 1;
+            while (!lw && ++lwi < nw) lw = HR__LIGHT(lwi);
+        } else {
+            break;
         }
     }
+#undef HR__LIGHT
+    HR_ASSERT(rest == T);
+    for (;;) {
+        tab[j] = 0xFFFFFFFFu | (uint64_t)j << 32;
+        hw &= hw - 1;
+        while (!hw && ++hwi < nw) hw = heavy[hwi];
+        if (!hw) break;
+        j = (hwi << 6) + (size_t)hr__ctz64(hw);
+    }
+}
+
+HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
+{
+    uint64_t *tab, *heavy;
+    double sum;
+    size_t big;
+    uint32_t npos;
+    hr_status s;
+    if (!a || !mem || !w || n == 0 || n > (size_t)INT32_MAX) return HR_EINVAL;
+    if ((s = hr__alias_sum(w, n, &sum, &big)) != HR_OK) return s;
+    tab = (uint64_t *)hr__align_up(mem);
+    heavy = tab + n;
+    npos = hr__alias_masses(tab, heavy, w, n, sum, big);
+    hr__alias_pair(tab, heavy, n);
     a->tab = tab;
     a->n = (uint32_t)n;
-    a->reject = (uint32_t)(T % n);
+    a->reject = (uint32_t)(HR__MASS % n);
     a->npos = npos;
     return HR_OK;
 }
