@@ -4822,8 +4822,9 @@ static hr_status hr__conv_fwd(const hr__conv *c, float *y, const float *x, const
    right edges; also a run within R floats of x's end, which the kernel
    reads past). dy's rows are read in place in the same order (a panel
    that would run past a pixel's row is copied, padded). Each chunk sums
-   into its own partial, in parallel, and the partials are added in chunk
-   order: the same sums in the same order for any thread count. */
+   into its own partial, in parallel, and the partials are summed by the
+   colsum kernel (4 chains in an order fixed by the chunk count): the same
+   sums in the same order for any thread count. */
 
 #define HR__BW_KB 128 /* pixels per outer-kernel call: 16 KiB of dy at nr = 32 */
 
@@ -4888,7 +4889,8 @@ static void hr__bw_runs(const hr__conv *c, const hr__bw *b, const float *x, hr__
 static size_t hr__bw_tw_layout(hr__bw_tw *tw, char *m, const hr__bw *b, size_t nr, int *ok)
 {
     size_t off = 0;
-    HR__CARVE(tw->dyp, hr__mul(b->per, nr, ok), float)
+    /* dy's copied panel; after the chunks, a tile's sums (R >= mr rows) */
+    HR__CARVE(tw->dyp, hr__mul(b->per > b->R ? b->per : b->R, nr, ok), float)
     HR__CARVE(tw->dr, b->per, const float *)
     HR__CARVE(tw->pk, b->per, const float *)
     HR__CARVE(tw->slot, hr__mul(b->slots, b->R, ok), float)
@@ -5148,8 +5150,9 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
                 }
             }
         }
-        /* every tile's chunk partials added in chunk order, then into dw:
-           the tiles shared out among the threads */
+        /* every tile's chunk partials summed (colsum: an order fixed by the
+           chunk count, the same bits on every path), then into dw: the
+           tiles shared out among the threads */
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -5157,13 +5160,12 @@ static hr_status hr__conv_bwd_w(const hr__conv *c, float *dw, float *dbias, cons
             /* tile tq = ((gi nseg + seg) rt + rt) npan + qq */
             const size_t qq = tq % b.npan, rt = tq / b.npan % b.rt, seg = tq / b.npan / b.rt % b.nseg;
             const size_t gi = tq / b.npan / b.rt / b.nseg;
-            float *tl = part + tq * mr * nr;
+            float *sums = tw.dyp;
             size_t rr, jj;
-            for (ch = 1; ch < b.nch; ch++)
-                for (jj = 0; jj < mr * nr; jj++) tl[jj] += tl[ch * b.ptile + jj];
+            K->colsum(sums, part + tq * mr * nr, b.ptile, mr * nr, b.nch);
             for (rr = 0; rr < mr && rt * mr + rr < b.L; rr++)
                 for (jj = 0; jj < nr && qq * nr + jj < c->cog; jj++)
-                    dw[(gi * c->cog + qq * nr + jj) * c->K + seg * b.L + rt * mr + rr] += tl[rr * nr + jj];
+                    dw[(gi * c->cog + qq * nr + jj) * c->K + seg * b.L + rt * mr + rr] += sums[rr * nr + jj];
         }
     }
     if (dbias) hr__dbias_add(c, dbias, dbs, b.nch);
