@@ -2821,7 +2821,7 @@ static void hr__pack_avx512(float *dst, const float *x, size_t rs, size_t cs,
                             size_t rows, size_t kc, size_t mr)
 {
     size_t q, p, g, i;
-    if (mr > 32 || (cs != 1 && rs != 1)) {
+    if (cs != 1 && (rs != 1 || mr > 32)) { /* the wide tile's 64 rows: by 8 x 8 blocks only */
         hr__pack_ref(dst, x, rs, cs, rows, kc, mr);
         return;
     }
