@@ -254,49 +254,41 @@ static double post_step(int t, const float *src, float *dst, size_t n, size_t d,
 
 typedef struct float_int { float v; int i; } float_int; /* MPI_FLOAT_INT */
 
-int main(int argc, char **argv)
-{
+/* One rank's run: what main's steps hand on to each other. */
+typedef struct run {
     ctx x;
     opts o;
     npy_info info;
-    npy_status ns;
-    hr_status hs = HR_OK;
     outfile out[2];
-    char *base = NULL;
-    float *own = NULL, *buf[2] = { NULL, NULL }, *cmax = NULL;
-    int32_t *nmax = NULL;
-    float_int *pairs = NULL;
-    size_t n = 0, d = 0, n2 = 0, d2 = 0, row0 = 0, nown = 0, maxrows = 0, i, k;
+    char *base;
+    float *own, *buf[2], *cmax; /* own rows; the visitor buffers; maxima */
+    int32_t *nmax;
+    float_int *pairs;           /* the reduction's interleaved copy */
+    size_t n, d, row0, nown;
     unsigned flags;
-    int rc, status = 1, nsteps = 0, t, threads = 1;
-    MPI_Datatype rowtype = MPI_DATATYPE_NULL;
-    MPI_Request req[2];
-    /* seconds: read, compute, of which waiting for blocks, reduce; bytes
-       sent per full and per half step */
-    double t0, t_read = 0, t_comp = 0, t_wait = 0, t_red = 0, t_write = 0;
-    double sent_full = 0, sent_half = 0;
-    uint64_t npairs = 0;  /* pairs of rows this rank computed */
+    int nsteps, threads;
+    MPI_Datatype rowtype;
+    /* seconds: read, compute, of which waiting for blocks, reduce, write;
+       bytes sent per full and per half step */
+    double t_read, t_comp, t_wait, t_red, t_write, sent_full, sent_half;
+    uint64_t npairs;            /* pairs of rows this rank computed */
+} run;
 
-    MPI_Init(&argc, &argv);
-    memset(&x, 0, sizeof x);
-    memset(out, 0, sizeof out);
-    MPI_Comm_rank(MPI_COMM_WORLD, &x.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &x.nranks);
-    cli_catch_signals(); /* rank 0's temp outputs go if the run is killed */
-    if ((rc = parse_args(argc, argv, &o, x.rank == 0)) >= 0) {
-        MPI_Finalize();
-        return rc;
-    }
-    flags = o.unit_rows ? HR_UNIT_ROWS : 0;
-
-    if (o.isa) {
+/* hr_set_isa and the team size: --threads, else the node's cores shared
+   among the ranks on it. */
+static void set_threads(run *r)
+{
+    ctx *x = &r->x;
+    const opts *o = &r->o;
+    hr_status hs;
+    if (o->isa) {
         hr_isa want = HR_ISA_AUTO;
-        (void)hr_isa_from_name(o.isa, &want); /* checked in parse_args */
+        (void)hr_isa_from_name(o->isa, &want); /* checked in parse_args */
         if ((hs = hr_set_isa(want)) != HR_OK)
-            fail(&x, "--isa %s: %s", o.isa, hr_status_string(hs));
+            fail(x, "--isa %s: %s", o->isa, hr_status_string(hs));
     }
 #ifdef _OPENMP
-    if (o.threads) omp_set_num_threads(o.threads);
+    if (o->threads) omp_set_num_threads(o->threads);
     else if (!getenv("OMP_NUM_THREADS")) {
         /* ranks on one node share its cores; omp_get_num_procs is what this
            rank's binding lets it use */
@@ -307,234 +299,316 @@ int main(int argc, char **argv)
         MPI_Comm_free(&node);
         omp_set_num_threads(omp_get_num_procs() / local > 1 ? omp_get_num_procs() / local : 1);
     }
-    threads = omp_get_max_threads();
+    r->threads = omp_get_max_threads();
 #else
-    if (o.threads > 1 && x.rank == 0)
-        fprintf(stderr, TOOL ": built without OpenMP: --threads %d ignored, 1 thread per rank\n", o.threads);
+    if (o->threads > 1 && x->rank == 0)
+        fprintf(stderr, TOOL ": built without OpenMP: --threads %d ignored, 1 thread per rank\n", o->threads);
 #endif
+}
 
-    /* ---- rank 0: output paths and their temp files -------------------- */
-    if (x.rank == 0 && !x.failed) {
-        static const char *const suffix[2] = { ".difficulty.npy", ".nearest.npy" };
-        size_t len;
-        base = cat2(o.prefix ? o.prefix : o.in, "");
-        if (base && !o.prefix && (len = strlen(base)) > 4 && !strcmp(base + len - 4, ".npy"))
-            base[len - 4] = 0;
-        for (k = 0; k < 2 && base; k++)
-            if (!(out[k].path = o.path[k] ? cat2(o.path[k], "") : cat2(base, suffix[k]))) break;
-        if (!base || k < 2) fail(&x, "%s: out of memory", o.in);
-        for (k = 0; k < 2 && !x.failed; k++)
-            if (!strcmp(out[k].path, o.in)) fail(&x, "%s: an output path equals the input", o.in);
-        if (!x.failed) {
-            char err[sizeof x.err];
-            if (out_prepare_all(out, 2, o.in, err, sizeof err) != 0) fail(&x, "%s", err);
-        }
-        for (k = 0; k < 2 && !x.failed; k++)
-            if (!out[k].direct && out_open_x(&out[k], &x, o.in) == 0) { /* a probe: the temp file goes */
-                fclose(out[k].f);
-                out[k].f = NULL;
-                cli_tmp_track(out[k].tmp, 0);
-                remove(out[k].tmp);
-                free(out[k].tmp);
-                out[k].tmp = NULL;
-            }
+/* rank 0: the output paths and a probe of their temp files */
+static void prepare_outputs(run *r)
+{
+    ctx *x = &r->x;
+    const opts *o = &r->o;
+    size_t k;
+    static const char *const suffix[2] = { ".difficulty.npy", ".nearest.npy" };
+    size_t len;
+    r->base = cat2(o->prefix ? o->prefix : o->in, "");
+    if (r->base && !o->prefix && (len = strlen(r->base)) > 4 && !strcmp(r->base + len - 4, ".npy"))
+        r->base[len - 4] = 0;
+    for (k = 0; k < 2 && r->base; k++)
+        if (!(r->out[k].path = o->path[k] ? cat2(o->path[k], "") : cat2(r->base, suffix[k]))) break;
+    if (!r->base || k < 2) fail(x, "%s: out of memory", o->in);
+    for (k = 0; k < 2 && !x->failed; k++)
+        if (!strcmp(r->out[k].path, o->in)) fail(x, "%s: an output path equals the input", o->in);
+    if (!x->failed) {
+        char err[sizeof x->err];
+        if (out_prepare_all(r->out, 2, o->in, err, sizeof err) != 0) fail(x, "%s", err);
     }
-
-    /* ---- read: the header, then this rank's rows only ------------------ */
-    t0 = MPI_Wtime();
-    if (!x.failed) {
-        ns = npy_read_header_file(o.in, &info);
-        if (ns == NPY_OK) {
-            n = (size_t)info.shape[0];
-            d = (size_t)info.shape[1];
-            if (n == 0 || d == 0)
-                fail(&x, "%s: empty matrix, shape (%lu, %lu): need at least one identity and one feature",
-                     o.in, (unsigned long)n, (unsigned long)d);
-            else if (n > INT32_MAX)
-                fail(&x, "%s: %lu rows: more identities than int32 indices hold", o.in, (unsigned long)n);
-            else if (d > INT_MAX)
-                fail(&x, "%s: %lu columns: more than an MPI count holds", o.in, (unsigned long)d);
+    for (k = 0; k < 2 && !x->failed; k++)
+        if (!r->out[k].direct && out_open_x(&r->out[k], x, o->in) == 0) { /* a probe: the temp file goes */
+            fclose(r->out[k].f);
+            r->out[k].f = NULL;
+            cli_tmp_track(r->out[k].tmp, 0);
+            remove(r->out[k].tmp);
+            free(r->out[k].tmp);
+            r->out[k].tmp = NULL;
         }
-        if (ns == NPY_OK && !x.failed) {
-            row0 = blk_first((size_t)x.rank, n, x.nranks);
-            nown = blk_rows((size_t)x.rank, n, x.nranks);
-            ns = npy_read_rows_file(o.in, row0, nown, &own, &n2, &d2, &info);
-            if (ns == NPY_OK && (n2 != n || d2 != d)) {
-                fail(&x, "%s: the file changed while it was being read", o.in);
+}
+
+/* the header, then this rank's rows only, checked finite; the ring's
+   buffers, the running maxima, the reduction's copy */
+static void read_rows(run *r)
+{
+    ctx *x = &r->x;
+    const opts *o = &r->o;
+    npy_status ns;
+    size_t n2 = 0, d2 = 0, maxrows, i, k;
+    double t0;
+    t0 = MPI_Wtime();
+    if (!x->failed) {
+        ns = npy_read_header_file(o->in, &r->info);
+        if (ns == NPY_OK) {
+            r->n = (size_t)r->info.shape[0];
+            r->d = (size_t)r->info.shape[1];
+            if (r->n == 0 || r->d == 0)
+                fail(x, "%s: empty matrix, shape (%lu, %lu): need at least one identity and one feature",
+                     o->in, (unsigned long)r->n, (unsigned long)r->d);
+            else if (r->n > INT32_MAX)
+                fail(x, "%s: %lu rows: more identities than int32 indices hold", o->in, (unsigned long)r->n);
+            else if (r->d > INT_MAX)
+                fail(x, "%s: %lu columns: more than an MPI count holds", o->in, (unsigned long)r->d);
+        }
+        if (ns == NPY_OK && !x->failed) {
+            r->row0 = blk_first((size_t)x->rank, r->n, x->nranks);
+            r->nown = blk_rows((size_t)x->rank, r->n, x->nranks);
+            ns = npy_read_rows_file(o->in, r->row0, r->nown, &r->own, &n2, &d2, &r->info);
+            if (ns == NPY_OK && (n2 != r->n || d2 != r->d)) {
+                fail(x, "%s: the file changed while it was being read", o->in);
             }
         }
-        if (ns != NPY_OK) npy_fail(&x, o.in, ns, &info);
+        if (ns != NPY_OK) npy_fail(x, o->in, ns, &r->info);
     }
     /* say where: hr_difficulty_pairs would only say HR_ENONFINITE */
-    for (i = 0; !x.failed && i < nown * d; i++)
-        if (!isfinite(own[i]))
-            fail(&x, "%s: non-finite value %g at row %lu, column %lu%s", o.in, (double)own[i],
-                 (unsigned long)(row0 + i / d), (unsigned long)(i % d),
-                 info.elsize == 8 && !isnan(own[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
-    if (!x.failed) {
+    for (i = 0; !x->failed && i < r->nown * r->d; i++)
+        if (!isfinite(r->own[i]))
+            fail(x, "%s: non-finite value %g at row %lu, column %lu%s", o->in, (double)r->own[i],
+                 (unsigned long)(r->row0 + i / r->d), (unsigned long)(i % r->d),
+                 r->info.elsize == 8 && !isnan(r->own[i]) ? " (NaN/Inf, or a float64 beyond float32's range)" : "");
+    if (!x->failed) {
         /* two visitor buffers (one computed, one arriving), running maxima
            over all N rows, the reduction's interleaved copy */
-        maxrows = blk_rows((size_t)x.nranks - 1, n, x.nranks); /* the last is ceil(N / P) */
-        for (k = 0; k < 2; k++) buf[k] = (float *)malloc(maxrows * d * sizeof(float) + 1);
-        cmax = (float *)malloc(n * sizeof *cmax);
-        nmax = (int32_t *)malloc(n * sizeof *nmax);
-        pairs = (float_int *)malloc(n * sizeof *pairs);
-        if (!buf[0] || !buf[1] || !cmax || !nmax || !pairs)
-            fail(&x, "%s: out of memory (rank %d: %lu rows of %lu)", o.in, x.rank,
-                 (unsigned long)nown, (unsigned long)n);
+        maxrows = blk_rows((size_t)x->nranks - 1, r->n, x->nranks); /* the last is ceil(N / P) */
+        for (k = 0; k < 2; k++) r->buf[k] = (float *)malloc(maxrows * r->d * sizeof(float) + 1);
+        r->cmax = (float *)malloc(r->n * sizeof *r->cmax);
+        r->nmax = (int32_t *)malloc(r->n * sizeof *r->nmax);
+        r->pairs = (float_int *)malloc(r->n * sizeof *r->pairs);
+        if (!r->buf[0] || !r->buf[1] || !r->cmax || !r->nmax || !r->pairs)
+            fail(x, "%s: out of memory (rank %d: %lu rows of %lu)", o->in, x->rank,
+                 (unsigned long)r->nown, (unsigned long)r->n);
     }
-    t_read = MPI_Wtime() - t0;
-    if (agree_failed(&x)) goto done;
-    {
-        /* one file for all: a path that is a different file on another node
-           would make the ring's message sizes disagree */
-        uint64_t mine[4] = { n, ~(uint64_t)n, d, ~(uint64_t)d }, all[4];
-        MPI_Allreduce(mine, all, 4, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
-        if (all[0] != ~all[1] || all[2] != ~all[3]) {
-            if (x.rank == 0)
-                fprintf(stderr, TOOL ": %s: the ranks read different shapes (%llu..%llu rows, %llu..%llu "
-                        "columns): not one file on a shared file system?\n", o.in,
-                        (unsigned long long)~all[1], (unsigned long long)all[0],
-                        (unsigned long long)~all[3], (unsigned long long)all[2]);
-            goto done;
-        }
-    }
+    r->t_read = MPI_Wtime() - t0;
+}
 
-    /* ---- compute: own block, then the ring ----------------------------- */
+/* 1 if every rank read the same shape (one file for all: a path that is
+   a different file on another node would make the ring's message sizes
+   disagree); rank 0 says so otherwise. */
+static int same_file(const run *r)
+{
+    const ctx *x = &r->x;
+    const opts *o = &r->o;
+    uint64_t mine[4] = { r->n, ~(uint64_t)r->n, r->d, ~(uint64_t)r->d }, all[4];
+    MPI_Allreduce(mine, all, 4, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (all[0] != ~all[1] || all[2] != ~all[3]) {
+        if (x->rank == 0)
+            fprintf(stderr, TOOL ": %s: the ranks read different shapes (%llu..%llu rows, %llu..%llu "
+                    "columns): not one file on a shared file system?\n", o->in,
+                    (unsigned long long)~all[1], (unsigned long long)all[0],
+                    (unsigned long long)~all[3], (unsigned long long)all[2]);
+        return 0;
+    }
+    return 1;
+}
+
+/* the own block, then the ring; 1 if the ranks agreed that one failed
+   after the own block (the rows are valid everywhere before any rank goes
+   round) */
+static int compute(run *r)
+{
+    const size_t n = r->n, d = r->d, nown = r->nown, row0 = r->row0;
+    float *const own = r->own, *const cmax = r->cmax;
+    int32_t *const nmax = r->nmax;
+    ctx *x = &r->x;
+    const opts *o = &r->o;
+    MPI_Request req[2];
+    hr_block a, b;
+    hr_status hs;
+    double t0, tw, bytes;
+    int t;
     t0 = MPI_Wtime();
-    MPI_Type_contiguous((int)d, MPI_FLOAT, &rowtype);
-    MPI_Type_commit(&rowtype);
+    MPI_Type_contiguous((int)d, MPI_FLOAT, &r->rowtype);
+    MPI_Type_commit(&r->rowtype);
     hr_maxima_reset(cmax, nmax, n);
-    nsteps = x.nranks / 2; /* (P-1)/2 full steps, + 1 half step when P is even */
-    {
-        hr_block a, b;
-        double tw, bytes;
+    r->nsteps = x->nranks / 2; /* (P-1)/2 full steps, + 1 half step when P is even */
 
-        /* the block of rank r - 1 for step 1 arrives while the own block runs */
-        if (nsteps > 0) {
-            bytes = post_step(1, own, buf[1], n, d, x.rank, x.nranks, rowtype, req);
-            *(nsteps == 1 && x.nranks % 2 == 0 ? &sent_half : &sent_full) = bytes;
+    /* the block of rank r - 1 for step 1 arrives while the own block runs */
+    if (r->nsteps > 0) {
+        bytes = post_step(1, own, r->buf[1], n, d, x->rank, x->nranks, r->rowtype, req);
+        *(r->nsteps == 1 && x->nranks % 2 == 0 ? &r->sent_half : &r->sent_full) = bytes;
+    }
+    a.w = own; a.n = nown; a.ld = d; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
+    hs = hr_difficulty_pairs(&a, NULL, d, r->flags);
+    r->npairs += (uint64_t)nown * (nown ? nown - 1 : 0) / 2;
+    if (hs == HR_EINVAL && o->unit_rows)
+        fail(x, "%s: " CLI_NOT_UNIT " (rows %lu..%lu)", o->in, (unsigned long)row0,
+             (unsigned long)(row0 + nown - 1));
+    else if (hs != HR_OK)
+        fail(x, "%s: hr_difficulty_pairs: %s (rows %lu..%lu)", o->in, hr_status_string(hs),
+             (unsigned long)row0, (unsigned long)(row0 + nown - 1));
+    tw = MPI_Wtime();
+    if (r->nsteps > 0) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+    r->t_wait += MPI_Wtime() - tw;
+    /* the rows are valid everywhere before any rank goes round */
+    if (agree_failed(x)) return 1;
+
+    for (t = 1; t <= r->nsteps; t++) {
+        const size_t vb = (size_t)((x->rank - t % x->nranks + x->nranks) % x->nranks);
+        const size_t vrows = step_rows(x->rank, t, n, x->nranks), vfirst = blk_first(vb, n, x->nranks);
+        float *vis = r->buf[t % 2];
+        if (x->rank == x->nranks - 1 && t == (r->nsteps + 1) / 2) cli_fault("ring", SIGKILL);
+        if (t < r->nsteps) {
+            bytes = post_step(t + 1, vis, r->buf[(t + 1) % 2], n, d, x->rank, x->nranks, r->rowtype, req);
+            if (t + 1 == r->nsteps && x->nranks % 2 == 0) r->sent_half = bytes;
+            else if (bytes > r->sent_full) r->sent_full = bytes;
         }
-        a.w = own; a.n = nown; a.ld = d; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
-        hs = hr_difficulty_pairs(&a, NULL, d, flags);
-        npairs += (uint64_t)nown * (nown ? nown - 1 : 0) / 2;
-        if (hs == HR_EINVAL && o.unit_rows)
-            fail(&x, "%s: " CLI_NOT_UNIT " (rows %lu..%lu)", o.in, (unsigned long)row0,
-                 (unsigned long)(row0 + nown - 1));
-        else if (hs != HR_OK)
-            fail(&x, "%s: hr_difficulty_pairs: %s (rows %lu..%lu)", o.in, hr_status_string(hs),
-                 (unsigned long)row0, (unsigned long)(row0 + nown - 1));
+        a.w = own; a.n = nown; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
+        b.w = vis; b.n = vrows; b.ld = d; b.first = vfirst; b.c = cmax + vfirst; b.nearest = nmax + vfirst;
+        if (x->nranks % 2 == 0 && t == x->nranks / 2 && x->rank >= x->nranks / 2) {
+            /* upper rank of the antipodal pair: the second half of its
+               own rows against all of the visitor (the lower rank has
+               its block x the visitor's first half = our first half) */
+            const size_t h = nown / 2;
+            a.w = own + h * d; a.n = nown - h; a.first = row0 + h;
+            a.c = cmax + row0 + h; a.nearest = nmax + row0 + h;
+        }
+        r->npairs += (uint64_t)a.n * b.n;
+        if (!x->failed && (hs = hr_difficulty_pairs(&a, &b, d, r->flags)) != HR_OK)
+            fail(x, "%s: hr_difficulty_pairs: %s (ring step %d, rows %lu..%lu x %lu..%lu)", o->in,
+                 hr_status_string(hs), t, (unsigned long)a.first, (unsigned long)(a.first + a.n - 1),
+                 (unsigned long)b.first, (unsigned long)(b.first + b.n - 1));
         tw = MPI_Wtime();
-        if (nsteps > 0) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
-        t_wait += MPI_Wtime() - tw;
-        /* the rows are valid everywhere before any rank goes round */
-        if (agree_failed(&x)) goto done;
-
-        for (t = 1; t <= nsteps; t++) {
-            const size_t vb = (size_t)((x.rank - t % x.nranks + x.nranks) % x.nranks);
-            const size_t vrows = step_rows(x.rank, t, n, x.nranks), vfirst = blk_first(vb, n, x.nranks);
-            float *vis = buf[t % 2];
-            if (x.rank == x.nranks - 1 && t == (nsteps + 1) / 2) cli_fault("ring", SIGKILL);
-            if (t < nsteps) {
-                bytes = post_step(t + 1, vis, buf[(t + 1) % 2], n, d, x.rank, x.nranks, rowtype, req);
-                if (t + 1 == nsteps && x.nranks % 2 == 0) sent_half = bytes;
-                else if (bytes > sent_full) sent_full = bytes;
-            }
-            a.w = own; a.n = nown; a.first = row0; a.c = cmax + row0; a.nearest = nmax + row0;
-            b.w = vis; b.n = vrows; b.ld = d; b.first = vfirst; b.c = cmax + vfirst; b.nearest = nmax + vfirst;
-            if (x.nranks % 2 == 0 && t == x.nranks / 2 && x.rank >= x.nranks / 2) {
-                /* upper rank of the antipodal pair: the second half of its
-                   own rows against all of the visitor (the lower rank has
-                   its block x the visitor's first half = our first half) */
-                const size_t h = nown / 2;
-                a.w = own + h * d; a.n = nown - h; a.first = row0 + h;
-                a.c = cmax + row0 + h; a.nearest = nmax + row0 + h;
-            }
-            npairs += (uint64_t)a.n * b.n;
-            if (!x.failed && (hs = hr_difficulty_pairs(&a, &b, d, flags)) != HR_OK)
-                fail(&x, "%s: hr_difficulty_pairs: %s (ring step %d, rows %lu..%lu x %lu..%lu)", o.in,
-                     hr_status_string(hs), t, (unsigned long)a.first, (unsigned long)(a.first + a.n - 1),
-                     (unsigned long)b.first, (unsigned long)(b.first + b.n - 1));
-            tw = MPI_Wtime();
-            if (t < nsteps) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
-            t_wait += MPI_Wtime() - tw;
-        }
+        if (t < r->nsteps) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+        r->t_wait += MPI_Wtime() - tw;
     }
-    t_comp = MPI_Wtime() - t0;
-    if (agree_failed(&x)) goto done;
+    r->t_comp = MPI_Wtime() - t0;
+    return 0;
+}
 
-    /* ---- reduce: MAXLOC = the library's order on (value, index) -------- */
+/* MAXLOC = the library's order on (value, index), onto rank 0 */
+static void reduce_maxima(run *r)
+{
+    const ctx *x = &r->x;
+    double t0;
+    size_t i;
     t0 = MPI_Wtime();
-    for (i = 0; i < n; i++) { pairs[i].v = cmax[i]; pairs[i].i = nmax[i]; }
-    MPI_Reduce(x.rank == 0 ? MPI_IN_PLACE : (void *)pairs, pairs, (int)n, MPI_FLOAT_INT, MPI_MAXLOC, 0,
-               MPI_COMM_WORLD);
-    if (x.rank == 0)
-        for (i = 0; i < n; i++) { cmax[i] = pairs[i].v; nmax[i] = pairs[i].i; }
-    t_red = MPI_Wtime() - t0;
+    for (i = 0; i < r->n; i++) { r->pairs[i].v = r->cmax[i]; r->pairs[i].i = r->nmax[i]; }
+    MPI_Reduce(x->rank == 0 ? MPI_IN_PLACE : (void *)r->pairs, r->pairs, (int)r->n, MPI_FLOAT_INT,
+               MPI_MAXLOC, 0, MPI_COMM_WORLD);
+    if (x->rank == 0)
+        for (i = 0; i < r->n; i++) { r->cmax[i] = r->pairs[i].v; r->nmax[i] = r->pairs[i].i; }
+    r->t_red = MPI_Wtime() - t0;
+}
 
-    /* ---- write (rank 0): both temp files, then both renamed ------------ */
+/* rank 0: both temp files, then both renamed */
+static void write_outputs(run *r)
+{
+    ctx *x = &r->x;
+    const opts *o = &r->o;
+    npy_status ns;
+    double t0;
+    size_t k;
     t0 = MPI_Wtime();
-    if (x.rank == 0) {
-        for (k = 0; k < 2 && !x.failed; k++) out_open_x(&out[k], &x, o.in);
-        for (k = 0; k < 2 && !x.failed; k++) {
+    if (x->rank == 0) {
+        for (k = 0; k < 2 && !x->failed; k++) out_open_x(&r->out[k], x, o->in);
+        for (k = 0; k < 2 && !x->failed; k++) {
             errno = 0;
-            ns = npy_write(out[k].f, k == 0 ? "<f4" : "<i4", 1, &n, k == 0 ? (const void *)cmax : (const void *)nmax);
-            if (ns != NPY_OK || out_close(&out[k]) != 0)
-                fail(&x, "%s: writing %s failed: %s", o.in, out[k].path, errno ? strerror(errno) : "I/O error");
+            ns = npy_write(r->out[k].f, k == 0 ? "<f4" : "<i4", 1, &r->n,
+                           k == 0 ? (const void *)r->cmax : (const void *)r->nmax);
+            if (ns != NPY_OK || out_close(&r->out[k]) != 0)
+                fail(x, "%s: writing %s failed: %s", o->in, r->out[k].path,
+                     errno ? strerror(errno) : "I/O error");
         }
-        if (!x.failed) {
-            char err[sizeof x.err];
-            if (out_commit_all(out, 2, o.in, err, sizeof err) != 0) fail(&x, "%s", err);
+        if (!x->failed) {
+            char err[sizeof x->err];
+            if (out_commit_all(r->out, 2, o->in, err, sizeof err) != 0) fail(x, "%s", err);
         }
     }
-    t_write = MPI_Wtime() - t0;
-    if (agree_failed(&x)) goto done;
+    r->t_write = MPI_Wtime() - t0;
+}
 
-    /* ---- summary: the slowest rank's times ----------------------------- */
-    {
-        double mine[8] = { t_read, t_comp, t_wait, t_red, sent_full, sent_half, (double)threads, -(double)threads };
-        double mx[8];
-        /* every pair once: the total, and the busiest and idlest rank */
-        uint64_t pm[3] = { npairs, npairs, ~npairs }, psum = 0, pmax[3];
-        MPI_Reduce(mine, mx, 8, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-        MPI_Reduce(pm, &psum, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-        MPI_Reduce(pm + 1, pmax + 1, 2, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
-        if (x.rank == 0 && !o.quiet) {
-            const double flops = (double)n * (double)(n - 1) * (double)d;
-            size_t m = o.hardest < n ? o.hardest : n, *top, j;
-            char thr[32];
-            if (mx[6] == -mx[7]) sprintf(thr, "%d thread%s", (int)mx[6], mx[6] == 1 ? "" : "s");
-            else sprintf(thr, "%d-%d threads", (int)-mx[7], (int)mx[6]);
-            fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d rank%s x %s\n",
-                    o.in, (unsigned long)n, (unsigned long)d, dtype_name(info.descr),
-                    info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()), x.nranks,
-                    x.nranks == 1 ? "" : "s", thr);
-            fprintf(stderr, "time: read %.3f s, compute %.3f s (of which waiting for blocks %.3f s), "
-                    "reduce %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
-                    mx[0], mx[1], mx[2], mx[3], t_write, mx[1] > 0 ? flops / mx[1] * 1e-9 : 0.0);
-            fprintf(stderr, "ring: %d step%s (%d full, %d half); bytes sent per rank per step: %.0f full, %.0f half\n",
-                    nsteps, nsteps == 1 ? "" : "s", (x.nranks - 1) / 2, x.nranks % 2 == 0 && x.nranks > 1,
-                    mx[4], mx[5]);
-            fprintf(stderr, "pairs: %llu computed, N(N-1)/2 = %llu; per rank %llu..%llu\n",
-                    (unsigned long long)psum, (unsigned long long)n * (n - 1) / 2,
-                    (unsigned long long)~pmax[2], (unsigned long long)pmax[1]);
-            if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
-                hardest(top, m, cmax, n);
-                fprintf(stderr, "hardest identities (difficulty, nearest):\n");
-                for (j = 0; j < m; j++)
-                    fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)cmax[top[j]],
-                            (long)nmax[top[j]]);
-                free(top);
-            }
-            for (k = 0; k < 2; k++) fprintf(stderr, "wrote %s\n", out_name(&out[k]));
+/* the slowest rank's times, the pairs per rank, the hardest rows */
+static void summary(run *r)
+{
+    const size_t n = r->n;
+    const float *const cmax = r->cmax;
+    const int32_t *const nmax = r->nmax;
+    const ctx *x = &r->x;
+    const opts *o = &r->o;
+    size_t k;
+    double mine[8] = { r->t_read, r->t_comp, r->t_wait, r->t_red, r->sent_full, r->sent_half,
+                       (double)r->threads, -(double)r->threads };
+    double mx[8];
+    /* every pair once: the total, and the busiest and idlest rank */
+    uint64_t pm[3] = { r->npairs, r->npairs, ~r->npairs }, psum = 0, pmax[3];
+    MPI_Reduce(mine, mx, 8, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(pm, &psum, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(pm + 1, pmax + 1, 2, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
+    if (x->rank == 0 && !o->quiet) {
+        const double flops = (double)n * (double)(n - 1) * (double)r->d;
+        size_t m = o->hardest < n ? o->hardest : n, *top, j;
+        char thr[32];
+        if (mx[6] == -mx[7]) sprintf(thr, "%d thread%s", (int)mx[6], mx[6] == 1 ? "" : "s");
+        else sprintf(thr, "%d-%d threads", (int)-mx[7], (int)mx[6]);
+        fprintf(stderr, "%s: N = %lu identities, d = %lu (%s, %s order), isa %s, %d rank%s x %s\n",
+                o->in, (unsigned long)n, (unsigned long)r->d, dtype_name(r->info.descr),
+                r->info.fortran_order ? "Fortran" : "C", hr_isa_name(hr_get_isa()), x->nranks,
+                x->nranks == 1 ? "" : "s", thr);
+        fprintf(stderr, "time: read %.3f s, compute %.3f s (of which waiting for blocks %.3f s), "
+                "reduce %.3f s, write %.3f s; %.1f GFLOP/s (N(N-1)d flops)\n",
+                mx[0], mx[1], mx[2], mx[3], r->t_write, mx[1] > 0 ? flops / mx[1] * 1e-9 : 0.0);
+        fprintf(stderr, "ring: %d step%s (%d full, %d half); bytes sent per rank per step: %.0f full, %.0f half\n",
+                r->nsteps, r->nsteps == 1 ? "" : "s", (x->nranks - 1) / 2, x->nranks % 2 == 0 && x->nranks > 1,
+                mx[4], mx[5]);
+        fprintf(stderr, "pairs: %llu computed, N(N-1)/2 = %llu; per rank %llu..%llu\n",
+                (unsigned long long)psum, (unsigned long long)n * (n - 1) / 2,
+                (unsigned long long)~pmax[2], (unsigned long long)pmax[1]);
+        if (m && (top = (size_t *)malloc(m * sizeof *top)) != NULL) {
+            hardest(top, m, cmax, n);
+            fprintf(stderr, "hardest identities (difficulty, nearest):\n");
+            for (j = 0; j < m; j++)
+                fprintf(stderr, "  %8lu  %.6f  %ld\n", (unsigned long)top[j], (double)cmax[top[j]],
+                        (long)nmax[top[j]]);
+            free(top);
         }
+        for (k = 0; k < 2; k++) fprintf(stderr, "wrote %s\n", out_name(&r->out[k]));
     }
+}
+
+int main(int argc, char **argv)
+{
+    run r;
+    size_t k;
+    int rc, status = 1;
+
+    MPI_Init(&argc, &argv);
+    memset(&r, 0, sizeof r);
+    r.rowtype = MPI_DATATYPE_NULL;
+    r.threads = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r.x.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r.x.nranks);
+    cli_catch_signals(); /* rank 0's temp outputs go if the run is killed */
+    if ((rc = parse_args(argc, argv, &r.o, r.x.rank == 0)) >= 0) {
+        MPI_Finalize();
+        return rc;
+    }
+    r.flags = r.o.unit_rows ? HR_UNIT_ROWS : 0;
+    set_threads(&r);
+    if (r.x.rank == 0 && !r.x.failed) prepare_outputs(&r);
+    read_rows(&r);
+    /* every rank calls agree_failed at the same points, in this order */
+    if (agree_failed(&r.x) || !same_file(&r)) goto done;
+    if (compute(&r) || agree_failed(&r.x)) goto done;
+    reduce_maxima(&r);
+    write_outputs(&r);
+    if (agree_failed(&r.x)) goto done;
+    summary(&r);
     status = 0;
 
 done:
-    for (k = 0; k < 2; k++) { out_discard(&out[k]); free(out[k].path); }
-    if (rowtype != MPI_DATATYPE_NULL) MPI_Type_free(&rowtype);
-    free(base); free(own); free(buf[0]); free(buf[1]); free(cmax); free(nmax); free(pairs);
+    for (k = 0; k < 2; k++) { out_discard(&r.out[k]); free(r.out[k].path); }
+    if (r.rowtype != MPI_DATATYPE_NULL) MPI_Type_free(&r.rowtype);
+    free(r.base); free(r.own); free(r.buf[0]); free(r.buf[1]); free(r.cmax); free(r.nmax); free(r.pairs);
     MPI_Finalize();
     return status;
 }
