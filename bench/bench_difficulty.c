@@ -533,42 +533,45 @@ static double estimate_minutes(const options *o, const double *peak) {
     return total / 60.0;
 }
 
-static int sweep(const options *o) {
-    csv_out out;
-    memset(&out, 0, sizeof out);
-    cpu_model(out.cpu, sizeof out.cpu);
-    out.isa = hr_isa_name(hr_get_isa());
+/* The report's head: the CSV opened (2: it cannot be), the run's meta. */
+static int sweep_open(const options *o, csv_out *out) {
+    memset(out, 0, sizeof *out);
+    cpu_model(out->cpu, sizeof out->cpu);
+    out->isa = hr_isa_name(hr_get_isa());
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
-    strftime(out.date, sizeof out.date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    strftime(out->date, sizeof out->date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     if (o->csv && !o->plan) {
-        out.f = fopen(o->csv, "w");
-        if (!out.f) {
+        out->f = fopen(o->csv, "w");
+        if (!out->f) {
             fprintf(stderr, "bench: cannot write %s\n", o->csv);
             return 2;
         }
     }
-    bench_meta(out.meta, sizeof out.meta, out.isa);
-    if (out.f) {
-        fprintf(out.f, "# %s\n", out.meta);
+    bench_meta(out->meta, sizeof out->meta, out->isa);
+    if (out->f) {
+        fprintf(out->f, "# %s\n", out->meta);
         fputs("date,cpu,compiler,flags,isa,N,d,threads,method,block,reps,median_s,min_s,max_s,"
-              "gflops,peak_gflops,pct_peak,hr_speedup,status,note\n", out.f);
+              "gflops,peak_gflops,pct_peak,hr_speedup,status,note\n", out->f);
     }
 
     printf("hardreid %s difficulty benchmark\n", HARDREID_VERSION_STRING);
-    printf("%s\n", out.meta);
-    printf("cpu: %s | compiler: %s | flags: %s\n", out.cpu, BENCH_COMPILER, BENCH_FLAGS);
+    printf("%s\n", out->meta);
+    printf("cpu: %s | compiler: %s | flags: %s\n", out->cpu, BENCH_COMPILER, BENCH_FLAGS);
     printf("isa: %s | peers: OpenBLAS sgemm blocks%s, FAISS %s knn_inner_product k=2%s,"
            " OpenBLAS ssyrk + sgemm triangle%s\n",
-           out.isa, o->use_blas ? "" : " (off)", peer_faiss_version(),
+           out->isa, o->use_blas ? "" : " (off)", peer_faiss_version(),
            o->use_faiss ? "" : " (off)", o->use_syrk ? "" : " (off)");
-    printf("date: %s | GFLOP/s = N(N-1)d / s for every method (one triangle)\n", out.date);
+    printf("date: %s | GFLOP/s = N(N-1)d / s for every method (one triangle)\n", out->date);
     printf("hardreid normalizes rows inside the timed call; the peers get W normalized\n"
            "beforehand (hr_normalize_rows), NOT counted in their time.\n");
+    return 0;
+}
 
-    /* FMA peak per thread count (index = thread count, up to MAXL) */
-    double peak[MAXL + 2];
+/* The FMA peak per thread count (index = thread count, up to MAXL) of the
+   path hardreid runs, both paths' printed; warnings of a busy machine. */
+static void sweep_peaks(const options *o, double *peak) {
     for (int t = 0; t < MAXL + 2; t++) peak[t] = NAN;
     double pmin = o->quick ? 0.05 : 0.2;
     /* both peaks, in this run; %peak is against the path's own */
@@ -598,6 +601,242 @@ static int sweep(const options *o) {
     if (load > 0.5)
         printf("warning: load average %.2f before the run: other processes will skew the"
                " timings\n", load);
+}
+
+/* 1 if the shape (n, d) is skipped at every thread count (W does not fit,
+   or hardreid's estimated run is too long at all of them): its rows said. */
+static int sweep_skip_shape(const options *o, const double *peak, csv_out *out, size_t n, size_t d) {
+    double wbytes = (double)n * d * 4;
+    if (2 * wbytes + 16.0 * n > o->max_mem) {
+        printf("%7zu %5zu   *  skipped: W and its normalized copy need %.1f GiB > %.1f GiB\n",
+               n, d, 2 * wbytes / 1073741824.0, o->max_mem / 1073741824.0);
+        for (int k = 0; k < o->nt; k++)
+            for (int m = 0; m < M_COUNT; m++)
+                csv_row(out, n, d, o->ts[k], method_name[m], 0, 0, 0, 0, 0, 0,
+                        peak[o->ts[k] <= MAXL ? o->ts[k] : 1], 0, "skipped", "memory");
+        return 1;
+    }
+    for (int it = 0; it < o->nt; it++) { /* hardreid runs at some thread count? */
+        double est[M_COUNT];
+        estimates(o, peak, n, d, o->ts[it], est);
+        if (est[M_HR] <= o->max_s) return 0;
+    }
+    for (int it = 0; it < o->nt; it++) {
+        int t = o->ts[it];
+        double est[M_COUNT];
+        char why[96];
+        estimates(o, peak, n, d, t, est);
+        snprintf(why, sizeof why, "estimated %.0f s per run > %.0f s", est[M_HR], o->max_s);
+        printf("%7zu %5zu %3d  %-10s skipped: %s (peers too)\n", n, d, t, "hardreid", why);
+        for (int m = 0; m < M_COUNT; m++)
+            csv_row(out, n, d, t, method_name[m], 0, 0, 0, 0, 0, 0, peak[t <= MAXL ? t : 1], 0,
+                    "skipped", m == M_HR ? why : "hardreid skipped");
+    }
+    return 1;
+}
+
+/* One shape's data: W, its normalized copy, 1/norms for the double
+   reference, each method's outputs, and hardreid's c at the first thread
+   count (results must not depend on it). */
+typedef struct {
+    size_t n, d;
+    float *w, *wn, *c[M_COUNT], *c1;
+    int32_t *nn[M_COUNT];
+    double *inv;
+    int have_c1;
+} shape_data;
+
+/* One thread count's run of the methods on a shape. */
+typedef struct {
+    int t;
+    double pk;                    /* the FMA peak at t threads            */
+    int on[M_COUNT];
+    const char *skip[M_COUNT];    /* why a method is not run (NULL: runs) */
+    char why[M_COUNT][96];
+    size_t cand[3], block;        /* the sgemm peer's block sizes, chosen */
+    int ncand;
+    float *buf, *sbuf;            /* the sgemm and ssyrk peers' buffers   */
+    double tv[M_COUNT];           /* the verification run's seconds       */
+    double med[M_COUNT], mn[M_COUNT], mx[M_COUNT];
+    int reps[M_COUNT];
+} thread_run;
+
+/* Which methods run at r->t threads on shape s, and why the others not. */
+static void plan_methods(const options *o, const double *peak, const shape_data *s, thread_run *r) {
+    double est[M_COUNT], mem[M_COUNT];
+    const double wbytes = (double)s->n * s->d * 4;
+    estimates(o, peak, s->n, s->d, r->t, est);
+    r->ncand = blas_candidates(s->n, BLAS_MAX_BUF, r->cand);
+    mem[M_HR] = 0;
+    mem[M_BLAS] = (double)r->cand[r->ncand - 1] * s->n * 4;
+    mem[M_FAISS] = 4096.0 * 1024 * 4 + 24.0 * s->n;
+    mem[M_SYRK] = (double)SYRK_B * SYRK_B * 4;
+    r->on[M_HR] = 1;
+    r->on[M_BLAS] = o->use_blas;
+    r->on[M_FAISS] = o->use_faiss;
+    r->on[M_SYRK] = o->use_syrk;
+    for (int m = 0; m < M_COUNT; m++) {
+        r->skip[m] = NULL;
+        if (!r->on[m]) {
+            r->skip[m] = "disabled";
+            continue;
+        }
+        if (est[m] > o->max_s) {
+            snprintf(r->why[m], sizeof r->why[m], "estimated %.0f s per run > %.0f s", est[m], o->max_s);
+            r->skip[m] = r->why[m];
+        } else if (2 * wbytes + mem[m] > o->max_mem) {
+            snprintf(r->why[m], sizeof r->why[m], "needs %.1f GiB > %.1f GiB",
+                     (2 * wbytes + mem[m]) / 1073741824.0, o->max_mem / 1073741824.0);
+            r->skip[m] = r->why[m];
+        }
+    }
+    if (r->skip[M_HR])
+        for (int m = 1; m < M_COUNT; m++) r->skip[m] = r->skip[m] ? r->skip[m] : "hardreid skipped";
+}
+
+/* The verification runs (also the warm-up): hardreid against the double
+   reference and against itself at the first thread count, each peer
+   against hardreid. 1 if one failed or disagreed; *mismatch set when
+   hardreid's c depends on the thread count. */
+static int verify_methods(const options *o, shape_data *s, thread_run *r, int *mismatch) {
+    const size_t n = s->n, d = s->d;
+    for (int m = 0; m < M_COUNT; m++) {
+        if (r->skip[m]) continue;
+        if (m == M_BLAS) {
+            size_t bmax = r->cand[r->ncand - 1];
+            r->buf = (float *)xmalloc(bmax * n * sizeof(float));
+            memset(r->buf, 0, bmax * n * sizeof(float));
+            r->block = blas_tune(s->c[m], s->nn[m], s->wn, n, d, r->cand, r->ncand, r->buf);
+            pause_s(0.1);
+        }
+        if (m == M_SYRK) {
+            r->sbuf = (float *)xmalloc((size_t)SYRK_B * SYRK_B * sizeof(float));
+            memset(r->sbuf, 0, (size_t)SYRK_B * SYRK_B * sizeof(float));
+        }
+        r->tv[m] = run_once(m, s->c[m], s->nn[m], s->w, s->wn, n, d, r->block,
+                            m == M_SYRK ? r->sbuf : r->buf);
+        pause_s(0.1);
+        if (r->tv[m] < 0) {
+            fprintf(stderr, "  %s failed on N=%zu d=%zu\n", method_name[m], n, d);
+            return 1;
+        }
+        double md;
+        long ties;
+        int b;
+        if (m == M_HR) {
+            b = check_reference(s->c[m], s->nn[m], s->w, s->inv, n, d, &md);
+            if (b) fprintf(stderr, "  hardreid vs double reference: %d bad rows (max |dc| %.3g)\n", b, md);
+            if (s->have_c1 && memcmp(s->c1, s->c[m], n * sizeof(float)) != 0) {
+                fprintf(stderr, "  hardreid: c differs between thread counts %d and %d"
+                                " (documented bitwise identical)\n", o->ts[0], r->t);
+                *mismatch = 1;
+            }
+            if (!s->have_c1) {
+                memcpy(s->c1, s->c[m], n * sizeof(float));
+                s->have_c1 = 1;
+            }
+        } else {
+            b = check_peer(method_name[m], s->c[M_HR], s->nn[M_HR], s->c[m], s->nn[m], s->w, s->inv,
+                           n, d, &md, &ties);
+            if (b) fprintf(stderr, "  hardreid vs %s: %d mismatching rows, max |dc| %.3g\n",
+                           method_name[m], b, md);
+            else if (ties)
+                printf("  note: N=%zu d=%zu %s: %ld near-tie nearest differences"
+                       " (max |dc| %.2g)\n", n, d, method_name[m], ties, md);
+        }
+        if (b) return 1;
+    }
+    return 0;
+}
+
+/* Timing: R runs of every method, interleaved (run k of each method
+   before run k+1 of any), so that a slow spell of the machine lands on all
+   of them; a verification run of >= 2 s counts as a method's first
+   sample. Min, median, max to r. 1 if a run failed. */
+static int time_methods(const options *o, const shape_data *s, thread_run *r) {
+    int R = 0, have[M_COUNT] = {0, 0, 0, 0};
+    double *smp[M_COUNT] = {NULL, NULL, NULL, NULL};
+    for (int m = 0; m < M_COUNT; m++) {
+        r->med[m] = r->mn[m] = r->mx[m] = 0;
+        r->reps[m] = 0;
+        if (r->skip[m]) continue;
+        int k = o->reps;
+        if (k <= 0) {
+            k = (int)ceil(3.0 / r->tv[m]);
+            k = k < 3 ? 3 : k > 31 ? 31 : k;
+        }
+        r->reps[m] = k;
+        R = k > R ? k : R;
+        smp[m] = (double *)xmalloc((size_t)k * sizeof(double));
+        if (o->reps <= 0 && r->tv[m] >= 2.0) smp[m][have[m]++] = r->tv[m];
+    }
+    for (int k = 0; k < R; k++)
+        for (int m = 0; m < M_COUNT; m++) {
+            if (!smp[m] || have[m] >= r->reps[m]) continue;
+            double tk = run_once(m, s->c[m], s->nn[m], s->w, s->wn, s->n, s->d, r->block,
+                                 m == M_SYRK ? r->sbuf : r->buf);
+            if (tk < 0) {
+                fprintf(stderr, "  %s failed while timing\n", method_name[m]);
+                return 1;
+            }
+            smp[m][have[m]++] = tk;
+            pause_s(0.05);
+        }
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!smp[m]) continue;
+        r->mn[m] = r->mx[m] = smp[m][0];
+        for (int k = 1; k < r->reps[m]; k++) {
+            r->mn[m] = smp[m][k] < r->mn[m] ? smp[m][k] : r->mn[m];
+            r->mx[m] = smp[m][k] > r->mx[m] ? smp[m][k] : r->mx[m];
+        }
+        r->med[m] = median(smp[m], r->reps[m]);
+        free(smp[m]);
+    }
+    return 0;
+}
+
+/* A thread count's rows: the table, the CSV, the results the targets read. */
+static void report_methods(const shape_data *s, const thread_run *r, csv_out *out) {
+    const double work = (double)s->n * (double)(s->n - 1) * (double)s->d;
+    for (int m = 0; m < M_COUNT; m++) {
+        const char *name = method_name[m];
+        size_t blk = m == M_BLAS ? r->block : 0;
+        if (r->skip[m]) {
+            if (r->on[m]) printf("%7zu %5zu %3d  %-10s skipped: %s\n", s->n, s->d, r->t, name, r->skip[m]);
+            csv_row(out, s->n, s->d, r->t, name, 0, 0, 0, 0, 0, 0, r->pk, 0,
+                    r->on[m] ? "skipped" : "off", r->skip[m]);
+            continue;
+        }
+        double gf = work / r->med[m] * 1e-9;
+        double sp = m == M_HR ? 0 : r->med[m] / r->med[M_HR];
+        char blks[24] = "-", sps[24] = "-";
+        if (blk) snprintf(blks, sizeof blks, "%zu", blk);
+        if (sp > 0) snprintf(sps, sizeof sps, "%.2fx", sp);
+        printf("%7zu %5zu %3d  %-10s %6s %10.4g %10.4g %10.4g %9.1f %6.1f%% %10s\n", s->n, s->d,
+               r->t, name, blks, r->mn[m], r->med[m], r->mx[m], gf, 100.0 * gf / r->pk, sps);
+        csv_row(out, s->n, s->d, r->t, name, blk, r->reps[m], r->med[m], r->mn[m], r->mx[m], gf, r->pk,
+                sp, "ok", m == M_HR ? "rows normalized inside the timed call"
+                                    : "W normalized beforehand, not timed");
+        if (nresults < (int)(sizeof results / sizeof results[0])) {
+            result *res = &results[nresults++];
+            res->n = s->n;
+            res->d = s->d;
+            res->threads = r->t;
+            res->method = m;
+            res->seconds = r->med[m];
+            res->gflops = gf;
+        }
+    }
+    fflush(stdout);
+}
+
+/* Every shape x thread count x method: verify, time, report. */
+static int sweep(const options *o) {
+    csv_out out;
+    double peak[MAXL + 2];
+    int failed = 0;
+    if (sweep_open(o, &out)) return 2;
+    sweep_peaks(o, peak);
     if (!o->quick) printf("estimated run time: ~%.2g min\n", estimate_minutes(o, peak));
     if (o->plan) {
         if (out.f) fclose(out.f);
@@ -609,242 +848,57 @@ static int sweep(const options *o) {
            "block", "min s", "median s", "max s", "GFLOP/s", "%peak", "hr speedup");
     printf("(GFLOP/s and %%peak of the median; hr speedup = peer median / hardreid median)\n");
 
-    int failed = 0;
     for (int in = 0; in < o->nn; in++)
         for (int id = 0; id < o->nd; id++) {
-            size_t n = o->ns[in], d = o->ds[id];
-            double work = (double)n * (double)(n - 1) * (double)d;
-            double wbytes = (double)n * d * 4;
-            if (2 * wbytes + 16.0 * n > o->max_mem) {
-                printf("%7zu %5zu   *  skipped: W and its normalized copy need %.1f GiB > %.1f GiB\n",
-                       n, d, 2 * wbytes / 1073741824.0, o->max_mem / 1073741824.0);
-                for (int k = 0; k < o->nt; k++)
-                    for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, o->ts[k], method_name[m], 0, 0, 0, 0, 0, 0,
-                                peak[o->ts[k] <= MAXL ? o->ts[k] : 1], 0, "skipped", "memory");
-                continue;
-            }
-            int any = 0; /* hardreid runs at some thread count? else skip all */
-            for (int it = 0; it < o->nt; it++) {
-                double est[M_COUNT];
-                estimates(o, peak, n, d, o->ts[it], est);
-                if (est[M_HR] <= o->max_s) any = 1;
-            }
-            if (!any) {
-                for (int it = 0; it < o->nt; it++) {
-                    int t = o->ts[it];
-                    double est[M_COUNT];
-                    char why[96];
-                    estimates(o, peak, n, d, t, est);
-                    snprintf(why, sizeof why, "estimated %.0f s per run > %.0f s", est[M_HR], o->max_s);
-                    printf("%7zu %5zu %3d  %-10s skipped: %s (peers too)\n", n, d, t, "hardreid", why);
-                    for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, t, method_name[m], 0, 0, 0, 0, 0, 0,
-                                peak[t <= MAXL ? t : 1], 0, "skipped",
-                                m == M_HR ? why : "hardreid skipped");
-                }
-                continue;
-            }
-            float *w = (float *)xmalloc(n * d * sizeof(float));
-            float *wn = (float *)xmalloc(n * d * sizeof(float));
-            float *c[M_COUNT], *c1 = (float *)xmalloc(n * sizeof(float));
-            int32_t *nn[M_COUNT];
-            int have_c1 = 0;
+            shape_data s;
+            memset(&s, 0, sizeof s);
+            s.n = o->ns[in];
+            s.d = o->ds[id];
+            if (sweep_skip_shape(o, peak, &out, s.n, s.d)) continue;
+            s.w = (float *)xmalloc(s.n * s.d * sizeof(float));
+            s.wn = (float *)xmalloc(s.n * s.d * sizeof(float));
+            s.c1 = (float *)xmalloc(s.n * sizeof(float));
             for (int m = 0; m < M_COUNT; m++) {
-                c[m] = (float *)xmalloc(n * sizeof(float));
-                nn[m] = (int32_t *)xmalloc(n * sizeof(int32_t));
+                s.c[m] = (float *)xmalloc(s.n * sizeof(float));
+                s.nn[m] = (int32_t *)xmalloc(s.n * sizeof(int32_t));
             }
-            fill_random(w, n, d);
-            if (hr_normalize_rows(wn, d, w, d, n, d) != HR_OK) {
+            fill_random(s.w, s.n, s.d);
+            if (hr_normalize_rows(s.wn, s.d, s.w, s.d, s.n, s.d) != HR_OK) {
                 fprintf(stderr, "bench: hr_normalize_rows failed\n");
                 return 2;
             }
-            double *inv = inv_norms(w, n, d);
+            s.inv = inv_norms(s.w, s.n, s.d);
 
             for (int it = 0; it < o->nt; it++) {
-                int t = o->ts[it];
-                double pk = peak[t <= MAXL ? t : 1];
-                double est[M_COUNT];
-                estimates(o, peak, n, d, t, est);
-                double mem[M_COUNT];
-                mem[M_HR] = 0;
-                size_t cand[3];
-                int ncand = blas_candidates(n, BLAS_MAX_BUF, cand);
-                float *buf = NULL;
-                mem[M_BLAS] = (double)cand[ncand - 1] * n * 4;
-                mem[M_FAISS] = 4096.0 * 1024 * 4 + 24.0 * n;
-                mem[M_SYRK] = (double)SYRK_B * SYRK_B * 4;
-                float *sbuf = NULL;
-                int on[M_COUNT] = {1, o->use_blas, o->use_faiss, o->use_syrk};
-                const char *skip[M_COUNT] = {NULL, NULL, NULL, NULL};
-                char why[M_COUNT][96];
-                for (int m = 0; m < M_COUNT; m++) {
-                    if (!on[m]) {
-                        skip[m] = "disabled";
-                        continue;
-                    }
-                    if (est[m] > o->max_s) {
-                        snprintf(why[m], sizeof why[m], "estimated %.0f s per run > %.0f s",
-                                 est[m], o->max_s);
-                        skip[m] = why[m];
-                    } else if (2 * wbytes + mem[m] > o->max_mem) {
-                        snprintf(why[m], sizeof why[m], "needs %.1f GiB > %.1f GiB",
-                                 (2 * wbytes + mem[m]) / 1073741824.0,
-                                 o->max_mem / 1073741824.0);
-                        skip[m] = why[m];
-                    }
-                }
-                if (skip[M_HR])
-                    for (int m = 1; m < M_COUNT; m++) skip[m] = skip[m] ? skip[m] : "hardreid skipped";
-
-                /* verification runs (also the warm-up) */
-                double tv[M_COUNT] = {0, 0, 0, 0};
-                size_t block = 0;
-                int bad = 0;
-                set_threads(t);
-                for (int m = 0; m < M_COUNT && !bad; m++) {
-                    if (skip[m]) continue;
-                    if (m == M_BLAS) {
-                        size_t bmax = cand[ncand - 1];
-                        buf = (float *)xmalloc(bmax * n * sizeof(float));
-                        memset(buf, 0, bmax * n * sizeof(float));
-                        block = blas_tune(c[m], nn[m], wn, n, d, cand, ncand, buf);
-                        pause_s(0.1);
-                    }
-                    if (m == M_SYRK) {
-                        sbuf = (float *)xmalloc((size_t)SYRK_B * SYRK_B * sizeof(float));
-                        memset(sbuf, 0, (size_t)SYRK_B * SYRK_B * sizeof(float));
-                    }
-                    tv[m] = run_once(m, c[m], nn[m], w, wn, n, d, block, m == M_SYRK ? sbuf : buf);
-                    pause_s(0.1);
-                    if (tv[m] < 0) {
-                        fprintf(stderr, "  %s failed on N=%zu d=%zu\n", method_name[m], n, d);
-                        bad = 1;
-                        break;
-                    }
-                    double md;
-                    long ties;
-                    int b;
-                    if (m == M_HR) {
-                        b = check_reference(c[m], nn[m], w, inv, n, d, &md);
-                        if (b) fprintf(stderr, "  hardreid vs double reference: %d bad rows (max |dc| %.3g)\n", b, md);
-                        if (have_c1 && memcmp(c1, c[m], n * sizeof(float)) != 0) {
-                            fprintf(stderr, "  hardreid: c differs between thread counts %d and %d"
-                                            " (documented bitwise identical)\n", o->ts[0], t);
-                            failed = 1;
-                        }
-                        if (!have_c1) {
-                            memcpy(c1, c[m], n * sizeof(float));
-                            have_c1 = 1;
-                        }
-                    } else {
-                        b = check_peer(method_name[m], c[M_HR], nn[M_HR], c[m], nn[m], w, inv,
-                                       n, d, &md, &ties);
-                        if (b) fprintf(stderr, "  hardreid vs %s: %d mismatching rows, max |dc| %.3g\n",
-                                       method_name[m], b, md);
-                        else if (ties)
-                            printf("  note: N=%zu d=%zu %s: %ld near-tie nearest differences"
-                                   " (max |dc| %.2g)\n", n, d, method_name[m], ties, md);
-                    }
-                    if (b) bad = 1;
-                }
-                if (bad) {
-                    free(buf);
-                    free(sbuf);
-                    printf("%7zu %5zu %3d  VERIFICATION FAILED (see stderr): not timed\n", n, d, t);
+                thread_run r;
+                memset(&r, 0, sizeof r);
+                r.t = o->ts[it];
+                r.pk = peak[r.t <= MAXL ? r.t : 1];
+                plan_methods(o, peak, &s, &r);
+                set_threads(r.t);
+                if (verify_methods(o, &s, &r, &failed)) {
+                    free(r.buf);
+                    free(r.sbuf);
+                    printf("%7zu %5zu %3d  VERIFICATION FAILED (see stderr): not timed\n", s.n, s.d, r.t);
                     for (int m = 0; m < M_COUNT; m++)
-                        csv_row(&out, n, d, t, method_name[m], block, 0, 0, 0, 0, 0, pk, 0,
+                        csv_row(&out, s.n, s.d, r.t, method_name[m], r.block, 0, 0, 0, 0, 0, r.pk, 0,
                                 "FAIL", "verification failed");
                     failed = 1;
                     continue;
                 }
-
-                /* timing: R runs of every method, interleaved (run k of each
-                   method before run k+1 of any), so that a slow spell of the
-                   machine lands on all of them; a verification run of >= 2 s
-                   counts as a method's first sample */
-                double med[M_COUNT] = {0, 0, 0, 0}, mn[M_COUNT] = {0, 0, 0, 0};
-                double mx[M_COUNT] = {0, 0, 0, 0};
-                int reps[M_COUNT] = {0, 0, 0, 0}, R = 0;
-                double *smp[M_COUNT] = {NULL, NULL, NULL, NULL};
-                for (int m = 0; m < M_COUNT; m++) {
-                    if (skip[m]) continue;
-                    int r = o->reps;
-                    if (r <= 0) {
-                        r = (int)ceil(3.0 / tv[m]);
-                        r = r < 3 ? 3 : r > 31 ? 31 : r;
-                    }
-                    reps[m] = r;
-                    R = r > R ? r : R;
-                    smp[m] = (double *)xmalloc((size_t)r * sizeof(double));
-                }
-                int have[M_COUNT] = {0, 0, 0, 0};
-                for (int m = 0; m < M_COUNT; m++)
-                    if (smp[m] && o->reps <= 0 && tv[m] >= 2.0) smp[m][have[m]++] = tv[m];
-                for (int k = 0; k < R; k++)
-                    for (int m = 0; m < M_COUNT; m++) {
-                        if (!smp[m] || have[m] >= reps[m]) continue;
-                        double tk = run_once(m, c[m], nn[m], w, wn, n, d, block, m == M_SYRK ? sbuf : buf);
-                        if (tk < 0) {
-                            fprintf(stderr, "  %s failed while timing\n", method_name[m]);
-                            return 2;
-                        }
-                        smp[m][have[m]++] = tk;
-                        pause_s(0.05);
-                    }
-                for (int m = 0; m < M_COUNT; m++) {
-                    if (!smp[m]) continue;
-                    mn[m] = mx[m] = smp[m][0];
-                    for (int k = 1; k < reps[m]; k++) {
-                        mn[m] = smp[m][k] < mn[m] ? smp[m][k] : mn[m];
-                        mx[m] = smp[m][k] > mx[m] ? smp[m][k] : mx[m];
-                    }
-                    med[m] = median(smp[m], reps[m]);
-                    free(smp[m]);
-                }
-                free(sbuf);
-                free(buf);
-
-                for (int m = 0; m < M_COUNT; m++) {
-                    const char *name = method_name[m];
-                    size_t blk = m == M_BLAS ? block : 0;
-                    if (skip[m]) {
-                        if (on[m])
-                            printf("%7zu %5zu %3d  %-10s skipped: %s\n", n, d, t, name, skip[m]);
-                        csv_row(&out, n, d, t, name, 0, 0, 0, 0, 0, 0, pk, 0,
-                                on[m] ? "skipped" : "off", skip[m]);
-                        continue;
-                    }
-                    double gf = work / med[m] * 1e-9;
-                    double sp = m == M_HR ? 0 : med[m] / med[M_HR];
-                    char blks[24] = "-", sps[24] = "-";
-                    if (blk) snprintf(blks, sizeof blks, "%zu", blk);
-                    if (sp > 0) snprintf(sps, sizeof sps, "%.2fx", sp);
-                    printf("%7zu %5zu %3d  %-10s %6s %10.4g %10.4g %10.4g %9.1f %6.1f%% %10s\n", n, d,
-                           t, name, blks, mn[m], med[m], mx[m], gf, 100.0 * gf / pk, sps);
-                    csv_row(&out, n, d, t, name, blk, reps[m], med[m], mn[m], mx[m], gf, pk, sp, "ok",
-                            m == M_HR ? "rows normalized inside the timed call"
-                                      : "W normalized beforehand, not timed");
-                    if (nresults < (int)(sizeof results / sizeof results[0])) {
-                        result *r = &results[nresults++];
-                        r->n = n;
-                        r->d = d;
-                        r->threads = t;
-                        r->method = m;
-                        r->seconds = med[m];
-                        r->gflops = gf;
-                    }
-                }
-                fflush(stdout);
+                if (time_methods(o, &s, &r)) return 2;
+                free(r.sbuf);
+                free(r.buf);
+                report_methods(&s, &r, &out);
             }
-            free(inv);
+            free(s.inv);
             for (int m = 0; m < M_COUNT; m++) {
-                free(c[m]);
-                free(nn[m]);
+                free(s.c[m]);
+                free(s.nn[m]);
             }
-            free(c1);
-            free(wn);
-            free(w);
+            free(s.c1);
+            free(s.wn);
+            free(s.w);
         }
     if (out.f) fclose(out.f);
     if (!o->quick) print_targets(peak);
