@@ -27,6 +27,8 @@
 #include <string.h>
 
 #define NONE ((size_t)-1)
+#define CHUNKS 32 /* a reduction's fixed row chunks (any thread count) */
+#define BN_TMP(c) ((size_t)(2 * CHUNKS + 3) * (c)) /* BN's scratch: chunk sums, coefficients */
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
 
@@ -114,6 +116,7 @@ static int bn_(net *m, int in, int zero_gamma)
     m->nstate += 2 * x->c;
     o->save = m->nbn_save;
     m->nbn_save += 2 * x->c;
+    if (x->c > m->bn_c) m->bn_c = x->c;
     o->out = new_tensor(m, x->h, x->w, x->c);
     return o->out;
 }
@@ -289,17 +292,35 @@ static float normal(hr_rng *r)
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+/* Count, then carve: the net's arrays in one block (base NULL: count
+   only), each piece 64-byte aligned (the library's vector rows then never
+   straddle a cache line: calloc's 16-byte alignment split every one).
+   Returns the bytes. */
+static size_t net_layout(net *m, char *base)
+{
+    size_t off = 0;
+#define CARVE(ptr, count) \
+    if (base) (ptr) = (float *)(void *)(base + off); \
+    off += ((count) * sizeof(float) + 63) / 64 * 64;
+    CARVE(m->params, m->nparams)
+    CARVE(m->grads, m->nparams)
+    CARVE(m->state, m->nstate)
+    CARVE(m->acts, m->nacts)
+    CARVE(m->dacts, m->nacts)
+    CARVE(m->bn_save, m->nbn_save)
+    CARVE(m->bn_tmp, BN_TMP(m->bn_c))
+#undef CARVE
+    return off;
+}
+
 int net_alloc(net *m, uint64_t seed)
 {
     hr_rng r;
     int i;
-    m->params = (float *)calloc(m->nparams, sizeof(float));
-    m->grads = (float *)calloc(m->nparams, sizeof(float));
-    m->state = (float *)calloc(m->nstate + 1, sizeof(float));
-    m->acts = (float *)calloc(m->nacts, sizeof(float));
-    m->dacts = (float *)calloc(m->nacts, sizeof(float));
-    m->bn_save = (float *)calloc(m->nbn_save + 1, sizeof(float));
-    if (!m->params || !m->grads || !m->state || !m->acts || !m->dacts || !m->bn_save) {
+    const size_t bytes = net_layout(m, NULL);
+    if ((m->mem = calloc(1, bytes + 64)) != NULL) /* zeroed */
+        (void)net_layout(m, (char *)m->mem + (64 - (size_t)((uintptr_t)m->mem % 64)) % 64);
+    if (!m->mem) {
         fprintf(stderr, "train: out of memory for the network (%zu parameters, %zu activations)\n",
                 m->nparams, m->nacts);
         return -1;
@@ -337,9 +358,9 @@ int net_alloc(net *m, uint64_t seed)
 
 void net_free(net *m)
 {
-    free(m->params); free(m->grads); free(m->state);
-    free(m->acts); free(m->dacts); free(m->bn_save);
-    m->params = m->grads = m->state = m->acts = m->dacts = m->bn_save = NULL;
+    free(m->mem);
+    m->mem = NULL;
+    m->params = m->grads = m->state = m->acts = m->dacts = m->bn_save = m->bn_tmp = NULL;
 }
 
 /* ---- elementwise layers: forward / backward pairs ------------------------------ */
@@ -363,29 +384,21 @@ void net_free(net *m)
 #define SIMD
 #endif
 #define PAR_MIN 32768 /* floats */
-#define CHUNKS 32
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) { fprintf(stderr, "train: out of memory\n"); exit(1); }
-    return p;
-}
 
 /* Batch norm over rows of c channels (rows = n h w). train: batch
    statistics (mean and 1/std saved for the backward; running averages
    updated), else the running ones. */
 static void bn_forward(float *y, int relu, float *save, float *run, const float *x, const float *gamma,
-                       const float *beta, size_t rows, size_t c, int train)
+                       const float *beta, size_t rows, size_t c, int train, float *tmp)
 {
     float *mean = save, *istd = save + c;
-    float *a = (float *)xcalloc(2 * c, sizeof(float)), *b = a + c;
+    float *part = tmp, *a = tmp + 2 * CHUNKS * c, *b = a + c;
     const int par = rows * c >= PAR_MIN;
     (void)par;
     long k;
     size_t j;
     if (train) {
-        float *part = (float *)xcalloc(CHUNKS * 2 * c, sizeof(float));
+        memset(part, 0, CHUNKS * 2 * c * sizeof(float));
         PARALLEL_FOR
         for (k = 0; k < CHUNKS; k++) { /* sum x, sum x^2 per chunk */
             float *s = part + (size_t)k * 2 * c;
@@ -405,7 +418,6 @@ static void bn_forward(float *y, int relu, float *save, float *run, const float 
             run[c + j] = (1.0f - BN_MOMENTUM) * run[c + j] +
                          BN_MOMENTUM * (float)(rows > 1 ? var * (double)rows / (double)(rows - 1) : var);
         }
-        free(part);
     } else {
         for (j = 0; j < c; j++) { mean[j] = run[j]; istd[j] = 1.0f / sqrtf(run[c + j] + BN_EPS); }
     }
@@ -420,22 +432,22 @@ static void bn_forward(float *y, int relu, float *save, float *run, const float 
         else
             for (jj = 0; jj < c; jj++) yi[jj] = xi[jj] * a[jj] + b[jj];
     }
-    free(a);
 }
 
 /* dx (+)= gamma istd (g - mean(g) - xhat mean(g xhat)) (acc: add, else
    store); dgamma, dbeta +=; g = dy, or with a fused ReLU (y its output,
    else NULL) dy where y > 0 */
 static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const float *dy, const float *y,
-                        const float *x, const float *save, const float *gamma, size_t rows, size_t c)
+                        const float *x, const float *save, const float *gamma, size_t rows, size_t c,
+                        float *tmp)
 {
     const float *mean = save, *istd = save + c;
-    float *part = (float *)xcalloc(CHUNKS * 2 * c, sizeof(float));
-    float *a = (float *)xcalloc(3 * c, sizeof(float)), *mdy = a + c, *mdyx = a + 2 * c;
+    float *part = tmp, *a = tmp + 2 * CHUNKS * c, *mdy = a + c, *mdyx = a + 2 * c;
     const int par = rows * c >= PAR_MIN;
     (void)par;
     long k;
     size_t j;
+    memset(part, 0, CHUNKS * 2 * c * sizeof(float));
     PARALLEL_FOR
     for (k = 0; k < CHUNKS; k++) { /* sum dy, sum dy xhat per chunk */
         float *s = part + (size_t)k * 2 * c;
@@ -480,8 +492,6 @@ static void bn_backward(float *dx, int acc, float *dgamma, float *dbeta, const f
         else BN_DX(d)
 #undef BN_DX
     }
-    free(part);
-    free(a);
 }
 
 /* ReLU; its backward passes dy where the output is positive. restrict and
@@ -634,7 +644,7 @@ const float *net_forward(net *m, const float *x, size_t n, int train)
             break;
         case OP_BN:
             bn_forward(y, o->relu, m->bn_save + o->save, m->state + o->stat, in, m->params + o->w,
-                       m->params + o->b, rows, c, train);
+                       m->params + o->b, rows, c, train, m->bn_tmp);
             break;
         case OP_RELU: relu_forward(y, in, len); break;
         case OP_ADD: add_forward(y, o->relu, in, ACT(o->in2), len); break;
@@ -687,8 +697,8 @@ void net_backward(net *m, const float *demb, size_t n)
                       "hr_conv2d_backward_data");
             break;
         case OP_BN:
-            bn_backward(dx, acc, m->grads + o->w, m->grads + o->b, dy, o->relu ? y : NULL, in, m->bn_save + o->save,
-                        m->params + o->w, rows, c);
+            bn_backward(dx, acc, m->grads + o->w, m->grads + o->b, dy, o->relu ? y : NULL, in,
+                        m->bn_save + o->save, m->params + o->w, rows, c, m->bn_tmp);
             break;
         case OP_RELU: relu_backward(dx, acc, y, dy, len); break;
         case OP_ADD:

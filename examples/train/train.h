@@ -114,6 +114,10 @@ typedef struct net {
     float *acts, *dacts;        /* nacts each (max_batch images)             */
     float *bn_save;             /* per BN op: batch mean, inv std (2c each)  */
     size_t nbn_save;
+    float *bn_tmp;              /* BN's scratch: chunk sums and coefficients */
+    size_t bn_c;                /*   of the widest BN (channels)             */
+    void *mem;                  /* the one block all of the above are carved
+                                   from, each piece 64-byte aligned          */
     int nconv, nbn;             /* layers named so far (conv{i}, bn{i})      */
     int profile;                /* time each layer kind (--profile)          */
     double prof[NET_PROF];      /* seconds: see net_profile_print            */
