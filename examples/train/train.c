@@ -473,14 +473,21 @@ static void build_table(trainer *t)
     t->alias_ok = 1;
 }
 
-/* every R steps: c, nearest from the head's W (every sampler: the CSV's
-   statistics), then p for the samplers weighted by them */
-static void refresh(trainer *t)
+/* Before each step. When due (every R steps): c, nearest from the head's
+   W (every sampler: the CSV's statistics). Then the table, for a sampler
+   that draws through one, when it follows c (due, and p is weighted by
+   c: not uniform-prop's all-1 p) or none is built yet (uniform-prop's
+   first; a resumed run's, from the saved c). */
+static void refresh(trainer *t, int due)
 {
     const size_t n = t->ix.nids;
-    hr_status s = hr_difficulty(t->c, t->nearest, t->m.params + t->m.head_w, n, t->m.emb, t->m.emb, 0);
-    if (s != HR_OK) die_hr("hr_difficulty", s);
-    if (uses_table(t->o.sampler) && t->o.sampler != S_UPROP) build_table(t);
+    if (due) {
+        hr_status s = hr_difficulty(t->c, t->nearest, t->m.params + t->m.head_w, n, t->m.emb,
+                                    t->m.emb, 0);
+        if (s != HR_OK) die_hr("hr_difficulty", s);
+    }
+    if (uses_table(t->o.sampler) && (!t->alias_ok || (due && t->o.sampler != S_UPROP)))
+        build_table(t);
 }
 
 /* B sample indices for the next step into t->batch */
@@ -935,13 +942,11 @@ static void train(trainer *t)
         double acc = 0;
         size_t i, k;
         hr_status s;
-        if (t->step % o->refresh == 0) refresh(t);
+        refresh(t, t->step % o->refresh == 0);
         if (t->step % o->refresh == 0 || !have_stats) { /* (a resumed run: the saved c) */
             cmean = 0; cmax = -1; have_stats = 1;
             for (i = 0; i < N; i++) { cmean += t->c[i] / (float)N; if (t->c[i] > cmax) cmax = t->c[i]; }
         }
-        if (!t->alias_ok && uses_table(o->sampler)) /* uniform-prop's; a resumed run's from the saved c */
-            build_table(t);
         next_batch(t);
         gather(t, B, 1);
         if (state0) memcpy(state0, t->m.state, t->m.nstate * sizeof(float));
