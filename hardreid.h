@@ -102,6 +102,8 @@
        >>config             config hooks, includes, target attributes
        >>kernel-signatures  the per-ISA kernels' contracts, hr__kernels
        >>scalar             the reference kernels (the specification)
+       >>simd               the simple kernels, written once over a small
+                            vocabulary each ISA section defines
        >>kernels-avx2 >>kernels-neon >>kernels-avx512   one table each
        >>dispatch           the ISA registry, detection, HR_ISA
        >>helpers            status strings, checked sizes, alignment
@@ -125,8 +127,11 @@
         convolution) and the outer kernel (A's columns through pointers:
         the convolution's backward weight); the row sum-of-squares and
         scale helpers, the batched alias draw, the GEMM tile store and
-        panel packing, the depthwise kernels, the column sum (dbias) and
-        the softmax's expsum; then its
+        panel packing, the depthwise forward (and backward weight), and
+        the softmax's expsum; the depthwise axpy / dot and the column sum
+        (dbias) come from >>simd: define its vocabulary (vector type,
+        lanes, load, store, zero, add, fused multiply-add, a scalar one)
+        and expand HR__SIMD_KERNELS; then its
         hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
         and GEMM B block sizes, the in-place-A threshold) and the kernels.
         Start from the scalar table: any entry you have not vectorized yet
@@ -1254,6 +1259,102 @@ static const hr__kernels hr__kernels_scalar = {
     hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL, NULL, NULL
 };
 
+/* >>simd -----------------------------------------------------------------*/
+/* The simple kernels, written once for every SIMD path (ggml's
+   simd-mappings): each ISA section defines this vocabulary, expands
+   HR__SIMD_KERNELS(suffix, target attribute), then #undefs it.
+     HR__V              the vector type; HR__VN its float lanes
+     HR__VLD(p)         load HR__VN floats (any alignment)
+     HR__VST(p, v)      store them
+     HR__VZERO()        zeros;  HR__VADD(a, b)  a + b
+     HR__VFMA(a, b, c)  a b + c, one rounding
+     HR__SFMA(a, b, c)  the same for one float: the channel tail
+   Columns run 4 vectors at a time, then 1, then one float at a time, and
+   every element takes the same operations in the same order wherever it
+   sits, so vector body and tail round alike (hr__dw_axpy_fn, hr__dw_dot_fn
+   and hr__colsum_fn say why that matters). The register-blocked kernels
+   (Gram, direct, outer, depthwise forward and backward weight, batched
+   draw) stay hand-written per ISA. */
+#define HR__SIMD_4V(X) X(0) X(1) X(2) X(3)
+#define HR__SIMD_KERNELS(SFX, TARGET) \
+TARGET static void hr__dw_axpy_##SFX(float *y, size_t ys, const float *x, size_t xs, \
+                                     const float *w, size_t C, size_t np) \
+{ \
+    size_t p, c = 0; \
+    for (; c + 4 * HR__VN <= C; c += 4 * HR__VN) { \
+        HR__SIMD_4V(HR__SIMD_W) \
+        for (p = 0; p < np; p++) { \
+            float *yp = y + p * ys + c; \
+            const float *xp = x + p * xs + c; \
+            HR__SIMD_4V(HR__SIMD_AXPY) \
+        } \
+    } \
+    for (; c + HR__VN <= C; c += HR__VN) { \
+        const HR__V w0 = HR__VLD(w + c); \
+        for (p = 0; p < np; p++) \
+            HR__VST(y + p * ys + c, HR__VFMA(HR__VLD(x + p * xs + c), w0, HR__VLD(y + p * ys + c))); \
+    } \
+    for (; c < C; c++) \
+        for (p = 0; p < np; p++) y[p * ys + c] = HR__SFMA(x[p * xs + c], w[c], y[p * ys + c]); \
+} \
+TARGET static void hr__dw_dot_##SFX(float *acc, const float *a, size_t as, const float *b, \
+                                    size_t bs, size_t C, size_t np) \
+{ \
+    size_t p, c = 0; \
+    for (; c + 4 * HR__VN <= C; c += 4 * HR__VN) { \
+        HR__SIMD_4V(HR__SIMD_S) \
+        for (p = 0; p < np; p++) { \
+            const float *ap = a + p * as + c, *bp = b + p * bs + c; \
+            HR__SIMD_4V(HR__SIMD_DOT) \
+        } \
+        HR__SIMD_4V(HR__SIMD_SST) \
+    } \
+    for (; c + HR__VN <= C; c += HR__VN) { \
+        HR__V s0 = HR__VLD(acc + c); \
+        for (p = 0; p < np; p++) s0 = HR__VFMA(HR__VLD(a + p * as + c), HR__VLD(b + p * bs + c), s0); \
+        HR__VST(acc + c, s0); \
+    } \
+    for (; c < C; c++) { \
+        float s0 = acc[c]; \
+        for (p = 0; p < np; p++) s0 = HR__SFMA(a[p * as + c], b[p * bs + c], s0); \
+        acc[c] = s0; \
+    } \
+} \
+TARGET static void hr__colsum_##SFX(float *acc, const float *a, size_t as, size_t C, size_t np) \
+{ \
+    size_t p, c0 = 0; \
+    for (; c0 + 4 * HR__VN <= C; c0 += 4 * HR__VN) { \
+        HR__CS4x4(HR__SIMD_CZ) \
+        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__SIMD_CA) } \
+        if (p < np) { HR__CS1x4(0, HR__SIMD_CA) } \
+        if (p + 1 < np) { HR__CS1x4(1, HR__SIMD_CA) } \
+        if (p + 2 < np) { HR__CS1x4(2, HR__SIMD_CA) } \
+        HR__CSV4(HR__SIMD_CS) \
+    } \
+    for (; c0 + HR__VN <= C; c0 += HR__VN) { \
+        HR__SIMD_CZ(0, 0) HR__SIMD_CZ(1, 0) HR__SIMD_CZ(2, 0) HR__SIMD_CZ(3, 0) \
+        for (p = 0; p + 4 <= np; p += 4) { \
+            HR__SIMD_CA(0, 0) HR__SIMD_CA(1, 0) HR__SIMD_CA(2, 0) HR__SIMD_CA(3, 0) \
+        } \
+        if (p < np) { HR__SIMD_CA(0, 0) } \
+        if (p + 1 < np) { HR__SIMD_CA(1, 0) } \
+        if (p + 2 < np) { HR__SIMD_CA(2, 0) } \
+        HR__SIMD_CS(0) \
+    } \
+    if (c0 < C) hr__colsum_scalar(acc + c0, a + c0, as, C - c0, np); \
+}
+/* vector v of a 4-vector block: weights, axpy, dot sums, colsum chains */
+#define HR__SIMD_W(v) const HR__V w##v = HR__VLD(w + c + (v) * HR__VN);
+#define HR__SIMD_AXPY(v) HR__VST(yp + (v) * HR__VN, \
+                                 HR__VFMA(HR__VLD(xp + (v) * HR__VN), w##v, HR__VLD(yp + (v) * HR__VN)));
+#define HR__SIMD_S(v) HR__V s##v = HR__VLD(acc + c + (v) * HR__VN);
+#define HR__SIMD_DOT(v) s##v = HR__VFMA(HR__VLD(ap + (v) * HR__VN), HR__VLD(bp + (v) * HR__VN), s##v);
+#define HR__SIMD_SST(v) HR__VST(acc + c + (v) * HR__VN, s##v);
+#define HR__SIMD_CZ(k, v) HR__V s##k##v = HR__VZERO();
+#define HR__SIMD_CA(k, v) s##k##v = HR__VADD(s##k##v, HR__VLD(a + (p + (k)) * as + c0 + (v) * HR__VN));
+#define HR__SIMD_CS(v) HR__VST(acc + c0 + (v) * HR__VN, \
+                               HR__VADD(HR__VADD(s0##v, s1##v), HR__VADD(s2##v, s3##v)));
+
 /* >>kernels-avx2 ---------------------------------------------------------*/
 #ifdef HR__HAVE_AVX2
 /* 6 x 16 register tile (BLIS's AVX2 shape): 12 accumulators, 2 B vectors,
@@ -1706,71 +1807,6 @@ static void hr__pack_avx2(float *dst, const float *x, size_t rs, size_t cs,
     if (q < rows) hr__pack_ref(dst, x + q * rs, rs, cs, rows - q, kc, mr);
 }
 
-/* Channels in blocks of 32 (then 8) held in registers across the pixels;
-   the channel tail uses the scalar FMA, which rounds as a lane does. */
-HR__TARGET_AVX2
-static void hr__dw_axpy_avx2(float *y, size_t ys, const float *x, size_t xs,
-                             const float *w, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 32 <= C; c += 32) {
-        const __m256 w0 = _mm256_loadu_ps(w + c), w1 = _mm256_loadu_ps(w + c + 8);
-        const __m256 w2 = _mm256_loadu_ps(w + c + 16), w3 = _mm256_loadu_ps(w + c + 24);
-        for (p = 0; p < np; p++) {
-            float *yp = y + p * ys + c;
-            const float *xp = x + p * xs + c;
-            _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_loadu_ps(xp), w0, _mm256_loadu_ps(yp)));
-            _mm256_storeu_ps(yp + 8, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 8), w1, _mm256_loadu_ps(yp + 8)));
-            _mm256_storeu_ps(yp + 16, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 16), w2, _mm256_loadu_ps(yp + 16)));
-            _mm256_storeu_ps(yp + 24, _mm256_fmadd_ps(_mm256_loadu_ps(xp + 24), w3, _mm256_loadu_ps(yp + 24)));
-        }
-    }
-    for (; c + 8 <= C; c += 8) {
-        const __m256 w0 = _mm256_loadu_ps(w + c);
-        for (p = 0; p < np; p++)
-            _mm256_storeu_ps(y + p * ys + c, _mm256_fmadd_ps(_mm256_loadu_ps(x + p * xs + c), w0,
-                                                             _mm256_loadu_ps(y + p * ys + c)));
-    }
-    for (; c < C; c++)
-        for (p = 0; p < np; p++)
-            _mm_store_ss(y + p * ys + c, _mm_fmadd_ss(_mm_load_ss(x + p * xs + c), _mm_load_ss(w + c),
-                                                      _mm_load_ss(y + p * ys + c)));
-}
-
-HR__TARGET_AVX2
-static void hr__dw_dot_avx2(float *acc, const float *a, size_t as, const float *b,
-                            size_t bs, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 32 <= C; c += 32) {
-        __m256 s0 = _mm256_loadu_ps(acc + c), s1 = _mm256_loadu_ps(acc + c + 8);
-        __m256 s2 = _mm256_loadu_ps(acc + c + 16), s3 = _mm256_loadu_ps(acc + c + 24);
-        for (p = 0; p < np; p++) {
-            const float *ap = a + p * as + c, *bp = b + p * bs + c;
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap), _mm256_loadu_ps(bp), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 8), _mm256_loadu_ps(bp + 8), s1);
-            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 16), _mm256_loadu_ps(bp + 16), s2);
-            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 24), _mm256_loadu_ps(bp + 24), s3);
-        }
-        _mm256_storeu_ps(acc + c, s0);
-        _mm256_storeu_ps(acc + c + 8, s1);
-        _mm256_storeu_ps(acc + c + 16, s2);
-        _mm256_storeu_ps(acc + c + 24, s3);
-    }
-    for (; c + 8 <= C; c += 8) {
-        __m256 s0 = _mm256_loadu_ps(acc + c);
-        for (p = 0; p < np; p++)
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p * as + c), _mm256_loadu_ps(b + p * bs + c), s0);
-        _mm256_storeu_ps(acc + c, s0);
-    }
-    for (; c < C; c++) {
-        __m128 s0 = _mm_load_ss(acc + c);
-        for (p = 0; p < np; p++)
-            s0 = _mm_fmadd_ss(_mm_load_ss(a + p * as + c), _mm_load_ss(b + p * bs + c), s0);
-        _mm_store_ss(acc + c, s0);
-    }
-}
-
 #ifdef HR__SLEEF_AVX2
 /* 8 lanes at a time; the tail goes through the same vector exp, padded
    with -inf (exp = 0), so every element rounds alike. */
@@ -1812,36 +1848,27 @@ static int hr__cpu_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* hr__colsum_fn: 4 vectors of 8 columns x 4 row chains (16 sums), the
-   column tail masked (the same adds). */
-HR__TARGET_AVX2
-static void hr__colsum_avx2(float *acc, const float *a, size_t as, size_t C, size_t np)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    size_t c0, p;
-    for (c0 = 0; c0 < C; c0 += 32) {
-#define HR__M(v) const __m256i m##v = _mm256_cmpgt_epi32(_mm256_set1_epi32( \
-                     C - c0 > 8 * (v) ? (C - c0 - 8 * (v) >= 8 ? 8 : (int)(C - c0 - 8 * (v))) : 0), lane);
-#define HR__Z(k, v) __m256 s##k##v = _mm256_setzero_ps();
-#define HR__A(k, v) s##k##v = _mm256_add_ps(s##k##v, _mm256_maskload_ps(a + (p + (k)) * as + c0 + 8 * (v), m##v));
-#define HR__S(v) _mm256_maskstore_ps(acc + c0 + 8 * (v), m##v, \
-                     _mm256_add_ps(_mm256_add_ps(s0##v, s1##v), _mm256_add_ps(s2##v, s3##v)));
-        HR__CSV4(HR__M)
-        HR__CS4x4(HR__Z)
-        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
-        if (p < np) { HR__CS1x4(0, HR__A) }
-        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
-        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
-        HR__CSV4(HR__S)
-#undef HR__M
-#undef HR__Z
-#undef HR__A
-#undef HR__S
-    }
-}
-
 /* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
    (BLIS's haswell size); A in place up to 8 panels (128 columns). */
+/* The simple kernels (>>simd) on 8 lanes. */
+#define HR__V __m256
+#define HR__VN 8
+#define HR__VLD(p) _mm256_loadu_ps(p)
+#define HR__VST(p, v) _mm256_storeu_ps(p, v)
+#define HR__VZERO() _mm256_setzero_ps()
+#define HR__VADD(a, b) _mm256_add_ps(a, b)
+#define HR__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+HR__SIMD_KERNELS(avx2, HR__TARGET_AVX2)
+#undef HR__V
+#undef HR__VN
+#undef HR__VLD
+#undef HR__VST
+#undef HR__VZERO
+#undef HR__VADD
+#undef HR__VFMA
+#undef HR__SFMA
+
 static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
@@ -2165,64 +2192,6 @@ static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
         }
 }
 
-/* As the AVX2 variants, 4 lanes, channel blocks of 16; fmaf (one fmadd)
-   for the channel tail. */
-static void hr__dw_axpy_neon(float *y, size_t ys, const float *x, size_t xs,
-                             const float *w, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 16 <= C; c += 16) {
-        const float32x4_t w0 = vld1q_f32(w + c), w1 = vld1q_f32(w + c + 4);
-        const float32x4_t w2 = vld1q_f32(w + c + 8), w3 = vld1q_f32(w + c + 12);
-        for (p = 0; p < np; p++) {
-            float *yp = y + p * ys + c;
-            const float *xp = x + p * xs + c;
-            vst1q_f32(yp, vfmaq_f32(vld1q_f32(yp), vld1q_f32(xp), w0));
-            vst1q_f32(yp + 4, vfmaq_f32(vld1q_f32(yp + 4), vld1q_f32(xp + 4), w1));
-            vst1q_f32(yp + 8, vfmaq_f32(vld1q_f32(yp + 8), vld1q_f32(xp + 8), w2));
-            vst1q_f32(yp + 12, vfmaq_f32(vld1q_f32(yp + 12), vld1q_f32(xp + 12), w3));
-        }
-    }
-    for (; c + 4 <= C; c += 4) {
-        const float32x4_t w0 = vld1q_f32(w + c);
-        for (p = 0; p < np; p++)
-            vst1q_f32(y + p * ys + c, vfmaq_f32(vld1q_f32(y + p * ys + c), vld1q_f32(x + p * xs + c), w0));
-    }
-    for (; c < C; c++)
-        for (p = 0; p < np; p++) y[p * ys + c] = fmaf(x[p * xs + c], w[c], y[p * ys + c]);
-}
-
-static void hr__dw_dot_neon(float *acc, const float *a, size_t as, const float *b,
-                            size_t bs, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 16 <= C; c += 16) {
-        float32x4_t s0 = vld1q_f32(acc + c), s1 = vld1q_f32(acc + c + 4);
-        float32x4_t s2 = vld1q_f32(acc + c + 8), s3 = vld1q_f32(acc + c + 12);
-        for (p = 0; p < np; p++) {
-            const float *ap = a + p * as + c, *bp = b + p * bs + c;
-            s0 = vfmaq_f32(s0, vld1q_f32(ap), vld1q_f32(bp));
-            s1 = vfmaq_f32(s1, vld1q_f32(ap + 4), vld1q_f32(bp + 4));
-            s2 = vfmaq_f32(s2, vld1q_f32(ap + 8), vld1q_f32(bp + 8));
-            s3 = vfmaq_f32(s3, vld1q_f32(ap + 12), vld1q_f32(bp + 12));
-        }
-        vst1q_f32(acc + c, s0);
-        vst1q_f32(acc + c + 4, s1);
-        vst1q_f32(acc + c + 8, s2);
-        vst1q_f32(acc + c + 12, s3);
-    }
-    for (; c + 4 <= C; c += 4) {
-        float32x4_t s0 = vld1q_f32(acc + c);
-        for (p = 0; p < np; p++) s0 = vfmaq_f32(s0, vld1q_f32(a + p * as + c), vld1q_f32(b + p * bs + c));
-        vst1q_f32(acc + c, s0);
-    }
-    for (; c < C; c++) {
-        float s0 = acc[c];
-        for (p = 0; p < np; p++) s0 = fmaf(a[p * as + c], b[p * bs + c], s0);
-        acc[c] = s0;
-    }
-}
-
 #ifdef HR__SLEEF_NEON
 /* As the AVX2 variant, 4 lanes. */
 static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
@@ -2256,27 +2225,24 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_NEON hr__expsum_scalar
 #endif
 
-/* hr__colsum_fn: 4 vectors of 4 columns x 4 row chains; the column tail
-   by the scalar reference (the same adds). */
-static void hr__colsum_neon(float *acc, const float *a, size_t as, size_t C, size_t np)
-{
-    size_t c0, p;
-    for (c0 = 0; c0 + 16 <= C; c0 += 16) {
-#define HR__Z(k, v) float32x4_t s##k##v = vdupq_n_f32(0.0f);
-#define HR__A(k, v) s##k##v = vaddq_f32(s##k##v, vld1q_f32(a + (p + (k)) * as + c0 + 4 * (v)));
-#define HR__S(v) vst1q_f32(acc + c0 + 4 * (v), vaddq_f32(vaddq_f32(s0##v, s1##v), vaddq_f32(s2##v, s3##v)));
-        HR__CS4x4(HR__Z)
-        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
-        if (p < np) { HR__CS1x4(0, HR__A) }
-        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
-        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
-        HR__CSV4(HR__S)
-#undef HR__Z
-#undef HR__A
-#undef HR__S
-    }
-    if (c0 < C) hr__colsum_scalar(acc + c0, a + c0, as, C - c0, np);
-}
+/* The simple kernels (>>simd) on 4 lanes. */
+#define HR__V float32x4_t
+#define HR__VN 4
+#define HR__VLD(p) vld1q_f32(p)
+#define HR__VST(p, v) vst1q_f32(p, v)
+#define HR__VZERO() vdupq_n_f32(0.0f)
+#define HR__VADD(a, b) vaddq_f32(a, b)
+#define HR__VFMA(a, b, c) vfmaq_f32(c, a, b)
+#define HR__SFMA(a, b, c) fmaf(a, b, c)
+HR__SIMD_KERNELS(neon, )
+#undef HR__V
+#undef HR__VN
+#undef HR__VLD
+#undef HR__VST
+#undef HR__VZERO
+#undef HR__VADD
+#undef HR__VFMA
+#undef HR__SFMA
 
 static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
@@ -2970,65 +2936,6 @@ static void hr__draw_n_avx512(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
-/* Channels in blocks of 64 held in registers across the pixels, then 16,
-   then one masked vector: every element is one FMA wherever it sits. */
-HR__TARGET_AVX512
-static void hr__dw_axpy_avx512(float *y, size_t ys, const float *x, size_t xs,
-                               const float *w, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 64 <= C; c += 64) {
-        const __m512 w0 = _mm512_loadu_ps(w + c), w1 = _mm512_loadu_ps(w + c + 16);
-        const __m512 w2 = _mm512_loadu_ps(w + c + 32), w3 = _mm512_loadu_ps(w + c + 48);
-        for (p = 0; p < np; p++) {
-            float *yp = y + p * ys + c;
-            const float *xp = x + p * xs + c;
-            _mm512_storeu_ps(yp, _mm512_fmadd_ps(_mm512_loadu_ps(xp), w0, _mm512_loadu_ps(yp)));
-            _mm512_storeu_ps(yp + 16, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 16), w1, _mm512_loadu_ps(yp + 16)));
-            _mm512_storeu_ps(yp + 32, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 32), w2, _mm512_loadu_ps(yp + 32)));
-            _mm512_storeu_ps(yp + 48, _mm512_fmadd_ps(_mm512_loadu_ps(xp + 48), w3, _mm512_loadu_ps(yp + 48)));
-        }
-    }
-    for (; c < C; c += 16) {
-        const __mmask16 k = HR__X5_MASK(C - c);
-        const __m512 w0 = _mm512_maskz_loadu_ps(k, w + c);
-        for (p = 0; p < np; p++)
-            _mm512_mask_storeu_ps(y + p * ys + c, k,
-                                  _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + p * xs + c), w0,
-                                                  _mm512_maskz_loadu_ps(k, y + p * ys + c)));
-    }
-}
-
-HR__TARGET_AVX512
-static void hr__dw_dot_avx512(float *acc, const float *a, size_t as, const float *b,
-                              size_t bs, size_t C, size_t np)
-{
-    size_t p, c = 0;
-    for (; c + 64 <= C; c += 64) {
-        __m512 s0 = _mm512_loadu_ps(acc + c), s1 = _mm512_loadu_ps(acc + c + 16);
-        __m512 s2 = _mm512_loadu_ps(acc + c + 32), s3 = _mm512_loadu_ps(acc + c + 48);
-        for (p = 0; p < np; p++) {
-            const float *ap = a + p * as + c, *bp = b + p * bs + c;
-            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(ap), _mm512_loadu_ps(bp), s0);
-            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 16), _mm512_loadu_ps(bp + 16), s1);
-            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 32), _mm512_loadu_ps(bp + 32), s2);
-            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(ap + 48), _mm512_loadu_ps(bp + 48), s3);
-        }
-        _mm512_storeu_ps(acc + c, s0);
-        _mm512_storeu_ps(acc + c + 16, s1);
-        _mm512_storeu_ps(acc + c + 32, s2);
-        _mm512_storeu_ps(acc + c + 48, s3);
-    }
-    for (; c < C; c += 16) {
-        const __mmask16 k = HR__X5_MASK(C - c);
-        __m512 s0 = _mm512_maskz_loadu_ps(k, acc + c);
-        for (p = 0; p < np; p++)
-            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + p * as + c),
-                                 _mm512_maskz_loadu_ps(k, b + p * bs + c), s0);
-        _mm512_mask_storeu_ps(acc + c, k, s0);
-    }
-}
-
 #ifdef HR__SLEEF_AVX512
 /* 16 lanes at a time; the tail through the same vector exp, padded with
    -inf (exp = 0) by a masked load, so every element rounds alike. */
@@ -3053,33 +2960,28 @@ static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_AVX512 hr__expsum_scalar
 #endif
 
-/* hr__colsum_fn: 4 vectors of 16 columns x 4 row chains, the column tail
-   masked (the same adds). */
-HR__TARGET_AVX512
-static void hr__colsum_avx512(float *acc, const float *a, size_t as, size_t C, size_t np)
-{
-    size_t c0, p;
-    for (c0 = 0; c0 < C; c0 += 64) {
-        HR__DWV4(HR__DWM)
-#define HR__Z(k, v) __m512 s##k##v = _mm512_setzero_ps();
-#define HR__A(k, v) s##k##v = _mm512_add_ps(s##k##v, _mm512_maskz_loadu_ps(m##v, a + (p + (k)) * as + c0 + 16 * (v)));
-#define HR__S(v) _mm512_mask_storeu_ps(acc + c0 + 16 * (v), m##v, \
-                     _mm512_add_ps(_mm512_add_ps(s0##v, s1##v), _mm512_add_ps(s2##v, s3##v)));
-        HR__CS4x4(HR__Z)
-        for (p = 0; p + 4 <= np; p += 4) { HR__CS4x4(HR__A) }
-        if (p < np) { HR__CS1x4(0, HR__A) }
-        if (p + 1 < np) { HR__CS1x4(1, HR__A) }
-        if (p + 2 < np) { HR__CS1x4(2, HR__A) }
-        HR__DWV4(HR__S)
-#undef HR__Z
-#undef HR__A
-#undef HR__S
-    }
-}
-
 /* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
    (the L2/L3 of the CPUs that have both are alike); A in place up to 4
    panels (128 columns, as AVX2's 8 of 16). */
+/* The simple kernels (>>simd) on 16 lanes. */
+#define HR__V __m512
+#define HR__VN 16
+#define HR__VLD(p) _mm512_loadu_ps(p)
+#define HR__VST(p, v) _mm512_storeu_ps(p, v)
+#define HR__VZERO() _mm512_setzero_ps()
+#define HR__VADD(a, b) _mm512_add_ps(a, b)
+#define HR__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+HR__SIMD_KERNELS(avx512, HR__TARGET_AVX512)
+#undef HR__V
+#undef HR__VN
+#undef HR__VLD
+#undef HR__VST
+#undef HR__VZERO
+#undef HR__VADD
+#undef HR__VFMA
+#undef HR__SFMA
+
 /* The narrow table: the 12 x 16 convolution kernels; what a convolution
    reads besides is the ISA's own (packing, depthwise, colsum), or AVX2's
    16-wide tile store (the strided backward data adds one tile row at a
