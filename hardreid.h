@@ -150,8 +150,12 @@
 
    REVISION HISTORY
      0.5.2 (2026-12-05) convolution speed: AVX-512's wide 6 x 64 tile for
-                        channels a multiple of 64; depthwise 3x3 forward
-                        with the weights in registers. No API change.
+                        channels a multiple of 64; the direct kernel takes
+                        row pointers and tap offsets; depthwise 3x3
+                        forward with the weights in registers; the
+                        backward weight's partials summed by colsum (dw
+                        rounds differently). >>simd: the depthwise
+                        axpy / dot and colsum written once. No API change.
      0.5.1 (2026-12-05) convolution speed: padded taps skipped by class in
                         every pass; the outer kernel reads B through row
                         pointers (dy in place); AVX-512's own 12 x 16
@@ -1848,8 +1852,6 @@ static int hr__cpu_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
-   (BLIS's haswell size); A in place up to 8 panels (128 columns). */
 /* The simple kernels (>>simd) on 8 lanes. */
 #define HR__V __m256
 #define HR__VN 8
@@ -1869,6 +1871,8 @@ HR__SIMD_KERNELS(avx2, HR__TARGET_AVX2)
 #undef HR__VFMA
 #undef HR__SFMA
 
+/* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
+   (BLIS's haswell size); A in place up to 8 panels (128 columns). */
 static const hr__kernels hr__kernels_avx2 = {
     hr__cpu_avx2, 6, 16, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 8,
     hr__gram_avx2, hr__sumsq_avx2, hr__scale_avx2, hr__draw_n_avx2,
@@ -2740,33 +2744,15 @@ static void hr__dw_bw3_avx512(float *acc, const float *a, size_t ars, const floa
 #undef HR__BW9_F
 #undef HR__BW9_S
 
-/* Any tile, full or edge: rows in turn, columns as two masked vectors. */
+/* Any tile, full or edge: rows in turn (tr floats apart in t), columns
+   as masked vectors. */
 HR__TARGET_AVX512
-static void hr__tile_avx512(float *c, size_t ldc, const float *t, size_t mm,
-                            size_t nn, float alpha, float beta)
-{
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const __mmask16 m0 = HR__X5_MASK(nn), m1 = HR__X5_MASK(nn > 16 ? nn - 16 : 0);
-    size_t r;
-    for (r = 0; r < mm; r++, c += ldc, t += 32) {
-        __m512 t0 = _mm512_mul_ps(va, _mm512_loadu_ps(t)), t1 = _mm512_mul_ps(va, _mm512_loadu_ps(t + 16));
-        if (beta != 0.0f) { /* as the reference: alpha t + beta c, two roundings */
-            t0 = _mm512_add_ps(t0, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, c)));
-            t1 = _mm512_add_ps(t1, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16)));
-        }
-        _mm512_mask_storeu_ps(c, m0, t0);
-        _mm512_mask_storeu_ps(c + 16, m1, t1);
-    }
-}
-
-/* The tile update of hr__tile_avx512 for the wide tile's 64 columns. */
-HR__TARGET_AVX512
-static void hr__tile_avx512w(float *c, size_t ldc, const float *t, size_t mm,
-                             size_t nn, float alpha, float beta)
+static void hr__tile_x5(float *c, size_t ldc, const float *t, size_t tr, size_t mm, size_t nn,
+                        float alpha, float beta)
 {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     size_t r, j;
-    for (r = 0; r < mm; r++, c += ldc, t += 64)
+    for (r = 0; r < mm; r++, c += ldc, t += tr)
         for (j = 0; j < nn; j += 16) {
             const __mmask16 m = HR__X5_MASK(nn - j);
             __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(t + j));
@@ -2774,6 +2760,19 @@ static void hr__tile_avx512w(float *c, size_t ldc, const float *t, size_t mm,
                 v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c + j)));
             _mm512_mask_storeu_ps(c + j, m, v);
         }
+}
+/* hr__tile_fn of the 14 x 32 tile and of the wide 6 x 64 one */
+HR__TARGET_AVX512
+static void hr__tile_avx512(float *c, size_t ldc, const float *t, size_t mm, size_t nn,
+                            float alpha, float beta)
+{
+    hr__tile_x5(c, ldc, t, 32, mm, nn, alpha, beta);
+}
+HR__TARGET_AVX512
+static void hr__tile_avx512w(float *c, size_t ldc, const float *t, size_t mm, size_t nn,
+                             float alpha, float beta)
+{
+    hr__tile_x5(c, ldc, t, 64, mm, nn, alpha, beta);
 }
 
 /* Every panel, any mr <= 32, any kc, no scalar tails. Copying (rs == 1):
@@ -2960,9 +2959,6 @@ static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
 #define HR__EXPSUM_AVX512 hr__expsum_scalar
 #endif
 
-/* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
-   (the L2/L3 of the CPUs that have both are alike); A in place up to 4
-   panels (128 columns, as AVX2's 8 of 16). */
 /* The simple kernels (>>simd) on 16 lanes. */
 #define HR__V __m512
 #define HR__VN 16
@@ -2982,6 +2978,9 @@ HR__SIMD_KERNELS(avx512, HR__TARGET_AVX512)
 #undef HR__VFMA
 #undef HR__SFMA
 
+/* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
+   (the L2/L3 of the CPUs that have both are alike); A in place up to 4
+   panels (128 columns, as AVX2's 8 of 16). */
 /* The narrow table: the 12 x 16 convolution kernels; what a convolution
    reads besides is the ISA's own (packing, depthwise, colsum), or AVX2's
    16-wide tile store (the strided backward data adds one tile row at a
@@ -5683,12 +5682,13 @@ static int hr__ctz64(uint64_t x) /* x != 0 */
 }
 
 /* hr_alias_build's pass 1: validate before writing anything, sum, find
-   the largest (its first index to *bigp). Blocks of 1024 summed in 4 double chains (relative error <= 2^-45),
-   blocks added with Neumaier's compensation: the scale below must be
-   right to far better than 2^-32, since the whole rounding residual
-   lands on one category (a plain sum of 2^31 terms can be off by
-   2^-22). A block is valid iff its min is >= 0 and its sum finite: no
-   finite non-negative floats overflow a double sum of 1024. */
+   the largest (its first index to *bigp). Blocks of 1024 summed in 4
+   double chains (relative error <= 2^-45), blocks added with Neumaier's
+   compensation: the scale must be right to far better than 2^-32, since
+   the whole rounding residual lands on one category (a plain sum of 2^31
+   terms can be off by 2^-22). A block is valid iff its min is >= 0 and
+   its sum finite: no finite non-negative floats overflow a double sum of
+   1024. */
 static hr_status hr__alias_sum(const float *w, size_t n, double *sump, size_t *bigp)
 {
     double sum = 0.0, comp = 0.0;
@@ -5770,9 +5770,9 @@ static uint32_t hr__alias_masses(uint64_t *tab, uint64_t *heavy, const float *w,
 }
 
 /* hr_alias_build's pass 3: Vose's pairing as a sweep (Huebschle-Schneider
-   & Sanders): one cursor walks the light columns (W < 2^32), one the heavy ones,
-   both forward, a bitmap word at a time; the current heavy j's remaining
-   mass stays in rest. A light takes its W as threshold and j as alias,
+   & Sanders): one cursor walks the light columns (W < 2^32), one the heavy
+   ones, both forward, a bitmap word at a time; the current heavy j's
+   remaining mass stays in rest. A light takes its W as threshold and j as alias,
    and j gives up 2^32 - W; once rest < 2^32, j itself is filled from the
    next heavy. Integer masses keep it exact, so when the lights run out
    the current and all later heavies hold exactly 2^32: full columns
