@@ -11,8 +11,8 @@
 #   3. an MPI rank killed (SIGKILL) in the middle of the ring
 #      (HR_CLI_FAULT=ring on the last rank): the run ends non-zero within
 #      the timeout, rank 0's temp files are gone, the older outputs intact.
-#   4. the trainer SIGKILLed at 8 points spread over a run that resumes one
-#      checkpoint and saves over it: each time, --resume of what is on disk
+#   4. the trainer SIGKILLed at 8 points spread over a run (5% to 99% of its
+#      timed length) that resumes one checkpoint and saves over it: each time, --resume of what is on disk
 #      succeeds (the old checkpoint or the complete new one: temp + fsync +
 #      rename; a kill rarely lands inside the short write itself, which the
 #      full-disk case above fails on purpose).
@@ -97,21 +97,29 @@ else
 fi
 
 # 4. the trainer killed anywhere ------------------------------------------------
+# Every run resumes the same step-2 checkpoint (restored before each) and
+# saves over it at step 40; the kill times are fractions of one such run,
+# timed here, so they spread over the run (and its save, at the end) on a
+# fast machine as on a slow one.
 tiny="--ids-train 24 --ids-test 12 --imgs 8 --distractors 10 --P 6 --K 4 --quiet --steps 40"
 mkdir -p "$DIR/ck"
-if "$TRAIN" $tiny --stop-at 2 --save "$DIR/ck/t.ckpt" >/dev/null 2>&1; then
+if "$TRAIN" $tiny --stop-at 2 --save "$DIR/ck/base.ckpt" >/dev/null 2>&1 &&
+   cp "$DIR/ck/base.ckpt" "$DIR/ck/t.ckpt" && t0=$(date +%s%N) &&
+   "$TRAIN" $tiny --resume "$DIR/ck/t.ckpt" --save "$DIR/ck/t.ckpt" >/dev/null 2>&1; then
+    run=$(( ($(date +%s%N) - t0) / 1000 ))      # microseconds
     killed=0 torn=0
-    for delay in 0.02 0.1 0.2 0.35 0.5 0.8 1.2 1.8; do
+    for pct in 5 20 40 60 80 90 96 99; do
+        cp "$DIR/ck/base.ckpt" "$DIR/ck/t.ckpt" || exit 1
         "$TRAIN" $tiny --resume "$DIR/ck/t.ckpt" --save "$DIR/ck/t.ckpt" >/dev/null 2>&1 & pid=$!
-        sleep $delay
+        sleep "$(awk "BEGIN { printf \"%.4f\", $run * $pct / 1e8 }")"
         { kill -KILL $pid && killed=$((killed + 1)); wait $pid; } 2>/dev/null
         "$TRAIN" $tiny --resume "$DIR/ck/t.ckpt" --stop-at 3 >/dev/null 2>"$DIR/ck/resume.err" ||
             torn=$((torn + 1))
     done
     if [ $torn = 0 ] && [ $killed -ge 4 ]; then ok
-    else bad "trainer killed while saving: $torn of 8 checkpoints not resumable ($killed runs killed): $(head -1 "$DIR/ck/resume.err")"; fi
+    else bad "trainer killed while saving: $torn of 8 checkpoints not resumable ($killed runs killed, a run ${run} us): $(head -1 "$DIR/ck/resume.err")"; fi
 else
-    bad "trainer: the first checkpoint"
+    bad "trainer: the first checkpoint, or a run resumed from it"
 fi
 
 if [ $fail = 0 ]; then echo "fault tests: $n passed"; exit 0; fi
