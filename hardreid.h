@@ -125,13 +125,14 @@
         hr_gemm uses the same kernel) and its two siblings on the same
         tile, the direct kernel (A's rows through pointers: in-place GEMM,
         convolution) and the outer kernel (A's columns through pointers:
-        the convolution's backward weight); the row sum-of-squares and
-        scale helpers, the batched alias draw, the GEMM tile store and
-        panel packing, the depthwise forward (and backward weight), and
-        the softmax's expsum; the depthwise axpy / dot and the column sum
-        (dbias) come from >>simd: define its vocabulary (vector type,
-        lanes, load, store, zero, add, fused multiply-add, a scalar one)
-        and expand HR__SIMD_KERNELS; then its
+        the convolution's backward weight); the batched alias draw, the
+        GEMM panel packing, the depthwise forward (and backward weight);
+        the simple kernels (row sum-of-squares and scale, the tile store,
+        the depthwise axpy / dot, the column sum, the softmax's expsum)
+        come from >>simd: define its vocabulary (vector type, lanes,
+        loads and stores with a partial tail, arithmetic, widening to
+        double and back, a horizontal sum) and expand HR__SIMD_KERNELS
+        (and HR__SIMD_EXPSUM where SLEEF has the ISA); then its
         hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
         and GEMM B block sizes, the in-place-A threshold) and the kernels.
         Start from the scalar table: any entry you have not vectorized yet
@@ -155,7 +156,10 @@
                         forward with the weights in registers; the
                         backward weight's partials summed by colsum (dw
                         rounds differently). >>simd: the depthwise
-                        axpy / dot and colsum written once. No API change.
+                        axpy / dot and colsum written once; then row
+                        sum-of-squares and scale, the tile store and
+                        expsum too (their tails in one partial vector).
+                        No API change.
      0.5.1 (2026-12-05) convolution speed: padded taps skipped by class in
                         every pass; the outer kernel reads B through row
                         pointers (dy in place); AVX-512's own 12 x 16
@@ -918,11 +922,11 @@ typedef void (*hr__scale_fn)(float *out, const float *in, size_t d, double s);
 typedef void (*hr__draw_fn)(uint32_t *out, size_t m, const hr_alias *a,
                             uint64_t *lanes);
 
-/* GEMM tile update: C[r*ldc + j] = alpha T[r*nr + j] + beta C[...] for
-   r < mm, j < nn (T: a Gram micro-kernel's stored tile, 32-byte aligned,
-   row stride nr); beta == 0: C is only written. A variant may vectorize the
-   full mr x nr tile and hand edge tiles to the reference. */
-typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t mm,
+/* GEMM tile update: C[r*ldc + j] = alpha T[r*tr + j] + beta C[...] for
+   r < mm, j < nn (T: a micro-kernel's stored tile, row stride tr, the
+   kernel's nr); beta == 0: C is only written, never read. alpha t + beta c
+   rounds twice (no fused multiply-add), as the reference. */
+typedef void (*hr__tile_fn)(float *c, size_t ldc, const float *t, size_t tr, size_t mm,
                             size_t nn, float alpha, float beta);
 
 /* Panel packing for hr_gemm: rows [0, rows) x columns [0, kc) of a strided
@@ -1127,20 +1131,13 @@ static void hr__pack_ref(float *dst, const float *x, size_t rs, size_t cs,
     }
 }
 
-/* The tile update of hr__tile_fn for a tile of row stride nr. */
-static void hr__tile_ref(float *c, size_t ldc, const float *t, size_t nr,
+static void hr__tile_ref(float *c, size_t ldc, const float *t, size_t tr,
                          size_t mm, size_t nn, float alpha, float beta)
 {
     size_t r, j;
-    for (r = 0; r < mm; r++, c += ldc, t += nr)
+    for (r = 0; r < mm; r++, c += ldc, t += tr)
         for (j = 0; j < nn; j++) /* beta == 0: C not read, NaN there stays out */
             c[j] = beta == 0.0f ? alpha * t[j] : alpha * t[j] + beta * c[j];
-}
-
-static void hr__tile_scalar(float *c, size_t ldc, const float *t, size_t mm,
-                            size_t nn, float alpha, float beta)
-{
-    hr__tile_ref(c, ldc, t, HR__NR_SCALAR, mm, nn, alpha, beta);
 }
 
 static void hr__dw_axpy_scalar(float *y, size_t ys, const float *x, size_t xs,
@@ -1258,7 +1255,7 @@ static int hr__cpu_any(void) { return 1; }
 static const hr__kernels hr__kernels_scalar = {
     hr__cpu_any, HR__MR_SCALAR, HR__NR_SCALAR, 64, 256, (size_t)1 << 19, (size_t)1 << 20, 0,
     hr__gram_scalar, hr__sumsq_scalar, hr__scale_scalar, hr__draw_n_scalar,
-    hr__tile_scalar, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__colsum_scalar,
+    hr__tile_ref, hr__pack_ref, hr__dw_axpy_scalar, hr__dw_dot_scalar, hr__colsum_scalar,
     hr__expsum_scalar,
     hr__direct_scalar, hr__outer_scalar, hr__dw_fwd_scalar, NULL, NULL, NULL
 };
@@ -1273,12 +1270,22 @@ static const hr__kernels hr__kernels_scalar = {
      HR__VZERO()        zeros;  HR__VADD(a, b)  a + b
      HR__VFMA(a, b, c)  a b + c, one rounding
      HR__SFMA(a, b, c)  the same for one float: the channel tail
-   Columns run 4 vectors at a time, then 1, then one float at a time, and
-   every element takes the same operations in the same order wherever it
-   sits, so vector body and tail round alike (hr__dw_axpy_fn, hr__dw_dot_fn
-   and hr__colsum_fn say why that matters). The register-blocked kernels
-   (Gram, direct, outer, depthwise forward and backward weight, batched
-   draw) stay hand-written per ISA. */
+     HR__VSET1(x)       x in every lane; HR__VSUB, HR__VMUL  a - b, a b
+     HR__VLDN(p, n, f)  load n < HR__VN floats, f in the other lanes
+     HR__VSTN(p, n, v)  store v's first n lanes, nothing past them
+     HR__VD             a vector of HR__VN / 2 doubles; HR__VDZERO(),
+                        HR__VDSET1(x), HR__VDADD, HR__VDMUL, HR__VDFMA
+     HR__VWLO(v), HR__VWHI(v)  v's low / high half widened to double
+     HR__VNARROW(lo, hi)       two double vectors rounded to one of floats
+     HR__VDSUM(d)       the sum of d's lanes
+   Depthwise axpy / dot and colsum run their columns 4 vectors at a time,
+   then 1, then one float at a time, and every element takes the same
+   operations in the same order wherever it sits, so vector body and tail
+   round alike (hr__dw_axpy_fn, hr__dw_dot_fn and hr__colsum_fn say why that
+   matters). Sum of squares, scale, tile store and expsum end in one
+   HR__VLDN / HR__VSTN vector: the tail goes through the same operations.
+   The register-blocked kernels (Gram, direct, outer, depthwise forward and
+   backward weight, batched draw) stay hand-written per ISA. */
 #define HR__SIMD_4V(X) X(0) X(1) X(2) X(3)
 #define HR__SIMD_KERNELS(SFX, TARGET) \
 TARGET static void hr__dw_axpy_##SFX(float *y, size_t ys, const float *x, size_t xs, \
@@ -1346,6 +1353,80 @@ TARGET static void hr__colsum_##SFX(float *acc, const float *a, size_t as, size_
         HR__SIMD_CS(0) \
     } \
     if (c0 < C) hr__colsum_scalar(acc + c0, a + c0, as, C - c0, np); \
+} \
+TARGET static double hr__sumsq_##SFX(const float *x, size_t d) \
+{ \
+    HR__VD s0 = HR__VDZERO(), s1 = HR__VDZERO(); \
+    HR__V v; \
+    size_t j = 0; \
+    for (; j + HR__VN <= d; j += HR__VN) { \
+        v = HR__VLD(x + j); \
+        s0 = HR__VDFMA(HR__VWLO(v), HR__VWLO(v), s0); \
+        s1 = HR__VDFMA(HR__VWHI(v), HR__VWHI(v), s1); \
+    } \
+    if (j < d) { /* zeros past the end add nothing */ \
+        v = HR__VLDN(x + j, d - j, 0.0f); \
+        s0 = HR__VDFMA(HR__VWLO(v), HR__VWLO(v), s0); \
+        s1 = HR__VDFMA(HR__VWHI(v), HR__VWHI(v), s1); \
+    } \
+    return HR__VDSUM(HR__VDADD(s0, s1)); \
+} \
+TARGET static void hr__scale_##SFX(float *out, const float *in, size_t d, double s) \
+{ \
+    const HR__VD sv = HR__VDSET1(s); \
+    HR__V v; \
+    size_t j = 0; \
+    for (; j + HR__VN <= d; j += HR__VN) { \
+        v = HR__VLD(in + j); \
+        HR__VST(out + j, HR__VNARROW(HR__VDMUL(HR__VWLO(v), sv), HR__VDMUL(HR__VWHI(v), sv))); \
+    } \
+    if (j < d) { \
+        v = HR__VLDN(in + j, d - j, 0.0f); \
+        HR__VSTN(out + j, d - j, HR__VNARROW(HR__VDMUL(HR__VWLO(v), sv), HR__VDMUL(HR__VWHI(v), sv))); \
+    } \
+} \
+TARGET static void hr__tile_##SFX(float *c, size_t ldc, const float *t, size_t tr, size_t mm, \
+                                  size_t nn, float alpha, float beta) \
+{ \
+    const HR__V va = HR__VSET1(alpha), vb = HR__VSET1(beta); \
+    HR__V v; \
+    size_t r, j; \
+    for (r = 0; r < mm; r++, c += ldc, t += tr) { \
+        for (j = 0; j + HR__VN <= nn; j += HR__VN) { \
+            v = HR__VMUL(va, HR__VLD(t + j)); \
+            if (beta != 0.0f) v = HR__VADD(v, HR__VMUL(vb, HR__VLD(c + j))); /* two roundings */ \
+            HR__VST(c + j, v); \
+        } \
+        if (j < nn) { \
+            v = HR__VMUL(va, HR__VLDN(t + j, nn - j, 0.0f)); \
+            if (beta != 0.0f) v = HR__VADD(v, HR__VMUL(vb, HR__VLDN(c + j, nn - j, 0.0f))); \
+            HR__VSTN(c + j, nn - j, v); \
+        } \
+    } \
+}
+/* hr__expsum_fn over the ISA's SLEEF expf (EXPF), where SLEEF is there: the
+   tail padded with -inf (exp = 0). Run-time weak SLEEF: the scalar one. */
+#define HR__SIMD_EXPSUM(SFX, TARGET, EXPF) \
+TARGET static double hr__expsum_##SFX(float *p, const float *z, size_t n, float zmax) \
+{ \
+    const HR__V mx = HR__VSET1(zmax); \
+    HR__VD s0 = HR__VDZERO(), s1 = HR__VDZERO(); \
+    HR__V e; \
+    size_t i = 0; \
+    if (HR__SLEEF_ABSENT(EXPF)) return hr__expsum_scalar(p, z, n, zmax); \
+    for (; i + HR__VN <= n; i += HR__VN) { \
+        e = EXPF(HR__VSUB(HR__VLD(z + i), mx)); \
+        HR__VST(p + i, e); \
+        s0 = HR__VDADD(s0, HR__VWLO(e)); \
+        s1 = HR__VDADD(s1, HR__VWHI(e)); \
+    } \
+    if (i < n) { \
+        e = EXPF(HR__VSUB(HR__VLDN(z + i, n - i, -INFINITY), mx)); \
+        HR__VSTN(p + i, n - i, e); \
+        s0 = HR__VDADD(s0, HR__VWLO(e)); \
+        s1 = HR__VDADD(s1, HR__VWHI(e)); \
+    } \
+    return HR__VDSUM(HR__VDADD(s0, s1)); \
 }
 /* vector v of a 4-vector block: weights, axpy, dot sums, colsum chains */
 #define HR__SIMD_W(v) const HR__V w##v = HR__VLD(w + c + (v) * HR__VN);
@@ -1453,39 +1534,6 @@ static void hr__gram_avx2(size_t kc, const float *a, const float *b, float *t,
             _mm256_storeu_ps((float *)(ep->cidx + 8 * v), _mm256_blendv_ps(oi, mi, g));
         }
     }
-}
-
-HR__TARGET_AVX2
-static double hr__sumsq_avx2(const float *x, size_t d)
-{
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-    __m128d h;
-    size_t j = 0;
-    for (; j + 8 <= d; j += 8) {
-        __m256 v = _mm256_loadu_ps(x + j);
-        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-        __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-        s0 = _mm256_fmadd_pd(lo, lo, s0);
-        s1 = _mm256_fmadd_pd(hi, hi, s1);
-    }
-    s0 = _mm256_add_pd(s0, s1);
-    h = _mm_add_pd(_mm256_castpd256_pd128(s0), _mm256_extractf128_pd(s0, 1));
-    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
-    return _mm_cvtsd_f64(h) + hr__sumsq_scalar(x + j, d - j);
-}
-
-HR__TARGET_AVX2
-static void hr__scale_avx2(float *out, const float *in, size_t d, double s)
-{
-    const __m256d sv = _mm256_set1_pd(s);
-    size_t j = 0;
-    for (; j + 8 <= d; j += 8) {
-        __m256 v = _mm256_loadu_ps(in + j);
-        __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), sv));
-        __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), sv));
-        _mm256_storeu_ps(out + j, _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1));
-    }
-    hr__scale_scalar(out + j, in + j, d - j, s);
 }
 
 /* Batched alias draws: the 8 lanes' xoshiro256** in two 4 x 64-bit halves
@@ -1722,27 +1770,6 @@ static void hr__dw_fwd_avx2(float *y, const float *const *x, const float *const 
     }
 }
 
-HR__TARGET_AVX2
-static void hr__tile_avx2(float *c, size_t ldc, const float *t, size_t mm,
-                          size_t nn, float alpha, float beta)
-{
-    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    size_t r;
-    if (mm != 6 || nn != 16) {
-        hr__tile_ref(c, ldc, t, 16, mm, nn, alpha, beta);
-        return;
-    }
-    for (r = 0; r < 6; r++, c += ldc, t += 16) {
-        __m256 t0 = _mm256_mul_ps(va, _mm256_load_ps(t)), t1 = _mm256_mul_ps(va, _mm256_load_ps(t + 8));
-        if (beta != 0.0f) { /* as the reference: alpha t + beta c, two roundings */
-            t0 = _mm256_add_ps(t0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
-            t1 = _mm256_add_ps(t1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
-        }
-        _mm256_storeu_ps(c, t0);
-        _mm256_storeu_ps(c + 8, t1);
-    }
-}
-
 /* 8 x 8 transpose in registers (the classic unpack / shuffle / permute2f128
    sequence): r[i] holds row i on entry, column i on exit. */
 #define HR__TRANSPOSE8(r) do { \
@@ -1811,42 +1838,6 @@ static void hr__pack_avx2(float *dst, const float *x, size_t rs, size_t cs,
     if (q < rows) hr__pack_ref(dst, x + q * rs, rs, cs, rows - q, kc, mr);
 }
 
-#ifdef HR__SLEEF_AVX2
-/* 8 lanes at a time; the tail goes through the same vector exp, padded
-   with -inf (exp = 0), so every element rounds alike. */
-HR__TARGET_AVX2
-static double hr__expsum_avx2(float *p, const float *z, size_t n, float zmax)
-{
-    const __m256 mx = _mm256_set1_ps(zmax);
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-    double lanes[4];
-    float in[8], out[8];
-    size_t i = 0, k;
-    __m256 e;
-    if (HR__SLEEF_ABSENT(Sleef_expf8_u10avx2)) return hr__expsum_scalar(p, z, n, zmax);
-#define HR__ACC(e) s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e))); \
-                   s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-    for (; i + 8 <= n; i += 8) {
-        e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), mx));
-        _mm256_storeu_ps(p + i, e);
-        HR__ACC(e)
-    }
-    if (i < n) {
-        for (k = 0; k < 8; k++) in[k] = i + k < n ? z[i + k] : -INFINITY;
-        e = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(in), mx));
-        _mm256_storeu_ps(out, e);
-        for (k = 0; i + k < n; k++) p[i + k] = out[k];
-        HR__ACC(e)
-    }
-#undef HR__ACC
-    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
-    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-}
-#define HR__EXPSUM_AVX2 hr__expsum_avx2
-#else
-#define HR__EXPSUM_AVX2 hr__expsum_scalar
-#endif
-
 static int hr__cpu_avx2(void)
 {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -1861,7 +1852,40 @@ static int hr__cpu_avx2(void)
 #define HR__VADD(a, b) _mm256_add_ps(a, b)
 #define HR__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+#define HR__VSET1(x) _mm256_set1_ps(x)
+#define HR__VSUB(a, b) _mm256_sub_ps(a, b)
+#define HR__VMUL(a, b) _mm256_mul_ps(a, b)
+#define HR__VLDN(p, n, f) _mm256_blendv_ps(_mm256_set1_ps(f), _mm256_maskload_ps(p, hr__lanes_avx2(n)), \
+                                           _mm256_castsi256_ps(hr__lanes_avx2(n)))
+#define HR__VSTN(p, n, v) _mm256_maskstore_ps(p, hr__lanes_avx2(n), v)
+#define HR__VD __m256d
+#define HR__VDZERO() _mm256_setzero_pd()
+#define HR__VDSET1(x) _mm256_set1_pd(x)
+#define HR__VDADD(a, b) _mm256_add_pd(a, b)
+#define HR__VDMUL(a, b) _mm256_mul_pd(a, b)
+#define HR__VDFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define HR__VWLO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define HR__VWHI(v) _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))
+#define HR__VNARROW(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), \
+                                                 _mm256_cvtpd_ps(hi), 1)
+#define HR__VDSUM(d) hr__dsum_avx2(d)
+/* lanes [0, n) of a mask; the sum of 4 doubles */
+HR__TARGET_AVX2 static __m256i hr__lanes_avx2(size_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+HR__TARGET_AVX2 static double hr__dsum_avx2(__m256d d)
+{
+    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
 HR__SIMD_KERNELS(avx2, HR__TARGET_AVX2)
+#ifdef HR__SLEEF_AVX2
+HR__SIMD_EXPSUM(avx2, HR__TARGET_AVX2, Sleef_expf8_u10avx2)
+#define HR__EXPSUM_AVX2 hr__expsum_avx2
+#else
+#define HR__EXPSUM_AVX2 hr__expsum_scalar
+#endif
 #undef HR__V
 #undef HR__VN
 #undef HR__VLD
@@ -1870,6 +1894,21 @@ HR__SIMD_KERNELS(avx2, HR__TARGET_AVX2)
 #undef HR__VADD
 #undef HR__VFMA
 #undef HR__SFMA
+#undef HR__VSET1
+#undef HR__VSUB
+#undef HR__VMUL
+#undef HR__VLDN
+#undef HR__VSTN
+#undef HR__VD
+#undef HR__VDZERO
+#undef HR__VDSET1
+#undef HR__VDADD
+#undef HR__VDMUL
+#undef HR__VDFMA
+#undef HR__VWLO
+#undef HR__VWHI
+#undef HR__VNARROW
+#undef HR__VDSUM
 
 /* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
    (BLIS's haswell size); A in place up to 8 panels (128 columns). */
@@ -1972,31 +2011,6 @@ static void hr__gram_neon(size_t kc, const float *a, const float *b, float *t,
             vst1q_s32(ep->cidx + 4 * v, vbslq_s32(g, mi, oi));
         }
     }
-}
-
-static double hr__sumsq_neon(const float *x, size_t d)
-{
-    float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
-    size_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        float32x4_t v = vld1q_f32(x + j);
-        float64x2_t lo = vcvt_f64_f32(vget_low_f32(v)), hi = vcvt_high_f64_f32(v);
-        s0 = vfmaq_f64(s0, lo, lo);
-        s1 = vfmaq_f64(s1, hi, hi);
-    }
-    return vaddvq_f64(vaddq_f64(s0, s1)) + hr__sumsq_scalar(x + j, d - j);
-}
-
-static void hr__scale_neon(float *out, const float *in, size_t d, double s)
-{
-    const float64x2_t sv = vdupq_n_f64(s);
-    size_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        float32x4_t v = vld1q_f32(in + j);
-        float32x2_t lo = vcvt_f32_f64(vmulq_f64(vcvt_f64_f32(vget_low_f32(v)), sv));
-        vst1q_f32(out + j, vcvt_high_f32_f64(lo, vmulq_f64(vcvt_high_f64_f32(v), sv)));
-    }
-    hr__scale_scalar(out + j, in + j, d - j, s);
 }
 
 /* Batched alias draws: the 8 lanes' xoshiro256** in four 2 x 64-bit
@@ -2178,57 +2192,6 @@ static void hr__dw_fwd_neon(float *y, const float *const *x, const float *const 
         }
 }
 
-static void hr__tile_neon(float *c, size_t ldc, const float *t, size_t mm,
-                          size_t nn, float alpha, float beta)
-{
-    size_t r;
-    int h;
-    if (mm != 8 || nn != 12) {
-        hr__tile_ref(c, ldc, t, 12, mm, nn, alpha, beta);
-        return;
-    }
-    for (r = 0; r < 8; r++, c += ldc, t += 12)
-        for (h = 0; h < 12; h += 4) {
-            float32x4_t v = vmulq_n_f32(vld1q_f32(t + h), alpha);
-            if (beta != 0.0f) /* as the reference: alpha t + beta c, two roundings */
-                v = vaddq_f32(v, vmulq_n_f32(vld1q_f32(c + h), beta));
-            vst1q_f32(c + h, v);
-        }
-}
-
-#ifdef HR__SLEEF_NEON
-/* As the AVX2 variant, 4 lanes. */
-static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
-{
-    const float32x4_t mx = vdupq_n_f32(zmax);
-    float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
-    float in[4], out[4];
-    size_t i = 0, k;
-    float32x4_t e;
-    if (HR__SLEEF_ABSENT(Sleef_expf4_u10advsimd)) return hr__expsum_scalar(p, z, n, zmax);
-#define HR__ACC(e) s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e))); \
-                   s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
-    for (; i + 4 <= n; i += 4) {
-        e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(z + i), mx));
-        vst1q_f32(p + i, e);
-        HR__ACC(e)
-    }
-    if (i < n) {
-        for (k = 0; k < 4; k++) in[k] = i + k < n ? z[i + k] : -INFINITY;
-        e = Sleef_expf4_u10advsimd(vsubq_f32(vld1q_f32(in), mx));
-        vst1q_f32(out, e);
-        for (k = 0; i + k < n; k++) p[i + k] = out[k];
-        HR__ACC(e)
-    }
-#undef HR__ACC
-    s0 = vaddq_f64(s0, s1);
-    return vgetq_lane_f64(s0, 0) + vgetq_lane_f64(s0, 1);
-}
-#define HR__EXPSUM_NEON hr__expsum_neon
-#else
-#define HR__EXPSUM_NEON hr__expsum_scalar
-#endif
-
 /* The simple kernels (>>simd) on 4 lanes. */
 #define HR__V float32x4_t
 #define HR__VN 4
@@ -2238,7 +2201,42 @@ static double hr__expsum_neon(float *p, const float *z, size_t n, float zmax)
 #define HR__VADD(a, b) vaddq_f32(a, b)
 #define HR__VFMA(a, b, c) vfmaq_f32(c, a, b)
 #define HR__SFMA(a, b, c) fmaf(a, b, c)
+#define HR__VSET1(x) vdupq_n_f32(x)
+#define HR__VSUB(a, b) vsubq_f32(a, b)
+#define HR__VMUL(a, b) vmulq_f32(a, b)
+#define HR__VLDN(p, n, f) hr__ldn_neon(p, n, f)
+#define HR__VSTN(p, n, v) hr__stn_neon(p, n, v)
+#define HR__VD float64x2_t
+#define HR__VDZERO() vdupq_n_f64(0.0)
+#define HR__VDSET1(x) vdupq_n_f64(x)
+#define HR__VDADD(a, b) vaddq_f64(a, b)
+#define HR__VDMUL(a, b) vmulq_f64(a, b)
+#define HR__VDFMA(a, b, c) vfmaq_f64(c, a, b)
+#define HR__VWLO(v) vcvt_f64_f32(vget_low_f32(v))
+#define HR__VWHI(v) vcvt_high_f64_f32(v)
+#define HR__VNARROW(lo, hi) vcvt_high_f32_f64(vcvt_f32_f64(lo), hi)
+#define HR__VDSUM(d) vaddvq_f64(d)
+/* a partial vector through a padded copy (NEON has no masked load) */
+static float32x4_t hr__ldn_neon(const float *p, size_t n, float f)
+{
+    float b[4];
+    b[0] = b[1] = b[2] = b[3] = f;
+    memcpy(b, p, n * sizeof *b);
+    return vld1q_f32(b);
+}
+static void hr__stn_neon(float *p, size_t n, float32x4_t v)
+{
+    float b[4];
+    vst1q_f32(b, v);
+    memcpy(p, b, n * sizeof *b);
+}
 HR__SIMD_KERNELS(neon, )
+#ifdef HR__SLEEF_NEON
+HR__SIMD_EXPSUM(neon, , Sleef_expf4_u10advsimd)
+#define HR__EXPSUM_NEON hr__expsum_neon
+#else
+#define HR__EXPSUM_NEON hr__expsum_scalar
+#endif
 #undef HR__V
 #undef HR__VN
 #undef HR__VLD
@@ -2247,6 +2245,21 @@ HR__SIMD_KERNELS(neon, )
 #undef HR__VADD
 #undef HR__VFMA
 #undef HR__SFMA
+#undef HR__VSET1
+#undef HR__VSUB
+#undef HR__VMUL
+#undef HR__VLDN
+#undef HR__VSTN
+#undef HR__VD
+#undef HR__VDZERO
+#undef HR__VDSET1
+#undef HR__VDADD
+#undef HR__VDMUL
+#undef HR__VDFMA
+#undef HR__VWLO
+#undef HR__VWHI
+#undef HR__VNARROW
+#undef HR__VDSUM
 
 static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
@@ -2744,37 +2757,6 @@ static void hr__dw_bw3_avx512(float *acc, const float *a, size_t ars, const floa
 #undef HR__BW9_F
 #undef HR__BW9_S
 
-/* Any tile, full or edge: rows in turn (tr floats apart in t), columns
-   as masked vectors. */
-HR__TARGET_AVX512
-static void hr__tile_x5(float *c, size_t ldc, const float *t, size_t tr, size_t mm, size_t nn,
-                        float alpha, float beta)
-{
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    size_t r, j;
-    for (r = 0; r < mm; r++, c += ldc, t += tr)
-        for (j = 0; j < nn; j += 16) {
-            const __mmask16 m = HR__X5_MASK(nn - j);
-            __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(t + j));
-            if (beta != 0.0f) /* as the reference: alpha t + beta c, two roundings */
-                v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c + j)));
-            _mm512_mask_storeu_ps(c + j, m, v);
-        }
-}
-/* hr__tile_fn of the 14 x 32 tile and of the wide 6 x 64 one */
-HR__TARGET_AVX512
-static void hr__tile_avx512(float *c, size_t ldc, const float *t, size_t mm, size_t nn,
-                            float alpha, float beta)
-{
-    hr__tile_x5(c, ldc, t, 32, mm, nn, alpha, beta);
-}
-HR__TARGET_AVX512
-static void hr__tile_avx512w(float *c, size_t ldc, const float *t, size_t mm, size_t nn,
-                             float alpha, float beta)
-{
-    hr__tile_x5(c, ldc, t, 64, mm, nn, alpha, beta);
-}
-
 /* Every panel, any mr <= 32, any kc, no scalar tails. Copying (rs == 1):
    row p of a panel is mr contiguous floats, two masked vectors (rows past
    `rows` masked to zero). Transposing (cs == 1): groups of 8 rows x 8 k
@@ -2819,36 +2801,6 @@ static void hr__pack_avx512(float *dst, const float *x, size_t rs, size_t cs,
                     _mm512_mask_storeu_ps(dst + (p + i) * mr + g, sm, _mm512_castps256_ps512(r8[i]));
             }
         }
-    }
-}
-
-/* 16 floats a step as two 8-double halves; the tail masked to zero. */
-HR__TARGET_AVX512
-static double hr__sumsq_avx512(const float *x, size_t d)
-{
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-    size_t j = 0;
-    for (; j < d; j += 16) {
-        const __m512 v = _mm512_maskz_loadu_ps(HR__X5_MASK(d - j), x + j);
-        const __m512d lo = _mm512_cvtps_pd(HR__X5_LO(v));
-        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        s0 = _mm512_fmadd_pd(lo, lo, s0);
-        s1 = _mm512_fmadd_pd(hi, hi, s1);
-    }
-    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-}
-
-/* 8 a step through double (the reference's rounding); the tail masked. */
-HR__TARGET_AVX512
-static void hr__scale_avx512(float *out, const float *in, size_t d, double s)
-{
-    const __m512d sv = _mm512_set1_pd(s);
-    size_t j = 0;
-    for (; j < d; j += 8) {
-        const __mmask8 m = (__mmask8)HR__X5_MASK(d - j);
-        const __m256 v = HR__X5_LO(_mm512_maskz_loadu_ps((__mmask16)m, in + j));
-        const __m256 r = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(v), sv));
-        _mm512_mask_storeu_ps(out + j, (__mmask16)m, _mm512_castps256_ps512(r));
     }
 }
 
@@ -2935,30 +2887,6 @@ static void hr__draw_n_avx512(uint32_t *out, size_t m, const hr_alias *a,
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
-#ifdef HR__SLEEF_AVX512
-/* 16 lanes at a time; the tail through the same vector exp, padded with
-   -inf (exp = 0) by a masked load, so every element rounds alike. */
-HR__TARGET_AVX512
-static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
-{
-    const __m512 mx = _mm512_set1_ps(zmax), ninf = _mm512_set1_ps(-INFINITY);
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-    size_t i;
-    if (HR__SLEEF_ABSENT(Sleef_expf16_u10avx512f)) return hr__expsum_scalar(p, z, n, zmax);
-    for (i = 0; i < n; i += 16) {
-        const __mmask16 k = HR__X5_MASK(n - i);
-        const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, z + i), mx));
-        _mm512_mask_storeu_ps(p + i, k, e);
-        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(HR__X5_LO(e)));
-        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(HR__X5_HI(e)));
-    }
-    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-}
-#define HR__EXPSUM_AVX512 hr__expsum_avx512
-#else
-#define HR__EXPSUM_AVX512 hr__expsum_scalar
-#endif
-
 /* The simple kernels (>>simd) on 16 lanes. */
 #define HR__V __m512
 #define HR__VN 16
@@ -2968,7 +2896,29 @@ static double hr__expsum_avx512(float *p, const float *z, size_t n, float zmax)
 #define HR__VADD(a, b) _mm512_add_ps(a, b)
 #define HR__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+#define HR__VSET1(x) _mm512_set1_ps(x)
+#define HR__VSUB(a, b) _mm512_sub_ps(a, b)
+#define HR__VMUL(a, b) _mm512_mul_ps(a, b)
+#define HR__VLDN(p, n, f) _mm512_mask_loadu_ps(_mm512_set1_ps(f), HR__X5_MASK(n), p)
+#define HR__VSTN(p, n, v) _mm512_mask_storeu_ps(p, HR__X5_MASK(n), v)
+#define HR__VD __m512d
+#define HR__VDZERO() _mm512_setzero_pd()
+#define HR__VDSET1(x) _mm512_set1_pd(x)
+#define HR__VDADD(a, b) _mm512_add_pd(a, b)
+#define HR__VDMUL(a, b) _mm512_mul_pd(a, b)
+#define HR__VDFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define HR__VWLO(v) _mm512_cvtps_pd(HR__X5_LO(v))
+#define HR__VWHI(v) _mm512_cvtps_pd(HR__X5_HI(v))
+#define HR__VNARROW(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4( \
+    _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo))), _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1))
+#define HR__VDSUM(d) _mm512_reduce_add_pd(d)
 HR__SIMD_KERNELS(avx512, HR__TARGET_AVX512)
+#ifdef HR__SLEEF_AVX512
+HR__SIMD_EXPSUM(avx512, HR__TARGET_AVX512, Sleef_expf16_u10avx512f)
+#define HR__EXPSUM_AVX512 hr__expsum_avx512
+#else
+#define HR__EXPSUM_AVX512 hr__expsum_scalar
+#endif
 #undef HR__V
 #undef HR__VN
 #undef HR__VLD
@@ -2977,29 +2927,43 @@ HR__SIMD_KERNELS(avx512, HR__TARGET_AVX512)
 #undef HR__VADD
 #undef HR__VFMA
 #undef HR__SFMA
+#undef HR__VSET1
+#undef HR__VSUB
+#undef HR__VMUL
+#undef HR__VLDN
+#undef HR__VSTN
+#undef HR__VD
+#undef HR__VDZERO
+#undef HR__VDSET1
+#undef HR__VDADD
+#undef HR__VDMUL
+#undef HR__VDFMA
+#undef HR__VWLO
+#undef HR__VWHI
+#undef HR__VNARROW
+#undef HR__VDSUM
 
 /* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
    (the L2/L3 of the CPUs that have both are alike); A in place up to 4
    panels (128 columns, as AVX2's 8 of 16). */
 /* The narrow table: the 12 x 16 convolution kernels; what a convolution
-   reads besides is the ISA's own (packing, depthwise, colsum), or AVX2's
-   16-wide tile store (the strided backward data adds one tile row at a
-   time). No Gram kernel: only hr_conv2d reaches this table. */
+   reads besides is the ISA's own (packing, depthwise, colsum, the tile
+   store). No Gram kernel: only hr_conv2d reaches this table. */
 static const hr__kernels hr__kernels_avx512n = {
     hr__cpu_avx512, HR__X5N_MR, 16, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     NULL, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
-    hr__tile_avx2, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, hr__colsum_avx512,
+    hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, hr__colsum_avx512,
     HR__EXPSUM_AVX512,
     hr__direct_avx512n, hr__outer_avx512n, hr__dw_fwd_avx512, hr__dw_bw3_avx512, NULL, NULL
 };
 
-/* The wide table: the 6 x 64 convolution kernels and their tile store;
-   the rest as the narrow table's. No Gram kernel: only hr_conv2d reaches
+/* The wide table: the 6 x 64 convolution kernels; the rest as the narrow
+   table's. No Gram kernel: only hr_conv2d reaches
    this table. */
 static const hr__kernels hr__kernels_avx512w = {
     hr__cpu_avx512, HR__X5W_MR, 64, 196, 512, (size_t)1 << 19, (size_t)1 << 20, 4,
     NULL, hr__sumsq_avx512, hr__scale_avx512, hr__draw_n_avx512,
-    hr__tile_avx512w, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, hr__colsum_avx512,
+    hr__tile_avx512, hr__pack_avx512, hr__dw_axpy_avx512, hr__dw_dot_avx512, hr__colsum_avx512,
     HR__EXPSUM_AVX512,
     hr__direct_avx512w, hr__outer_avx512w, hr__dw_fwd_avx512, hr__dw_bw3_avx512, NULL, NULL
 };
@@ -3155,10 +3119,11 @@ static char *hr__align_up(void *mem)
    with m NULL to count their bytes (off), then with m the block to set
    each piece's pointer; every piece starts HR__ALIGN-aligned. The routine
    names its block m, its running size off and its overflow flag ok (an
-   int *). */
+   int *); a piece's rounding up is checked too. */
 #define HR__CARVE(ptr, count, type) \
     if (m) (ptr) = (type *)(void *)(m + off); \
-    off = hr__add(off, hr__round_up(hr__mul((count), sizeof(type), ok), HR__ALIGN), ok);
+    off = hr__add(off, hr__add(hr__mul((count), sizeof(type), ok), HR__ALIGN - 1, ok) / HR__ALIGN * \
+                           HR__ALIGN, ok);
 
 /* A team's block: `shared` bytes that every thread reads, then nt parts
    of `each` bytes, one a thread, HR__TGAP apart from the shared bytes and
@@ -3880,9 +3845,30 @@ typedef struct hr__gemm_job {
     float *c;
     size_t ldc;
     int nt;           /* team size                                         */
-    size_t bytes, bbytes, abytes, tbytes; /* the allocation and its parts  */
+    size_t bytes;     /* the allocation (hr__gemm_layout)                  */
+    size_t bbytes, tbytes; /* its parts: the shared B block, a thread's    */
     float *bpack;     /* shared: one packed op(B) block                    */
 } hr__gemm_job;
+
+/* A planned GEMM's memory (hr__team_bytes of these two), counted and (m
+   != NULL, aligned) carved: the team's shared B block, then a thread's A
+   block and tile. The A block is sized for the unbalanced block (>= mc), so
+   that the bytes never decrease with m. */
+static size_t hr__gemm_b_layout(hr__gemm_job *g, char *m, int *ok)
+{
+    size_t off = 0;
+    HR__CARVE(g->bpack, hr__mul(g->nc, g->kc, ok), float)
+    return off;
+}
+static size_t hr__gemm_tw_layout(const hr__gemm_job *g, char *m, float **apack, float **t, int *ok)
+{
+    const size_t mr = (size_t)g->K->mr, nr = (size_t)g->K->nr;
+    const size_t mc = g->m < g->K->mc ? hr__round_up(g->m, mr) : g->K->mc;
+    size_t off = 0;
+    HR__CARVE(*apack, hr__mul(mc, g->kc, ok), float)
+    HR__CARVE(*t, mr * nr, float)
+    return off;
+}
 
 /* Thread tid of nt (inside the parallel region; the barriers are the
    team's). apack and t are the thread's own. */
@@ -3943,7 +3929,7 @@ static void hr__gemm_worker(const hr__gemm_job *g, float *apack, float *t, int t
                                     kb, mr);
                             K->gram(kb, apack, bp, t, 0, NULL);
                         }
-                        K->tile(g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, t,
+                        K->tile(g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, t, nr,
                                 im - ir < mr ? im - ir : mr, nn, g->alpha, beta);
                     }
                 }
@@ -3963,7 +3949,7 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, const hr__kernels *K, hr_trans t
                                size_t lda, const float *b, size_t ldb, float beta,
                                float *c, size_t ldc)
 {
-    size_t mr, nr, bbytes, tbytes;
+    size_t mr, nr;
     int ok = 1;
     hr_status s;
     if ((ta != HR_NO_TRANS && ta != HR_TRANS) || (tb != HR_NO_TRANS && tb != HR_TRANS))
@@ -4000,17 +3986,9 @@ static hr_status hr__gemm_plan(hr__gemm_job *g, const hr__kernels *K, hr_trans t
         g->mc = hr__round_up((m + nbal - 1) / nbal, mr);
     }
 #endif
-    /* the shared B block, then per thread an A block and a tile buffer,
-       each 64-byte aligned */
-    bbytes = hr__round_up(hr__mul(hr__mul(g->nc, g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
-    /* sized for the unbalanced block (>= g->mc), so that the bytes never
-       decrease with m */
-    g->abytes = hr__round_up(hr__mul(hr__mul(m < g->K->mc ? hr__round_up(m, mr) : g->K->mc,
-                                             g->kc, &ok), sizeof(float), &ok), HR__ALIGN);
-    tbytes = hr__add(g->abytes, hr__round_up(mr * nr * sizeof(float), HR__ALIGN), &ok);
-    g->bbytes = bbytes;
-    g->tbytes = tbytes;
-    g->bytes = hr__add(hr__add(bbytes, hr__mul(tbytes, (size_t)g->nt, &ok), &ok), HR__ALIGN, &ok);
+    g->bbytes = hr__gemm_b_layout(g, NULL, &ok);
+    g->tbytes = hr__gemm_tw_layout(g, NULL, NULL, NULL, &ok);
+    g->bytes = hr__team_bytes(g->bbytes, g->tbytes, (size_t)g->nt, &ok);
     return ok ? HR_OK : HR_EOVERFLOW;
 }
 
@@ -4020,6 +3998,7 @@ static void hr__gemm_exec(const hr__gemm_job *g, void *mem)
     hr__gemm_job j = *g;
     char *base;
     size_t r, c;
+    int ok = 1;
     if (!g->m || !g->n) return;
     if (!g->bytes) { /* k == 0 or alpha == 0: C = beta C, beta == 0 not read */
         for (r = 0; r < g->m; r++)
@@ -4028,17 +4007,22 @@ static void hr__gemm_exec(const hr__gemm_job *g, void *mem)
         return;
     }
     base = hr__align_up(mem);
-    j.bpack = (float *)(void *)base;
-    base += g->bbytes;
+    (void)hr__gemm_b_layout(&j, base, &ok);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(g->nt)
     {
-        char *own = base + (size_t)omp_get_thread_num() * g->tbytes;
-        hr__gemm_worker(&j, (float *)(void *)own, (float *)(void *)(own + g->abytes),
-                        omp_get_thread_num(), omp_get_num_threads());
+        int lok = 1;
+        float *apack, *t;
+        (void)hr__gemm_tw_layout(g, hr__team_part(base, g->bbytes, g->tbytes, (size_t)omp_get_thread_num()),
+                                 &apack, &t, &lok);
+        hr__gemm_worker(&j, apack, t, omp_get_thread_num(), omp_get_num_threads());
     }
 #else
-    hr__gemm_worker(&j, (float *)(void *)base, (float *)(void *)(base + g->abytes), 0, 1);
+    {
+        float *apack, *t;
+        (void)hr__gemm_tw_layout(g, hr__team_part(base, g->bbytes, g->tbytes, 0), &apack, &t, &ok);
+        hr__gemm_worker(&j, apack, t, 0, 1);
+    }
 #endif
 }
 
@@ -5274,7 +5258,7 @@ static hr_status hr__conv_bwd_data_phases(const hr__conv *c, float *dx, const fl
                     for (r = 0; r < mm; r++) /* a phase's dx pixels are not evenly spaced */
                         K->tile(dx + ((img[r] * c->h + iy0 + ry[r] * c->sh) * c->w + ix0 + rx[r] * c->sw) *
                                          c->ci + gg * c->cig + qq * nr,
-                                0, tw.t + r * nr, 1, nn, 1.0f, 1.0f);
+                                0, tw.t + r * nr, nr, 1, nn, 1.0f, 1.0f);
                 }
             }
         }
@@ -5493,6 +5477,30 @@ static double hr__head_rows(const hr_head *h, const hr__kernels *K, float *Z, fl
     return total;
 }
 
+/* hr_head_loss's one block, counted and (m != NULL, aligned) carved: Z
+   (then dZ); for the normalized heads xn, wn (then dwn), dxn, one row of
+   scratch and the inverse norms (x's, then w's); then the largest GEMM's
+   packing memory. */
+typedef struct hr__head_mem {
+    float *Z, *xn, *wn, *dxn, *vrow;
+    double *inv;
+    char *work;
+} hr__head_mem;
+static size_t hr__head_layout(hr__head_mem *hm, char *m, int norm, size_t batch, size_t classes,
+                              size_t d, size_t gbytes, int *ok)
+{
+    const size_t nx = norm ? hr__mul(batch, d, ok) : 0, nw = norm ? hr__mul(classes, d, ok) : 0;
+    size_t off = 0;
+    HR__CARVE(hm->Z, hr__mul(batch, classes, ok), float)
+    HR__CARVE(hm->xn, nx, float)
+    HR__CARVE(hm->wn, nw, float)
+    HR__CARVE(hm->dxn, nx, float)
+    HR__CARVE(hm->vrow, norm ? d : 0, float)
+    HR__CARVE(hm->inv, norm ? hr__add(batch, classes, ok) : 0, double)
+    HR__CARVE(hm->work, gbytes, char)
+    return off;
+}
+
 HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
                              float *dx, float *dw, const float *x,
                              const float *w, const int32_t *labels,
@@ -5501,11 +5509,12 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
     const hr__kernels *K = hr__kernels_get();
     const int norm = h && h->kind != HR_HEAD_SOFTMAX;
     hr__gemm_job gz, gx, gw;
-    size_t b, j, off = 0, zsz, gbytes, bytes;
+    hr__head_mem hm;
+    size_t b, j, zsz, gbytes, bytes;
     int ok = 1;
-    char *mem, *base;
-    float *Z, *xn = NULL, *wn = NULL, *dxn = NULL, *vrow = NULL;
-    double *xinv = NULL, *winv = NULL, total;
+    char *mem, *work;
+    float *Z, *xn, *wn, *dxn, *vrow;
+    double *xinv, *winv, total;
     hr_status s;
     if (!h || !loss || !x || !w || !labels || !batch || !d || !classes) return HR_EINVAL;
     if ((s = hr__head_check(h)) != HR_OK) return s;
@@ -5535,41 +5544,22 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
                                  classes, x, d, norm ? 0.0f : 1.0f, dw, d)) != HR_OK) return s;
     gbytes = gz.bytes > gx.bytes ? gz.bytes : gx.bytes;
     gbytes = gbytes > gw.bytes ? gbytes : gw.bytes;
-    { /* one allocation: Z (then dZ); for the normalized heads xn, wn (then
-         dwn), dxn, one row of scratch and the inverse norms; then the
-         largest GEMM's packing memory. Each part 64-byte aligned; the
-         products were checked above. */
-        const size_t zb = hr__round_up(zsz * sizeof(float), HR__ALIGN);
-        const size_t xb = norm ? hr__round_up(batch * d * sizeof(float), HR__ALIGN) : 0;
-        const size_t wb = norm ? hr__round_up(classes * d * sizeof(float), HR__ALIGN) : 0;
-        const size_t vb = norm ? hr__round_up(d * sizeof(float), HR__ALIGN) : 0;
-        const size_t ib = norm ? hr__round_up((batch + classes) * sizeof(double), HR__ALIGN) : 0;
-        off = hr__add(hr__add(hr__add(zb, xb, &ok), hr__add(wb, xb, &ok), &ok),
-                      hr__add(vb, ib, &ok), &ok);
-        bytes = hr__add(hr__add(off, gbytes, &ok), HR__ALIGN, &ok);
-        if (!ok) return HR_EOVERFLOW;
-        if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
-        base = hr__align_up(mem);
-        Z = (float *)(void *)base;
-        if (norm) {
-            xn = (float *)(void *)(base + zb);
-            wn = (float *)(void *)(base + zb + xb);
-            dxn = (float *)(void *)(base + zb + xb + wb);
-            vrow = (float *)(void *)(base + zb + 2 * xb + wb);
-            xinv = (double *)(void *)(base + zb + 2 * xb + wb + vb);
-            winv = xinv + batch;
-            if ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
-                (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK) {
-                HR_FREE(mem);
-                return s;
-            }
-        }
+    bytes = hr__add(hr__head_layout(&hm, NULL, norm, batch, classes, d, gbytes, &ok), HR__ALIGN, &ok);
+    if (!ok) return HR_EOVERFLOW;
+    if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
+    (void)hr__head_layout(&hm, hr__align_up(mem), norm, batch, classes, d, gbytes, &ok);
+    Z = hm.Z, xn = hm.xn, wn = hm.wn, dxn = hm.dxn, vrow = hm.vrow, work = hm.work;
+    xinv = hm.inv, winv = hm.inv + batch;
+    if (norm && ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
+                 (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK)) {
+        HR_FREE(mem);
+        return s;
     }
     /* Z = xn wn^T (or x w^T) */
     gz.a = norm ? xn : x;
     gz.b = norm ? wn : w;
     gz.c = Z;
-    hr__gemm_exec(&gz, base + off);
+    hr__gemm_exec(&gz, work);
 
     /* logits, softmax, loss and dlogits -> dZ, row by row */
     total = hr__head_rows(h, K, Z, logits, labels, batch, classes);
@@ -5577,17 +5567,17 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
 
     /* backward: Z holds dZ */
     if (!norm) {
-        if (dx) { gx.a = Z; gx.b = w; gx.c = dx; hr__gemm_exec(&gx, base + off); }
-        if (dw) { gw.a = Z; gw.b = x; gw.c = dw; hr__gemm_exec(&gw, base + off); }
+        if (dx) { gx.a = Z; gx.b = w; gx.c = dx; hr__gemm_exec(&gx, work); }
+        if (dw) { gw.a = Z; gw.b = x; gw.c = dw; hr__gemm_exec(&gw, work); }
     } else {
         if (dx) { /* dxn = dZ wn, then through x's normalization */
             gx.a = Z; gx.b = wn; gx.c = dxn;
-            hr__gemm_exec(&gx, base + off);
+            hr__gemm_exec(&gx, work);
             hr__head_unnormalize(K, dx, dxn, x, xinv, batch, d, vrow);
         }
         if (dw) { /* dwn = dZ^T xn into wn's memory (wn is not needed now) */
             gw.a = Z; gw.b = xn; gw.c = wn;
-            hr__gemm_exec(&gw, base + off);
+            hr__gemm_exec(&gw, work);
             hr__head_unnormalize(K, dw, wn, w, winv, classes, d, vrow);
         }
     }
@@ -5660,13 +5650,21 @@ static uint64_t hr__below64(hr_rng *r, uint64_t n)
 
 #define HR__MASS ((uint64_t)1 << 32) /* integer mass of one column */
 
-/* Table (n words) then the build's class bitmap (bit i: W_i >= 2^32). */
+/* The table's memory, counted and (m != NULL, aligned) carved: the table
+   (n words), then the build's class bitmap (bit i: W_i >= 2^32). */
+static size_t hr__alias_layout(char *m, size_t n, uint64_t **tab, uint64_t **heavy, int *ok)
+{
+    size_t off = 0;
+    HR__CARVE(*tab, n, uint64_t)
+    HR__CARVE(*heavy, n / 64 + 1, uint64_t)
+    return off;
+}
+
 HRDEF size_t hr_alias_size(size_t n)
 {
+    uint64_t *tab, *heavy;
     int ok = 1;
-    size_t b = hr__add(hr__mul(n, sizeof(uint64_t), &ok),
-                       hr__mul(n / 64 + 1, sizeof(uint64_t), &ok), &ok);
-    b = hr__add(b, HR__ALIGN, &ok);
+    const size_t b = hr__add(hr__alias_layout(NULL, n, &tab, &heavy, &ok), HR__ALIGN, &ok);
     return ok ? b : 0;
 }
 
@@ -5833,11 +5831,11 @@ HRDEF hr_status hr_alias_build(hr_alias *a, void *mem, const float *w, size_t n)
     double sum;
     size_t big;
     uint32_t npos;
+    int ok = 1;
     hr_status s;
     if (!a || !mem || !w || n == 0 || n > (size_t)INT32_MAX) return HR_EINVAL;
     if ((s = hr__alias_sum(w, n, &sum, &big)) != HR_OK) return s;
-    tab = (uint64_t *)hr__align_up(mem);
-    heavy = tab + n;
+    (void)hr__alias_layout(hr__align_up(mem), n, &tab, &heavy, &ok); /* n <= INT32_MAX */
     npos = hr__alias_masses(tab, heavy, w, n, sum, big);
     hr__alias_pair(tab, heavy, n);
     a->tab = tab;
@@ -5862,30 +5860,26 @@ HRDEF void hr_alias_draw_n(uint32_t *out, size_t m, const hr_alias *a, hr_rng *r
 
 /* --- Identity index ------------------------------------------------------*/
 
-/* Layout in the caller's memory: sample (n), lab (n: the sort's second
-   buffer, then the labels), start (n + 1); each 64-byte aligned. */
-/* The index's memory, counted and (mem != NULL) carved in one place: the
-   sorted samples and a second radix buffer of n + 1 words each (the extra
-   word keeps a zero-length array a valid pointer), the nids + 1 starts,
-   each 64-byte aligned. Returns the bytes, alignment slack included. */
-static size_t hr__ids_layout(size_t n, void *mem, uint32_t **sample, uint32_t **lab,
+/* The index's memory, counted and (m != NULL, aligned) carved: the sorted
+   samples and a second radix buffer (then the labels) of n + 1 words each
+   (the extra word keeps a zero-length array a valid pointer), the nids + 1
+   <= n + 1 starts. */
+static size_t hr__ids_layout(char *m, size_t n, uint32_t **sample, uint32_t **lab,
                              uint32_t **start, int *ok)
 {
-    const size_t arr = hr__round_up(hr__add(hr__mul(n, sizeof(uint32_t), ok), 1, ok), HR__ALIGN);
-    const size_t sb = hr__round_up(hr__mul(hr__add(n, 1, ok), sizeof(uint32_t), ok), HR__ALIGN);
-    if (mem) {
-        char *m = hr__align_up(mem);
-        *sample = (uint32_t *)(void *)m;
-        *lab = (uint32_t *)(void *)(m + arr);
-        *start = (uint32_t *)(void *)(m + 2 * arr);
-    }
-    return hr__add(hr__add(hr__mul(arr, 2, ok), sb, ok), HR__ALIGN, ok);
+    const size_t n1 = hr__add(n, 1, ok);
+    size_t off = 0;
+    HR__CARVE(*sample, n1, uint32_t)
+    HR__CARVE(*lab, n1, uint32_t)
+    HR__CARVE(*start, n1, uint32_t)
+    return off;
 }
 
 HRDEF size_t hr_ids_size(size_t n)
 {
+    uint32_t *sample, *lab, *start;
     int ok = 1;
-    const size_t b = hr__ids_layout(n, NULL, NULL, NULL, NULL, &ok);
+    const size_t b = hr__add(hr__ids_layout(NULL, n, &sample, &lab, &start, &ok), HR__ALIGN, &ok);
     return ok ? b : 0;
 }
 
@@ -5897,7 +5891,7 @@ HRDEF hr_status hr_ids_build(hr_ids *ix, void *mem, const int32_t *labels, size_
     size_t i, ns = 0, nids = 0;
     int pass, npass = 0, act[4], ok = 1;
     if (!ix || !mem || (n && !labels) || n > (size_t)INT32_MAX) return HR_EINVAL;
-    (void)hr__ids_layout(n, mem, &sample, &lab, &start, &ok); /* n <= INT32_MAX: no overflow */
+    (void)hr__ids_layout(hr__align_up(mem), n, &sample, &lab, &start, &ok); /* n <= INT32_MAX */
     /* one pass: the byte histograms of every label >= 0 */
     memset(cnt, 0, sizeof cnt);
     for (i = 0; i < n; i++) {
