@@ -129,10 +129,11 @@
         GEMM panel packing, the depthwise forward (and backward weight);
         the simple kernels (row sum-of-squares and scale, the tile store,
         the depthwise axpy / dot, the column sum, the softmax's expsum)
-        come from >>simd: define its vocabulary (vector type, lanes,
-        loads and stores with a partial tail, arithmetic, widening to
-        double and back, a horizontal sum) and expand HR__SIMD_KERNELS
-        (and HR__SIMD_EXPSUM where SLEEF has the ISA); then its
+        come from >>simd: define its vocabulary as NAME_newisa (vector
+        type, lanes, loads and stores with a partial tail, arithmetic,
+        widening to double and back, a horizontal sum), set HR__SIMD_ISA
+        and expand HR__SIMD_KERNELS (and HR__SIMD_EXPSUM where SLEEF has
+        the ISA); then its
         hr__kernels table: its CPU test, its blocking (mc, kc, the Gram
         and GEMM B block sizes, the in-place-A threshold) and the kernels.
         Start from the scalar table: any entry you have not vectorized yet
@@ -1262,8 +1263,10 @@ static const hr__kernels hr__kernels_scalar = {
 
 /* >>simd -----------------------------------------------------------------*/
 /* The simple kernels, written once for every SIMD path (ggml's
-   simd-mappings): each ISA section defines this vocabulary, expands
-   HR__SIMD_KERNELS(suffix, target attribute), then #undefs it.
+   simd-mappings): each ISA section defines NAME_isa for every NAME of this
+   vocabulary, sets HR__SIMD_ISA to isa (which NAME then means), expands
+   HR__SIMD_KERNELS(isa, target attribute) (and HR__SIMD_EXPSUM), then
+   #undefs HR__SIMD_ISA.
      HR__V              the vector type; HR__VN its float lanes
      HR__VLD(p)         load HR__VN floats (any alignment)
      HR__VST(p, v)      store them
@@ -1286,6 +1289,31 @@ static const hr__kernels hr__kernels_scalar = {
    HR__VLDN / HR__VSTN vector: the tail goes through the same operations.
    The register-blocked kernels (Gram, direct, outer, depthwise forward and
    backward weight, batched draw) stay hand-written per ISA. */
+#define HR__SIMD_CAT2(a, b) a##b
+#define HR__SIMD_CAT(a, b) HR__SIMD_CAT2(a, b)
+#define HR__V HR__SIMD_CAT(HR__V_, HR__SIMD_ISA)
+#define HR__VN HR__SIMD_CAT(HR__VN_, HR__SIMD_ISA)
+#define HR__VLD HR__SIMD_CAT(HR__VLD_, HR__SIMD_ISA)
+#define HR__VST HR__SIMD_CAT(HR__VST_, HR__SIMD_ISA)
+#define HR__VZERO HR__SIMD_CAT(HR__VZERO_, HR__SIMD_ISA)
+#define HR__VADD HR__SIMD_CAT(HR__VADD_, HR__SIMD_ISA)
+#define HR__VFMA HR__SIMD_CAT(HR__VFMA_, HR__SIMD_ISA)
+#define HR__SFMA HR__SIMD_CAT(HR__SFMA_, HR__SIMD_ISA)
+#define HR__VSET1 HR__SIMD_CAT(HR__VSET1_, HR__SIMD_ISA)
+#define HR__VSUB HR__SIMD_CAT(HR__VSUB_, HR__SIMD_ISA)
+#define HR__VMUL HR__SIMD_CAT(HR__VMUL_, HR__SIMD_ISA)
+#define HR__VLDN HR__SIMD_CAT(HR__VLDN_, HR__SIMD_ISA)
+#define HR__VSTN HR__SIMD_CAT(HR__VSTN_, HR__SIMD_ISA)
+#define HR__VD HR__SIMD_CAT(HR__VD_, HR__SIMD_ISA)
+#define HR__VDZERO HR__SIMD_CAT(HR__VDZERO_, HR__SIMD_ISA)
+#define HR__VDSET1 HR__SIMD_CAT(HR__VDSET1_, HR__SIMD_ISA)
+#define HR__VDADD HR__SIMD_CAT(HR__VDADD_, HR__SIMD_ISA)
+#define HR__VDMUL HR__SIMD_CAT(HR__VDMUL_, HR__SIMD_ISA)
+#define HR__VDFMA HR__SIMD_CAT(HR__VDFMA_, HR__SIMD_ISA)
+#define HR__VWLO HR__SIMD_CAT(HR__VWLO_, HR__SIMD_ISA)
+#define HR__VWHI HR__SIMD_CAT(HR__VWHI_, HR__SIMD_ISA)
+#define HR__VNARROW HR__SIMD_CAT(HR__VNARROW_, HR__SIMD_ISA)
+#define HR__VDSUM HR__SIMD_CAT(HR__VDSUM_, HR__SIMD_ISA)
 #define HR__SIMD_4V(X) X(0) X(1) X(2) X(3)
 #define HR__SIMD_KERNELS(SFX, TARGET) \
 TARGET static void hr__dw_axpy_##SFX(float *y, size_t ys, const float *x, size_t xs, \
@@ -1549,117 +1577,142 @@ static void hr__gram_avx2(size_t kc, const float *a, const float *b, float *t,
    generator runs 8 groups ahead, prefetching each draw's entry, and the
    gathers follow (Zen 4: 1.2-1.4x over the fused loop at n = 10^5..4 10^6;
    without the prefetches the split alone gained nothing measurable). */
+typedef struct hr__x2_lanes { __m256i a[4], b[4]; } hr__x2_lanes; /* word w: lanes 0-3, 4-7 */
+typedef struct hr__x2_draw {    /* what every group reads                        */
+    __m256i nv, rj, pack;       /* n, the rejection bound, the output permutation */
+    const hr_alias *al;
+    int check;                  /* reject != 0: some remainders are rejected      */
+} hr__x2_draw;
+
+#define HR__ROTL(v, k) _mm256_or_si256(_mm256_slli_epi64((v), (k)), _mm256_srli_epi64((v), 64 - (k)))
+HR__TARGET_AVX2 static HR__INLINE void hr__x2_load(hr__x2_lanes *s, const uint64_t *lanes)
+{
+    int w;
+    for (w = 0; w < 4; w++) {
+        s->a[w] = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 * w));
+        s->b[w] = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 * w + 4));
+    }
+}
+HR__TARGET_AVX2 static HR__INLINE void hr__x2_store(const hr__x2_lanes *s, uint64_t *lanes)
+{
+    int w;
+    for (w = 0; w < 4; w++) {
+        _mm256_storeu_si256((__m256i *)(void *)(lanes + 8 * w), s->a[w]);
+        _mm256_storeu_si256((__m256i *)(void *)(lanes + 8 * w + 4), s->b[w]);
+    }
+}
+/* the 8 outputs, x = rotl(s1 * 5, 7) * 9, in two halves */
+HR__TARGET_AVX2 static HR__INLINE void hr__x2_out(const hr__x2_lanes *s, __m256i *xa, __m256i *xb)
+{
+    __m256i a = _mm256_add_epi64(_mm256_slli_epi64(s->a[1], 2), s->a[1]);
+    __m256i b = _mm256_add_epi64(_mm256_slli_epi64(s->b[1], 2), s->b[1]);
+    a = HR__ROTL(a, 7);
+    b = HR__ROTL(b, 7);
+    *xa = _mm256_add_epi64(_mm256_slli_epi64(a, 3), a);
+    *xb = _mm256_add_epi64(_mm256_slli_epi64(b, 3), b);
+}
+/* one xoshiro256** step of 4 lanes */
+HR__TARGET_AVX2 static HR__INLINE void hr__x2_step4(__m256i *s)
+{
+    const __m256i t = _mm256_slli_epi64(s[1], 17);
+    s[2] = _mm256_xor_si256(s[2], s[0]);
+    s[3] = _mm256_xor_si256(s[3], s[1]);
+    s[1] = _mm256_xor_si256(s[1], s[2]);
+    s[0] = _mm256_xor_si256(s[0], s[3]);
+    s[2] = _mm256_xor_si256(s[2], t);
+    s[3] = HR__ROTL(s[3], 45);
+}
+/* any lane's Lemire remainder (low half of x_lo * n) below 2^32 mod n:
+   v < rj unsigned iff max(v, rj) != v */
+HR__TARGET_AVX2 static HR__INLINE int hr__x2_rejects(const hr__x2_draw *d, __m256i xa, __m256i xb)
+{
+    __m256i rem;
+    if (!d->check) return 0;
+    rem = _mm256_blend_epi32(_mm256_mul_epu32(xa, d->nv), _mm256_slli_epi64(_mm256_mul_epu32(xb, d->nv), 32),
+                             0xAA);
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(rem, d->rj), rem)) != -1;
+}
+/* 4 draws from one half: columns in the odd 32-bit lanes of the products,
+   aliases in the odd lanes of the entries, coins in the odd lanes of x:
+   compare and select there, thresholds copied up. */
+HR__TARGET_AVX2 static HR__INLINE __m256i hr__x2_half(const hr__x2_draw *d, __m256i x)
+{
+    const __m256i p = _mm256_mul_epu32(x, d->nv);
+    const __m256i e = _mm256_i64gather_epi64((const long long *)(const void *)d->al->tab,
+                                             _mm256_srli_epi64(p, 32), 8);
+    const __m256i t = _mm256_shuffle_epi32(e, 0xA0);
+    return _mm256_blendv_epi8(p, e, _mm256_cmpeq_epi32(_mm256_max_epu32(x, t), x));
+}
+/* the group's 8 draws into dst, in lane order */
+HR__TARGET_AVX2 static HR__INLINE void hr__x2_lookup(const hr__x2_draw *d, __m256i xa, __m256i xb,
+                                                     uint32_t *dst)
+{
+    const __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(hr__x2_half(d, xa), 32), hr__x2_half(d, xb), 0xAA);
+    _mm256_storeu_si256((__m256i *)(void *)dst, _mm256_permutevar8x32_epi32(r, d->pack));
+}
+/* A table past L2: up to ng groups generated ahead (to the first that
+   rejects, left unmoved), each group's 8 entries prefetched, then only
+   independent lookups. Returns the groups drawn. */
+HR__TARGET_AVX2 static size_t hr__x2_ahead(const hr__x2_draw *d, hr__x2_lanes *s, uint32_t *out, size_t ng)
+{
+    __m256i buf[2 * 8];
+    uint64_t col[HR__DRAW_LANES];
+    size_t g, k;
+    int q;
+    for (g = 0; g < ng; g++) {
+        hr__x2_out(s, &buf[2 * g], &buf[2 * g + 1]);
+        if (hr__x2_rejects(d, buf[2 * g], buf[2 * g + 1])) break;
+        _mm256_storeu_si256((__m256i *)(void *)col, _mm256_srli_epi64(_mm256_mul_epu32(buf[2 * g], d->nv), 32));
+        _mm256_storeu_si256((__m256i *)(void *)(col + 4),
+                            _mm256_srli_epi64(_mm256_mul_epu32(buf[2 * g + 1], d->nv), 32));
+        for (q = 0; q < HR__DRAW_LANES; q++) _mm_prefetch((const char *)(d->al->tab + col[q]), _MM_HINT_T0);
+        hr__x2_step4(s->a);
+        hr__x2_step4(s->b);
+    }
+    for (k = 0; k < g; k++) hr__x2_lookup(d, buf[2 * k], buf[2 * k + 1], out + HR__DRAW_LANES * k);
+    return g;
+}
+#undef HR__ROTL
+
 HR__TARGET_AVX2
 static void hr__draw_n_avx2(uint32_t *out, size_t m, const hr_alias *a,
                             uint64_t *lanes)
 {
-    enum { BLOCK = 8 };
-    __m256i buf[2 * BLOCK];
-    const __m256i nv = _mm256_set1_epi64x((long long)a->n);
-    const __m256i rj = _mm256_set1_epi32((int)a->reject);
-    const __m256i pack = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    const long long *tab = (const long long *)(const void *)a->tab;
-    const int check = a->reject != 0, blocked = a->n > (1u << 15);
-    __m256i s0a, s0b, s1a, s1b, s2a, s2b, s3a, s3b;
+    const size_t ahead = 8; /* groups generated ahead past L2 (hr__x2_ahead's buffer) */
+    const int blocked = a->n > (1u << 15);
+    hr__x2_draw d;
+    hr__x2_lanes s;
     size_t i = 0;
-#define HR__LOAD() s0a = _mm256_loadu_si256((const __m256i *)(lanes + 0));  \
-                   s0b = _mm256_loadu_si256((const __m256i *)(lanes + 4));  \
-                   s1a = _mm256_loadu_si256((const __m256i *)(lanes + 8));  \
-                   s1b = _mm256_loadu_si256((const __m256i *)(lanes + 12)); \
-                   s2a = _mm256_loadu_si256((const __m256i *)(lanes + 16)); \
-                   s2b = _mm256_loadu_si256((const __m256i *)(lanes + 20)); \
-                   s3a = _mm256_loadu_si256((const __m256i *)(lanes + 24)); \
-                   s3b = _mm256_loadu_si256((const __m256i *)(lanes + 28));
-#define HR__STORE() _mm256_storeu_si256((__m256i *)(lanes + 0), s0a);  \
-                    _mm256_storeu_si256((__m256i *)(lanes + 4), s0b);  \
-                    _mm256_storeu_si256((__m256i *)(lanes + 8), s1a);  \
-                    _mm256_storeu_si256((__m256i *)(lanes + 12), s1b); \
-                    _mm256_storeu_si256((__m256i *)(lanes + 16), s2a); \
-                    _mm256_storeu_si256((__m256i *)(lanes + 20), s2b); \
-                    _mm256_storeu_si256((__m256i *)(lanes + 24), s3a); \
-                    _mm256_storeu_si256((__m256i *)(lanes + 28), s3b);
-#define HR__ROTL(v, k) _mm256_or_si256(_mm256_slli_epi64((v), (k)), _mm256_srli_epi64((v), 64 - (k)))
-    /* x = rotl(s1 * 5, 7) * 9 for both halves */
-#define HR__OUT() xa = _mm256_add_epi64(_mm256_slli_epi64(s1a, 2), s1a); \
-                  xb = _mm256_add_epi64(_mm256_slli_epi64(s1b, 2), s1b); \
-                  xa = HR__ROTL(xa, 7); xb = HR__ROTL(xb, 7);            \
-                  xa = _mm256_add_epi64(_mm256_slli_epi64(xa, 3), xa);   \
-                  xb = _mm256_add_epi64(_mm256_slli_epi64(xb, 3), xb);
-    /* any lane's Lemire remainder (low half of x_lo * n) below 2^32 mod n:
-       v < rj unsigned iff max(v, rj) != v */
-#define HR__REM() _mm256_blend_epi32(_mm256_mul_epu32(xa, nv), \
-                                     _mm256_slli_epi64(_mm256_mul_epu32(xb, nv), 32), 0xAA)
-#define HR__REJECTS() (check && _mm256_movemask_epi8(_mm256_cmpeq_epi32( \
-                          _mm256_max_epu32(HR__REM(), rj), HR__REM())) != -1)
-#define HR__STEP1(s0, s1, s2, s3) { const __m256i t_ = _mm256_slli_epi64(s1, 17); \
-                       s2 = _mm256_xor_si256(s2, s0); s3 = _mm256_xor_si256(s3, s1); \
-                       s1 = _mm256_xor_si256(s1, s2); s0 = _mm256_xor_si256(s0, s3); \
-                       s2 = _mm256_xor_si256(s2, t_); s3 = HR__ROTL(s3, 45); }
-#define HR__STEP() HR__STEP1(s0a, s1a, s2a, s3a) HR__STEP1(s0b, s1b, s2b, s3b)
-    /* 8 outputs from xa, xb into dst. Columns sit in the odd 32-bit lanes of
-       the products, aliases in the odd lanes of the entries, coins in the
-       odd lanes of x: compare and select there, thresholds copied up. */
-#define HR__HALF(x, r) { const __m256i p_ = _mm256_mul_epu32(x, nv); \
-                         const __m256i e_ = _mm256_i64gather_epi64(tab, _mm256_srli_epi64(p_, 32), 8); \
-                         const __m256i t_ = _mm256_shuffle_epi32(e_, 0xA0); \
-                         r = _mm256_blendv_epi8(p_, e_, _mm256_cmpeq_epi32(_mm256_max_epu32(x, t_), x)); }
-#define HR__LOOKUP(dst) { __m256i ra, rb; HR__HALF(xa, ra) HR__HALF(xb, rb) \
-                          ra = _mm256_blend_epi32(_mm256_srli_epi64(ra, 32), rb, 0xAA); \
-                          _mm256_storeu_si256((__m256i *)(dst), _mm256_permutevar8x32_epi32(ra, pack)); }
-    HR__LOAD()
+    d.nv = _mm256_set1_epi64x((long long)a->n);
+    d.rj = _mm256_set1_epi32((int)a->reject);
+    d.pack = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    d.al = a;
+    d.check = a->reject != 0;
+    hr__x2_load(&s, lanes);
     while (i + HR__DRAW_LANES <= m) {
-        __m256i xa, xb;
-        if (!blocked) {
-            HR__OUT()
-            if (!HR__REJECTS()) {
-                HR__LOOKUP(out + i)
-                HR__STEP()
+        if (blocked) {
+            const size_t left = (m - i) / HR__DRAW_LANES, ng = left < ahead ? left : ahead;
+            const size_t g = hr__x2_ahead(&d, &s, out + i, ng);
+            i += HR__DRAW_LANES * g;
+            if (g == ng) continue;
+        } else {
+            __m256i xa, xb;
+            hr__x2_out(&s, &xa, &xb);
+            if (!hr__x2_rejects(&d, xa, xb)) {
+                hr__x2_lookup(&d, xa, xb, out + i);
+                hr__x2_step4(s.a);
+                hr__x2_step4(s.b);
                 i += HR__DRAW_LANES;
                 continue;
             }
-        } else {
-            const size_t ng = (m - i) / HR__DRAW_LANES < (size_t)BLOCK ? (m - i) / HR__DRAW_LANES : (size_t)BLOCK;
-            size_t g, k;
-            for (g = 0; g < ng; g++) { /* generate ahead, up to a rejection */
-                HR__OUT()
-                if (HR__REJECTS()) break;
-                buf[2 * g] = xa;
-                buf[2 * g + 1] = xb;
-                { /* prefetch the 8 entries this group will gather */
-                    uint64_t col[HR__DRAW_LANES];
-                    int q;
-                    _mm256_storeu_si256((__m256i *)col, _mm256_srli_epi64(_mm256_mul_epu32(xa, nv), 32));
-                    _mm256_storeu_si256((__m256i *)(col + 4), _mm256_srli_epi64(_mm256_mul_epu32(xb, nv), 32));
-                    for (q = 0; q < HR__DRAW_LANES; q++)
-                        _mm_prefetch((const char *)(a->tab + col[q]), _MM_HINT_T0);
-                }
-                HR__STEP()
-            }
-            for (k = 0; k < g; k++) { /* then only independent lookups */
-                xa = buf[2 * k];
-                xb = buf[2 * k + 1];
-                HR__LOOKUP(out + i + HR__DRAW_LANES * k)
-            }
-            i += HR__DRAW_LANES * g;
-            if (g == ng) continue;
         }
         /* rare: some lane rejects; the reference redraws this group */
-        HR__STORE()
+        hr__x2_store(&s, lanes);
         hr__draw_n_scalar(out + i, HR__DRAW_LANES, a, lanes);
-        HR__LOAD()
+        hr__x2_load(&s, lanes);
         i += HR__DRAW_LANES;
     }
-    HR__STORE()
-#undef HR__LOAD
-#undef HR__STORE
-#undef HR__ROTL
-#undef HR__OUT
-#undef HR__REM
-#undef HR__REJECTS
-#undef HR__STEP1
-#undef HR__STEP
-#undef HR__HALF
-#undef HR__LOOKUP
+    hr__x2_store(&s, lanes);
     if (i < m) hr__draw_n_scalar(out + i, m - i, a, lanes);
 }
 
@@ -1844,31 +1897,31 @@ static int hr__cpu_avx2(void)
 }
 
 /* The simple kernels (>>simd) on 8 lanes. */
-#define HR__V __m256
-#define HR__VN 8
-#define HR__VLD(p) _mm256_loadu_ps(p)
-#define HR__VST(p, v) _mm256_storeu_ps(p, v)
-#define HR__VZERO() _mm256_setzero_ps()
-#define HR__VADD(a, b) _mm256_add_ps(a, b)
-#define HR__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
-#define HR__VSET1(x) _mm256_set1_ps(x)
-#define HR__VSUB(a, b) _mm256_sub_ps(a, b)
-#define HR__VMUL(a, b) _mm256_mul_ps(a, b)
-#define HR__VLDN(p, n, f) _mm256_blendv_ps(_mm256_set1_ps(f), _mm256_maskload_ps(p, hr__lanes_avx2(n)), \
-                                           _mm256_castsi256_ps(hr__lanes_avx2(n)))
-#define HR__VSTN(p, n, v) _mm256_maskstore_ps(p, hr__lanes_avx2(n), v)
-#define HR__VD __m256d
-#define HR__VDZERO() _mm256_setzero_pd()
-#define HR__VDSET1(x) _mm256_set1_pd(x)
-#define HR__VDADD(a, b) _mm256_add_pd(a, b)
-#define HR__VDMUL(a, b) _mm256_mul_pd(a, b)
-#define HR__VDFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
-#define HR__VWLO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
-#define HR__VWHI(v) _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))
-#define HR__VNARROW(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), \
-                                                 _mm256_cvtpd_ps(hi), 1)
-#define HR__VDSUM(d) hr__dsum_avx2(d)
+#define HR__V_avx2 __m256
+#define HR__VN_avx2 8
+#define HR__VLD_avx2(p) _mm256_loadu_ps(p)
+#define HR__VST_avx2(p, v) _mm256_storeu_ps(p, v)
+#define HR__VZERO_avx2() _mm256_setzero_ps()
+#define HR__VADD_avx2(a, b) _mm256_add_ps(a, b)
+#define HR__VFMA_avx2(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define HR__SFMA_avx2(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+#define HR__VSET1_avx2(x) _mm256_set1_ps(x)
+#define HR__VSUB_avx2(a, b) _mm256_sub_ps(a, b)
+#define HR__VMUL_avx2(a, b) _mm256_mul_ps(a, b)
+#define HR__VLDN_avx2(p, n, f) _mm256_blendv_ps(_mm256_set1_ps(f), _mm256_maskload_ps(p, hr__lanes_avx2(n)), \
+                                                _mm256_castsi256_ps(hr__lanes_avx2(n)))
+#define HR__VSTN_avx2(p, n, v) _mm256_maskstore_ps(p, hr__lanes_avx2(n), v)
+#define HR__VD_avx2 __m256d
+#define HR__VDZERO_avx2() _mm256_setzero_pd()
+#define HR__VDSET1_avx2(x) _mm256_set1_pd(x)
+#define HR__VDADD_avx2(a, b) _mm256_add_pd(a, b)
+#define HR__VDMUL_avx2(a, b) _mm256_mul_pd(a, b)
+#define HR__VDFMA_avx2(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define HR__VWLO_avx2(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define HR__VWHI_avx2(v) _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))
+#define HR__VNARROW_avx2(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), \
+                                                      _mm256_cvtpd_ps(hi), 1)
+#define HR__VDSUM_avx2(d) hr__dsum_avx2(d)
 /* lanes [0, n) of a mask; the sum of 4 doubles */
 HR__TARGET_AVX2 static __m256i hr__lanes_avx2(size_t n)
 {
@@ -1879,6 +1932,7 @@ HR__TARGET_AVX2 static double hr__dsum_avx2(__m256d d)
     const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
     return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
 }
+#define HR__SIMD_ISA avx2
 HR__SIMD_KERNELS(avx2, HR__TARGET_AVX2)
 #ifdef HR__SLEEF_AVX2
 HR__SIMD_EXPSUM(avx2, HR__TARGET_AVX2, Sleef_expf8_u10avx2)
@@ -1886,29 +1940,7 @@ HR__SIMD_EXPSUM(avx2, HR__TARGET_AVX2, Sleef_expf8_u10avx2)
 #else
 #define HR__EXPSUM_AVX2 hr__expsum_scalar
 #endif
-#undef HR__V
-#undef HR__VN
-#undef HR__VLD
-#undef HR__VST
-#undef HR__VZERO
-#undef HR__VADD
-#undef HR__VFMA
-#undef HR__SFMA
-#undef HR__VSET1
-#undef HR__VSUB
-#undef HR__VMUL
-#undef HR__VLDN
-#undef HR__VSTN
-#undef HR__VD
-#undef HR__VDZERO
-#undef HR__VDSET1
-#undef HR__VDADD
-#undef HR__VDMUL
-#undef HR__VDFMA
-#undef HR__VWLO
-#undef HR__VWHI
-#undef HR__VNARROW
-#undef HR__VDSUM
+#undef HR__SIMD_ISA
 
 /* B blocks: 2 MiB of packed rows for the Gram driver (L3), 4 MiB for GEMM
    (BLIS's haswell size); A in place up to 8 panels (128 columns). */
@@ -2193,29 +2225,29 @@ static void hr__dw_fwd_neon(float *y, const float *const *x, const float *const 
 }
 
 /* The simple kernels (>>simd) on 4 lanes. */
-#define HR__V float32x4_t
-#define HR__VN 4
-#define HR__VLD(p) vld1q_f32(p)
-#define HR__VST(p, v) vst1q_f32(p, v)
-#define HR__VZERO() vdupq_n_f32(0.0f)
-#define HR__VADD(a, b) vaddq_f32(a, b)
-#define HR__VFMA(a, b, c) vfmaq_f32(c, a, b)
-#define HR__SFMA(a, b, c) fmaf(a, b, c)
-#define HR__VSET1(x) vdupq_n_f32(x)
-#define HR__VSUB(a, b) vsubq_f32(a, b)
-#define HR__VMUL(a, b) vmulq_f32(a, b)
-#define HR__VLDN(p, n, f) hr__ldn_neon(p, n, f)
-#define HR__VSTN(p, n, v) hr__stn_neon(p, n, v)
-#define HR__VD float64x2_t
-#define HR__VDZERO() vdupq_n_f64(0.0)
-#define HR__VDSET1(x) vdupq_n_f64(x)
-#define HR__VDADD(a, b) vaddq_f64(a, b)
-#define HR__VDMUL(a, b) vmulq_f64(a, b)
-#define HR__VDFMA(a, b, c) vfmaq_f64(c, a, b)
-#define HR__VWLO(v) vcvt_f64_f32(vget_low_f32(v))
-#define HR__VWHI(v) vcvt_high_f64_f32(v)
-#define HR__VNARROW(lo, hi) vcvt_high_f32_f64(vcvt_f32_f64(lo), hi)
-#define HR__VDSUM(d) vaddvq_f64(d)
+#define HR__V_neon float32x4_t
+#define HR__VN_neon 4
+#define HR__VLD_neon(p) vld1q_f32(p)
+#define HR__VST_neon(p, v) vst1q_f32(p, v)
+#define HR__VZERO_neon() vdupq_n_f32(0.0f)
+#define HR__VADD_neon(a, b) vaddq_f32(a, b)
+#define HR__VFMA_neon(a, b, c) vfmaq_f32(c, a, b)
+#define HR__SFMA_neon(a, b, c) fmaf(a, b, c)
+#define HR__VSET1_neon(x) vdupq_n_f32(x)
+#define HR__VSUB_neon(a, b) vsubq_f32(a, b)
+#define HR__VMUL_neon(a, b) vmulq_f32(a, b)
+#define HR__VLDN_neon(p, n, f) hr__ldn_neon(p, n, f)
+#define HR__VSTN_neon(p, n, v) hr__stn_neon(p, n, v)
+#define HR__VD_neon float64x2_t
+#define HR__VDZERO_neon() vdupq_n_f64(0.0)
+#define HR__VDSET1_neon(x) vdupq_n_f64(x)
+#define HR__VDADD_neon(a, b) vaddq_f64(a, b)
+#define HR__VDMUL_neon(a, b) vmulq_f64(a, b)
+#define HR__VDFMA_neon(a, b, c) vfmaq_f64(c, a, b)
+#define HR__VWLO_neon(v) vcvt_f64_f32(vget_low_f32(v))
+#define HR__VWHI_neon(v) vcvt_high_f64_f32(v)
+#define HR__VNARROW_neon(lo, hi) vcvt_high_f32_f64(vcvt_f32_f64(lo), hi)
+#define HR__VDSUM_neon(d) vaddvq_f64(d)
 /* a partial vector through a padded copy (NEON has no masked load) */
 static float32x4_t hr__ldn_neon(const float *p, size_t n, float f)
 {
@@ -2230,6 +2262,7 @@ static void hr__stn_neon(float *p, size_t n, float32x4_t v)
     vst1q_f32(b, v);
     memcpy(p, b, n * sizeof *b);
 }
+#define HR__SIMD_ISA neon
 HR__SIMD_KERNELS(neon, )
 #ifdef HR__SLEEF_NEON
 HR__SIMD_EXPSUM(neon, , Sleef_expf4_u10advsimd)
@@ -2237,29 +2270,7 @@ HR__SIMD_EXPSUM(neon, , Sleef_expf4_u10advsimd)
 #else
 #define HR__EXPSUM_NEON hr__expsum_scalar
 #endif
-#undef HR__V
-#undef HR__VN
-#undef HR__VLD
-#undef HR__VST
-#undef HR__VZERO
-#undef HR__VADD
-#undef HR__VFMA
-#undef HR__SFMA
-#undef HR__VSET1
-#undef HR__VSUB
-#undef HR__VMUL
-#undef HR__VLDN
-#undef HR__VSTN
-#undef HR__VD
-#undef HR__VDZERO
-#undef HR__VDSET1
-#undef HR__VDADD
-#undef HR__VDMUL
-#undef HR__VDFMA
-#undef HR__VWLO
-#undef HR__VWHI
-#undef HR__VNARROW
-#undef HR__VDSUM
+#undef HR__SIMD_ISA
 
 static const hr__kernels hr__kernels_neon = {
     hr__cpu_any, 8, 12, 192, 512, (size_t)1 << 19, (size_t)1 << 20, 0, /* AdvSIMD is mandatory */
@@ -2888,30 +2899,31 @@ static void hr__draw_n_avx512(uint32_t *out, size_t m, const hr_alias *a,
 }
 
 /* The simple kernels (>>simd) on 16 lanes. */
-#define HR__V __m512
-#define HR__VN 16
-#define HR__VLD(p) _mm512_loadu_ps(p)
-#define HR__VST(p, v) _mm512_storeu_ps(p, v)
-#define HR__VZERO() _mm512_setzero_ps()
-#define HR__VADD(a, b) _mm512_add_ps(a, b)
-#define HR__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define HR__SFMA(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
-#define HR__VSET1(x) _mm512_set1_ps(x)
-#define HR__VSUB(a, b) _mm512_sub_ps(a, b)
-#define HR__VMUL(a, b) _mm512_mul_ps(a, b)
-#define HR__VLDN(p, n, f) _mm512_mask_loadu_ps(_mm512_set1_ps(f), HR__X5_MASK(n), p)
-#define HR__VSTN(p, n, v) _mm512_mask_storeu_ps(p, HR__X5_MASK(n), v)
-#define HR__VD __m512d
-#define HR__VDZERO() _mm512_setzero_pd()
-#define HR__VDSET1(x) _mm512_set1_pd(x)
-#define HR__VDADD(a, b) _mm512_add_pd(a, b)
-#define HR__VDMUL(a, b) _mm512_mul_pd(a, b)
-#define HR__VDFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
-#define HR__VWLO(v) _mm512_cvtps_pd(HR__X5_LO(v))
-#define HR__VWHI(v) _mm512_cvtps_pd(HR__X5_HI(v))
-#define HR__VNARROW(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4( \
+#define HR__V_avx512 __m512
+#define HR__VN_avx512 16
+#define HR__VLD_avx512(p) _mm512_loadu_ps(p)
+#define HR__VST_avx512(p, v) _mm512_storeu_ps(p, v)
+#define HR__VZERO_avx512() _mm512_setzero_ps()
+#define HR__VADD_avx512(a, b) _mm512_add_ps(a, b)
+#define HR__VFMA_avx512(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define HR__SFMA_avx512(a, b, c) _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+#define HR__VSET1_avx512(x) _mm512_set1_ps(x)
+#define HR__VSUB_avx512(a, b) _mm512_sub_ps(a, b)
+#define HR__VMUL_avx512(a, b) _mm512_mul_ps(a, b)
+#define HR__VLDN_avx512(p, n, f) _mm512_mask_loadu_ps(_mm512_set1_ps(f), HR__X5_MASK(n), p)
+#define HR__VSTN_avx512(p, n, v) _mm512_mask_storeu_ps(p, HR__X5_MASK(n), v)
+#define HR__VD_avx512 __m512d
+#define HR__VDZERO_avx512() _mm512_setzero_pd()
+#define HR__VDSET1_avx512(x) _mm512_set1_pd(x)
+#define HR__VDADD_avx512(a, b) _mm512_add_pd(a, b)
+#define HR__VDMUL_avx512(a, b) _mm512_mul_pd(a, b)
+#define HR__VDFMA_avx512(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define HR__VWLO_avx512(v) _mm512_cvtps_pd(HR__X5_LO(v))
+#define HR__VWHI_avx512(v) _mm512_cvtps_pd(HR__X5_HI(v))
+#define HR__VNARROW_avx512(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4( \
     _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo))), _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1))
-#define HR__VDSUM(d) _mm512_reduce_add_pd(d)
+#define HR__VDSUM_avx512(d) _mm512_reduce_add_pd(d)
+#define HR__SIMD_ISA avx512
 HR__SIMD_KERNELS(avx512, HR__TARGET_AVX512)
 #ifdef HR__SLEEF_AVX512
 HR__SIMD_EXPSUM(avx512, HR__TARGET_AVX512, Sleef_expf16_u10avx512f)
@@ -2919,29 +2931,7 @@ HR__SIMD_EXPSUM(avx512, HR__TARGET_AVX512, Sleef_expf16_u10avx512f)
 #else
 #define HR__EXPSUM_AVX512 hr__expsum_scalar
 #endif
-#undef HR__V
-#undef HR__VN
-#undef HR__VLD
-#undef HR__VST
-#undef HR__VZERO
-#undef HR__VADD
-#undef HR__VFMA
-#undef HR__SFMA
-#undef HR__VSET1
-#undef HR__VSUB
-#undef HR__VMUL
-#undef HR__VLDN
-#undef HR__VSTN
-#undef HR__VD
-#undef HR__VDZERO
-#undef HR__VDSET1
-#undef HR__VDADD
-#undef HR__VDMUL
-#undef HR__VDFMA
-#undef HR__VWLO
-#undef HR__VWHI
-#undef HR__VNARROW
-#undef HR__VDSUM
+#undef HR__SIMD_ISA
 
 /* Blocking: mc a multiple of 14 near AVX2's 192 rows; B blocks as AVX2's
    (the L2/L3 of the CPUs that have both are alike); A in place up to 4
