@@ -5491,30 +5491,30 @@ static size_t hr__head_layout(hr__head_mem *hm, char *m, int norm, size_t batch,
     return off;
 }
 
-HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
-                             float *dx, float *dw, const float *x,
-                             const float *w, const int32_t *labels,
-                             size_t batch, size_t d, size_t classes)
+/* The head's three GEMMs, planned before anything is allocated: every check
+   (labels, sizes, NaN/Inf in the plain head's inputs) is made here, so an
+   error leaves the outputs untouched. The plans are made on the raw pointers
+   (the normalized copies have the same shapes); gbytes is the largest GEMM
+   workspace. */
+typedef struct hr__head_plan {
+    hr__gemm_job gz, gx, gw; /* Z = x w^T; dx = dZ w; dw = dZ^T x */
+    size_t gbytes;
+} hr__head_plan;
+static hr_status hr__head_prepare(hr__head_plan *p, const hr_head *h, const hr__kernels *K,
+                                  float *dx, float *dw, const float *x, const float *w,
+                                  const int32_t *labels, size_t batch, size_t d, size_t classes)
 {
-    const hr__kernels *K = hr__kernels_get();
-    const int norm = h && h->kind != HR_HEAD_SOFTMAX;
-    hr__gemm_job gz, gx, gw;
-    hr__head_mem hm;
-    size_t b, j, zsz, gbytes, bytes;
+    const int norm = h->kind != HR_HEAD_SOFTMAX;
+    size_t b, j;
     int ok = 1;
-    char *mem, *work;
-    float *Z, *xn, *wn, *dxn, *vrow;
-    double *xinv, *winv, total;
     hr_status s;
-    if (!h || !loss || !x || !w || !labels || !batch || !d || !classes) return HR_EINVAL;
     if ((s = hr__head_check(h)) != HR_OK) return s;
     if (classes > (size_t)INT32_MAX) return HR_EINVAL;
     for (b = 0; b < batch; b++)
         if (labels[b] < 0 || (size_t)labels[b] >= classes) return HR_EINVAL;
-    zsz = hr__mul(batch, classes, &ok);
+    hr__mul(hr__mul(batch, classes, &ok), sizeof(float), &ok);
     hr__mul(hr__mul(classes, d, &ok), sizeof(float), &ok);
     hr__mul(hr__mul(batch, d, &ok), sizeof(float), &ok);
-    hr__mul(zsz, sizeof(float), &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!norm) { /* the plain head must still refuse NaN/Inf */
         for (b = 0; b < batch; b++)
@@ -5522,55 +5522,70 @@ HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
         for (j = 0; j < classes; j++)
             if (!isfinite(K->sumsq(w + j * d, d))) return HR_ENONFINITE;
     }
-    /* plans (all checks) before the one allocation; the GEMMs read the
-       normalized copies, planned here on the raw pointers (same shapes) */
-    if ((s = hr__gemm_plan(&gz, K, HR_NO_TRANS, HR_TRANS, batch, classes, d, 1.0f, x, d, w, d,
+    memset(p, 0, sizeof *p);
+    if ((s = hr__gemm_plan(&p->gz, K, HR_NO_TRANS, HR_TRANS, batch, classes, d, 1.0f, x, d, w, d,
                            0.0f, (float *)x, classes)) != HR_OK) return s;
-    memset(&gx, 0, sizeof gx);
-    memset(&gw, 0, sizeof gw);
-    if (dx && (s = hr__gemm_plan(&gx, K, HR_NO_TRANS, HR_NO_TRANS, batch, d, classes, 1.0f, x,
+    if (dx && (s = hr__gemm_plan(&p->gx, K, HR_NO_TRANS, HR_NO_TRANS, batch, d, classes, 1.0f, x,
                                  classes, w, d, norm ? 0.0f : 1.0f, dx, d)) != HR_OK) return s;
-    if (dw && (s = hr__gemm_plan(&gw, K, HR_TRANS, HR_NO_TRANS, classes, d, batch, 1.0f, x,
+    if (dw && (s = hr__gemm_plan(&p->gw, K, HR_TRANS, HR_NO_TRANS, classes, d, batch, 1.0f, x,
                                  classes, x, d, norm ? 0.0f : 1.0f, dw, d)) != HR_OK) return s;
-    gbytes = gz.bytes > gx.bytes ? gz.bytes : gx.bytes;
-    gbytes = gbytes > gw.bytes ? gbytes : gw.bytes;
-    bytes = hr__add(hr__head_layout(&hm, NULL, norm, batch, classes, d, gbytes, &ok), HR__ALIGN, &ok);
+    p->gbytes = p->gz.bytes > p->gx.bytes ? p->gz.bytes : p->gx.bytes;
+    p->gbytes = p->gbytes > p->gw.bytes ? p->gbytes : p->gw.bytes;
+    return HR_OK;
+}
+
+/* Backward from dZ (in hm->Z): the plain head accumulates dZ w and dZ^T x
+   into dx and dw; the normalized heads make dxn = dZ wn (and dwn = dZ^T xn,
+   in wn's memory: wn is not needed now), then go back through each row's
+   normalization. */
+static void hr__head_backward(hr__head_plan *p, const hr__kernels *K, const hr__head_mem *hm,
+                              int norm, float *dx, float *dw, const float *x, const float *w,
+                              size_t batch, size_t classes, size_t d)
+{
+    if (dx) {
+        p->gx.a = hm->Z, p->gx.b = norm ? hm->wn : w, p->gx.c = norm ? hm->dxn : dx;
+        hr__gemm_exec(&p->gx, hm->work);
+        if (norm) hr__head_unnormalize(K, dx, hm->dxn, x, hm->inv, batch, d, hm->vrow);
+    }
+    if (dw) {
+        p->gw.a = hm->Z, p->gw.b = norm ? hm->xn : x, p->gw.c = norm ? hm->wn : dw;
+        hr__gemm_exec(&p->gw, hm->work);
+        if (norm) hr__head_unnormalize(K, dw, hm->wn, w, hm->inv + batch, classes, d, hm->vrow);
+    }
+}
+
+HRDEF hr_status hr_head_loss(const hr_head *h, float *loss, float *logits,
+                             float *dx, float *dw, const float *x,
+                             const float *w, const int32_t *labels,
+                             size_t batch, size_t d, size_t classes)
+{
+    const hr__kernels *K = hr__kernels_get();
+    const int norm = h && h->kind != HR_HEAD_SOFTMAX;
+    hr__head_plan p;
+    hr__head_mem hm;
+    size_t bytes;
+    int ok = 1;
+    char *mem;
+    hr_status s;
+    if (!h || !loss || !x || !w || !labels || !batch || !d || !classes) return HR_EINVAL;
+    if ((s = hr__head_prepare(&p, h, K, dx, dw, x, w, labels, batch, d, classes)) != HR_OK)
+        return s;
+    bytes = hr__add(hr__head_layout(&hm, NULL, norm, batch, classes, d, p.gbytes, &ok),
+                    HR__ALIGN, &ok);
     if (!ok) return HR_EOVERFLOW;
     if (!(mem = (char *)HR_MALLOC(bytes))) return HR_ENOMEM;
-    (void)hr__head_layout(&hm, hr__align_up(mem), norm, batch, classes, d, gbytes, &ok);
-    Z = hm.Z, xn = hm.xn, wn = hm.wn, dxn = hm.dxn, vrow = hm.vrow, work = hm.work;
-    xinv = hm.inv, winv = hm.inv + batch;
-    if (norm && ((s = hr__head_normalize(K, xn, xinv, x, batch, d)) != HR_OK ||
-                 (s = hr__head_normalize(K, wn, winv, w, classes, d)) != HR_OK)) {
+    (void)hr__head_layout(&hm, hr__align_up(mem), norm, batch, classes, d, p.gbytes, &ok);
+    if (norm && ((s = hr__head_normalize(K, hm.xn, hm.inv, x, batch, d)) != HR_OK ||
+                 (s = hr__head_normalize(K, hm.wn, hm.inv + batch, w, classes, d)) != HR_OK)) {
         HR_FREE(mem);
         return s;
     }
     /* Z = xn wn^T (or x w^T) */
-    gz.a = norm ? xn : x;
-    gz.b = norm ? wn : w;
-    gz.c = Z;
-    hr__gemm_exec(&gz, work);
-
+    p.gz.a = norm ? hm.xn : x, p.gz.b = norm ? hm.wn : w, p.gz.c = hm.Z;
+    hr__gemm_exec(&p.gz, hm.work);
     /* logits, softmax, loss and dlogits -> dZ, row by row */
-    total = hr__head_rows(h, K, Z, logits, labels, batch, classes);
-    *loss = (float)(total / (double)batch);
-
-    /* backward: Z holds dZ */
-    if (!norm) {
-        if (dx) { gx.a = Z; gx.b = w; gx.c = dx; hr__gemm_exec(&gx, work); }
-        if (dw) { gw.a = Z; gw.b = x; gw.c = dw; hr__gemm_exec(&gw, work); }
-    } else {
-        if (dx) { /* dxn = dZ wn, then through x's normalization */
-            gx.a = Z; gx.b = wn; gx.c = dxn;
-            hr__gemm_exec(&gx, work);
-            hr__head_unnormalize(K, dx, dxn, x, xinv, batch, d, vrow);
-        }
-        if (dw) { /* dwn = dZ^T xn into wn's memory (wn is not needed now) */
-            gw.a = Z; gw.b = xn; gw.c = wn;
-            hr__gemm_exec(&gw, work);
-            hr__head_unnormalize(K, dw, wn, w, winv, classes, d, vrow);
-        }
-    }
+    *loss = (float)(hr__head_rows(h, K, hm.Z, logits, labels, batch, classes) / (double)batch);
+    hr__head_backward(&p, K, &hm, norm, dx, dw, x, w, batch, classes, d);
     HR_FREE(mem);
     return HR_OK;
 }

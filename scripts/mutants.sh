@@ -59,8 +59,8 @@ add M3 any "exact fallback uniform over the remaining categories, not proportion
     'part[1] = HR__MASS - own; who[1] = al;' \
     'part[1] = 0; who[1] = al;'
 add M2-avx2 avx2 "coin compare < changed to <= in the AVX2 batched draw" \
-    'r = _mm256_blendv_epi8(p_, e_, _mm256_cmpeq_epi32(_mm256_max_epu32(x, t_), x)); }' \
-    'r = _mm256_blendv_epi8(p_, e_, _mm256_andnot_si256(_mm256_cmpeq_epi32(x, t_), _mm256_cmpeq_epi32(_mm256_max_epu32(x, t_), x))); }'
+    'return _mm256_blendv_epi8(p, e, _mm256_cmpeq_epi32(_mm256_max_epu32(x, t), x));' \
+    'return _mm256_blendv_epi8(p, e, _mm256_andnot_si256(_mm256_cmpeq_epi32(x, t), _mm256_cmpeq_epi32(_mm256_max_epu32(x, t), x)));'
 add M2-avx512 avx512 "coin compare < changed to <= in the AVX-512 batched draw" \
     'keep_ = _mm512_cmplt_epu64_mask(' \
     'keep_ = _mm512_cmple_epu64_mask('
